@@ -1,0 +1,167 @@
+//! The error type of `template-core`.
+
+use crate::validate::Problem;
+
+/// Everything `template-core` can report. Each variant is a case a caller
+/// can act on; messages say what was wrong, where, and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The document is larger than the loader accepts.
+    #[error(
+        "document is {size} bytes, above the limit of {limit} bytes; split large config file contents out or raise LoadOptions::max_bytes"
+    )]
+    DocumentTooLarge {
+        /// Size of the input.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+
+    /// The input is not well-formed JSON or YAML.
+    #[error(
+        "{format} syntax error at line {line}, column {column}: {message}; fix the document and load it again"
+    )]
+    Syntax {
+        /// `JSON` or `YAML`.
+        format: &'static str,
+        /// 1-based line, 0 when unknown.
+        line: usize,
+        /// 1-based column, 0 when unknown.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+
+    /// A field has the wrong type, is unknown, or a required one is missing.
+    #[error("invalid document at `{path}`: {message}")]
+    Shape {
+        /// Path in the document, e.g. `components[3].ports[0].port`.
+        path: String,
+        /// What the parser said.
+        message: String,
+    },
+
+    /// The document is well-formed but breaks the template rules. Every
+    /// problem found is listed.
+    #[error("{}", format_problems(.problems))]
+    Validation {
+        /// All problems, each with its path.
+        problems: Vec<Problem>,
+    },
+
+    /// A string is not a semantic version.
+    #[error("`{value}` is not a semantic version ({message}); use MAJOR.MINOR.PATCH, e.g. 2.0.0")]
+    InvalidVersion {
+        /// The rejected value.
+        value: String,
+        /// What the parser said.
+        message: String,
+    },
+
+    /// A release-state change the life cycle does not allow.
+    #[error(
+        "template {template} version {version}: cannot go from {from:?} to {to:?}; allowed from {from:?}: {allowed}"
+    )]
+    InvalidTransition {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// Current state.
+        from: crate::ReleaseState,
+        /// Requested state.
+        to: crate::ReleaseState,
+        /// The states reachable from `from`, for the message.
+        allowed: String,
+    },
+
+    /// The version number is already published with different content.
+    #[error(
+        "template {template} version {version} is already published with different content (published {existing}, new {candidate}); choose a new version number or publish with overwrite"
+    )]
+    VersionExists {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// Digest of the published content.
+        existing: String,
+        /// Digest of the refused content.
+        candidate: String,
+    },
+
+    /// Released (or deprecated) versions are never overwritten.
+    #[error(
+        "template {template} version {version} is {state:?} and can never be overwritten; publish the change as a new version"
+    )]
+    ReleasedImmutable {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// Its state.
+        state: crate::ReleaseState,
+    },
+
+    /// A version is published directly in a state that must be reached
+    /// through the life cycle.
+    #[error(
+        "template {template} version {version} cannot be published as {state:?}; publish it as draft or testing and set the release state after testing"
+    )]
+    PublishState {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// The refused state.
+        state: crate::ReleaseState,
+    },
+
+    /// Two documents of different templates were combined.
+    #[error(
+        "expected template `{expected}` but got `{found}`; versions of different templates cannot be combined"
+    )]
+    TemplateMismatch {
+        /// Template id that was expected.
+        expected: String,
+        /// Template id that was given.
+        found: String,
+    },
+
+    /// A new version must be newer than the version it is built from.
+    #[error(
+        "new version {new} is not newer than base version {base}; choose a higher version number"
+    )]
+    VersionNotNewer {
+        /// Base version.
+        base: String,
+        /// Proposed version.
+        new: String,
+    },
+
+    /// Writing a document failed (only possible through the caller's writer).
+    #[error("could not write the document: {message}")]
+    Write {
+        /// What failed.
+        message: String,
+    },
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    let mut out = format!(
+        "template has {} problem{}; fix each and validate again:",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str("\n  - ");
+        out.push_str(&p.path);
+        out.push_str(": ");
+        out.push_str(&p.message);
+    }
+    out
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
