@@ -8,11 +8,17 @@
 //! Run it with `cargo run --example delivery`.
 #![allow(clippy::print_stdout)]
 
+use std::collections::BTreeSet;
+use std::io::Read;
+
 use template_core::{
-    CandidateFilter, Component, Format, IncrementalChange, LoadOptions, Overwrite, PublishOutcome,
-    ReleaseState, TemplateVersion, build_incremental, check_publish, content_digest, load,
-    set_release_state, upgrade_candidates, validate,
+    CandidateFilter, Component, Format, IncrementalChange, InstallOptions, LoadOptions, Outcome,
+    Overwrite, PublishOutcome, ReleaseState, RollbackOptions, TemplateVersion, UpgradeOptions,
+    UpgradeRecord, apply, build_incremental, check_publish, content_digest, diff, generate_secrets,
+    install_state, load, plan_install, plan_rollback, plan_upgrade, set_release_state,
+    upgrade_candidates, validate,
 };
+use template_k8s::{RenderOptions, render};
 
 const PIG_1: &str = include_str!("../tests/data/pig/1.0.0.yaml");
 const PIG_2: &str = include_str!("../tests/data/pig/2.0.0.yaml");
@@ -110,7 +116,99 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  after releasing 2.0.0: {:?}",
         candidates.iter().map(|v| &v.version).collect::<Vec<_>>()
     );
+    let v2 = market
+        .iter()
+        .find(|v| v.version == "2.0.0")
+        .cloned()
+        .ok_or("2.0.0 is in the market")?;
+
+    println!("\n== 6. One-step install of 1.0.0 at the customer (devtools module left out)");
+    let mut options = InstallOptions::default();
+    options.modules.insert("devtools".into(), false);
+    let install = plan_install(&v1, &options)?;
+    let waves: BTreeSet<usize> = install.steps.iter().map(|s| s.wave).collect();
+    println!(
+        "  {} steps in {} dependency waves",
+        install.steps.len(),
+        waves.len()
+    );
+    let secrets = generate_secrets(&install, &BTreeSet::new(), &mut os_random)?;
+    println!(
+        "  {} secrets generated at install time: {:?} (values never leave the environment)",
+        secrets.len(),
+        secrets.keys().collect::<Vec<_>>()
+    );
+    let mut installed = install_state(&install)?;
+    let objects = render(
+        &installed,
+        &RenderOptions {
+            namespace: "pig".into(),
+            ..Default::default()
+        },
+    )?;
+    println!(
+        "  rendered {} Kubernetes objects (pass a kubeconfig to apply them to a cluster)",
+        objects.len()
+    );
+
+    println!("\n== 7. The customer tunes the installation");
+    installed.set_env("upms", "JAVA_OPTS", "-Xms1g -Xmx2g")?;
+    let nginx = installed
+        .component("ui")
+        .and_then(|c| c.config_content("/etc/nginx/conf.d/default.conf"))
+        .unwrap_or_default()
+        .replace(
+            "proxy_connect_timeout 15s;",
+            "proxy_connect_timeout 15s;\n        client_max_body_size 50m;",
+        );
+    installed.set_config_file("ui", "/etc/nginx/conf.d/default.conf", &nginx)?;
+    println!("  upms JAVA_OPTS and the ui nginx config edited on site");
+
+    println!("\n== 8. What would the upgrade to 2.0.0 change?");
+    print!("{}", indent(&diff(&v1, &v2)?.render_text()));
+    let upgrade = plan_upgrade(&installed, &v1, &v2, &UpgradeOptions::default())?;
+    println!("  -- upgrade plan --");
+    print!("{}", indent(&upgrade.render_text()));
+
+    println!("\n== 9. The upgrade fails at the gateway; roll back in one step");
+    let gateway_step = upgrade
+        .steps
+        .iter()
+        .find(|s| s.component == "gateway")
+        .map(|s| s.number)
+        .unwrap_or(1);
+    let record = UpgradeRecord::new(
+        installed.clone(),
+        upgrade,
+        Outcome::FailedAtStep {
+            step: gateway_step,
+            message: "gateway never became ready".into(),
+        },
+    );
+    let current = record.state_after()?;
+    let rollback = plan_rollback(&record, &current, &RollbackOptions::default())?;
+    print!("{}", indent(&rollback.render_text()));
+    let restored = apply(&current, &rollback)?;
+    println!(
+        "  after rollback every component from before runs its 1.0.0 definition again: {}",
+        installed
+            .components
+            .iter()
+            .all(|(k, c)| restored.component(k).map(|r| &r.spec) == Some(&c.spec))
+    );
     Ok(())
+}
+
+/// Random bytes from the operating system: the example is the edge where
+/// randomness enters; the core only consumes what it is given.
+fn os_random(buf: &mut [u8]) {
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(buf);
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 fn publish(

@@ -140,6 +140,48 @@ pub enum Error {
         new: String,
     },
 
+    /// An option of a plan (module selection, override, component scope) or
+    /// an edit of an installed state names something that does not exist or
+    /// may not be changed.
+    #[error("invalid option `{option}`: {message}")]
+    InvalidOption {
+        /// Which option, as a path, e.g. `overrides.env[gateway][JAVA_OPTS]`.
+        option: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
+    /// An installed state, plan or record does not fit what it is combined with.
+    #[error(
+        "installed state of template `{template}` is at {found}, but {expected} was expected; {advice}"
+    )]
+    StateMismatch {
+        /// Template id.
+        template: String,
+        /// What the operation expected (e.g. `version 1.0.0`).
+        expected: String,
+        /// What the state holds.
+        found: String,
+        /// What to do.
+        advice: String,
+    },
+
+    /// The caller's random source gave too few usable bytes to generate a secret.
+    #[error(
+        "the random source gave no usable bytes for secret `{reference}` after {attempts} draws; check the random source passed in"
+    )]
+    RandomSourceExhausted {
+        /// The secret being generated.
+        reference: String,
+        /// Bytes drawn before giving up.
+        attempts: usize,
+    },
+
+    /// Reading or writing an offline package failed; the inner error names
+    /// the archive entry.
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
+
     /// Writing a document failed (only possible through the caller's writer).
     #[error("could not write the document: {message}")]
     Write {

@@ -29,26 +29,42 @@
 //! # Ok::<(), template_core::Error>(())
 //! ```
 
+pub mod diff;
 pub mod document;
 pub mod error;
+pub mod installed;
 pub mod model;
+pub mod package;
+pub mod plan;
 pub mod publish;
 pub mod quantity;
 pub mod schema;
+pub mod secrets;
 pub mod testing;
 pub mod validate;
 pub mod versions;
 
+pub use diff::{ChangeKind, ComponentDiff, FieldChange, Section, VersionDiff, diff};
 pub use document::{
     Format, LoadOptions, canonical_json, content_digest, load, load_from_reader, to_json_string,
     to_yaml_string, write_json, write_yaml,
 };
 pub use error::{Error, Result};
+pub use installed::{
+    Customizations, InstalledComponent, InstalledState, RetainedVolume, VolumeCustomization,
+    secret_reference,
+};
 pub use model::*;
+pub use plan::{
+    Action, InstallOptions, KeepReason, KeptCustomization, Outcome, Overrides, Plan, PlanKind,
+    RollbackOptions, Rule, Step, UpgradeOptions, UpgradeRecord, apply, apply_steps, install_state,
+    plan_install, plan_rollback, plan_upgrade,
+};
 pub use publish::{
     IncrementalChange, IncrementalSummary, Overwrite, PublishOutcome, build_incremental,
     check_publish,
 };
+pub use secrets::{RandomSource, SecretValue, generate_secret, generate_secrets};
 pub use validate::{Problem, ProblemKind, ensure_valid, validate};
 pub use versions::{
     CandidateFilter, parse_version, set_release_state, sort_versions, upgrade_candidates,

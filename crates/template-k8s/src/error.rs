@@ -23,6 +23,15 @@ pub enum Error {
         state: template_core::ReleaseState,
     },
 
+    /// An installed state cannot be turned into Kubernetes objects.
+    #[error("cannot render component `{component}`: {message}")]
+    Render {
+        /// Component key (empty when not tied to one).
+        component: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
     /// The Kubernetes API refused or failed a request.
     #[error("Kubernetes API error while {action}: {source}")]
     Kube {

@@ -10,9 +10,11 @@
 
 pub mod environment;
 pub mod error;
+pub mod render;
 
 pub use environment::{EnvironmentProfile, check_release_gate};
 pub use error::{Error, Result};
+pub use render::{Exposure, RenderOptions, RenderedObject, render, render_component};
 
 /// The field manager name used for every server-side apply of ours.
 pub const FIELD_MANAGER: &str = "apptemplate";

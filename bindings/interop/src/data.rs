@@ -1,0 +1,76 @@
+//! Core values as plain data (`serde_json::Value`) and back.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use template_core::{Error, ReleaseState};
+
+/// The plain-data form of a core value: exactly what its Rust JSON holds.
+///
+/// Fails only for values whose JSON form does not exist (a map with
+/// non-string keys); no core type is like that.
+pub fn to_data<T: Serialize>(value: &T) -> serde_json::Result<Value> {
+    serde_json::to_value(value)
+}
+
+/// A core value read from plain data (a template document given as a Python
+/// dict or a JavaScript object, an incremental change, ...). A field of the
+/// wrong type, an unknown field, or a missing required one gives
+/// [`Error::Shape`] with the path of the field, as the document loader
+/// reports it for JSON text, but without text positions.
+pub fn from_data<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|err| Error::Shape {
+        path: err.path().to_string(),
+        message: err.into_inner().to_string(),
+    })
+}
+
+/// The release state named as in documents (`draft`, `testing`, `released`,
+/// `deprecated`), or a message listing the names.
+pub fn parse_release_state(name: &str) -> Result<ReleaseState, String> {
+    serde_json::from_value(Value::String(name.to_owned()))
+        .map_err(|e| format!("`{name}` is not a release state: {e}"))
+}
+
+/// The name of a release state as documents write it.
+pub fn release_state_name(state: ReleaseState) -> String {
+    match serde_json::to_value(state) {
+        Ok(Value::String(name)) => name,
+        // Unit variants always serialize to strings; keep a readable fallback.
+        _ => format!("{state:?}").to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn release_states_round_trip_by_name() {
+        for state in [
+            ReleaseState::Draft,
+            ReleaseState::Testing,
+            ReleaseState::Released,
+            ReleaseState::Deprecated,
+        ] {
+            assert_eq!(parse_release_state(&release_state_name(state)), Ok(state));
+        }
+        let err = parse_release_state("gone").unwrap_err();
+        assert!(
+            err.contains("`gone`") && err.contains("deprecated"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn shape_errors_carry_the_field_path() {
+        let change = json!({"version": "1.1.0", "components": [{"key": "web"}]});
+        let err = from_data::<template_core::IncrementalChange>(change).unwrap_err();
+        let Error::Shape { path, message } = err else {
+            panic!("expected a shape error, got {err:?}");
+        };
+        assert_eq!(path, "components[0]");
+        assert!(message.contains("name"), "{message}");
+    }
+}

@@ -1,0 +1,569 @@
+//! What is installed in one environment: a value the Kubernetes adapter
+//! stores and every plan starts from.
+//!
+//! The state is self-contained: each component keeps the template
+//! definition it runs (from whichever version it was last installed,
+//! upgraded or rolled back to), because after a partial upgrade components
+//! run different versions, and after a version drops a component the
+//! orphan has no version document left. Rollback therefore needs no market
+//! access, which matters for offline delivery.
+//!
+//! On top of the definition, each component records only what the user (or
+//! the install options) changed: env values, config file contents,
+//! replicas, volume sizes and storage classes. Generated secrets appear by
+//! reference, never by value.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{Component, ConnectionVar, EnvVar, Plugin, SecretRule, TemplateVersion, Volume};
+use crate::quantity::parse_quantity;
+
+/// The installed state of one template in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledState {
+    /// Template id.
+    pub template: String,
+    /// Version the installation as a whole is at; after a partial upgrade
+    /// some components may already run a newer one (see
+    /// [`InstalledComponent::version`]). Empty before the first install.
+    pub version: String,
+    /// Selected module groups (required ones included).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub modules: BTreeSet<String>,
+    /// Installed components by key.
+    #[serde(default)]
+    pub components: BTreeMap<String, InstalledComponent>,
+    /// Generated secrets by reference (see [`secret_reference`]), with the
+    /// rule they were generated with. Values live only in the environment.
+    /// References are never dropped by a plan: data may already be
+    /// protected by the value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretRule>,
+    /// Volumes no longer mounted (their component was pruned, or a version
+    /// dropped them) whose data is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retained_volumes: Vec<RetainedVolume>,
+}
+
+/// One installed component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledComponent {
+    /// Template version the definition comes from.
+    pub version: String,
+    /// The template definition the component runs.
+    pub spec: Component,
+    /// Variables injected by the version's config groups, in group order,
+    /// leaving out names the component defines itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_env: Vec<EnvVar>,
+    /// Definitions of the plugins the component attaches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugin_definitions: Vec<Plugin>,
+    /// Values that differ from the definition because someone chose them.
+    #[serde(default, skip_serializing_if = "Customizations::is_empty")]
+    pub customizations: Customizations,
+    /// The template dropped the component in a later version; it keeps
+    /// running with its data until pruned.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub orphaned: bool,
+}
+
+/// Values of one component that differ from its template definition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customizations {
+    /// Env values by variable name (component or shared variables).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Config file contents by mount path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_files: BTreeMap<String, String>,
+    /// Replica count, when not the template's `min_replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// Volume settings by volume name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, VolumeCustomization>,
+}
+
+impl Customizations {
+    /// Whether nothing is customized.
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+            && self.config_files.is_empty()
+            && self.replicas.is_none()
+            && self.volumes.is_empty()
+    }
+}
+
+/// Volume settings that differ from the template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeCustomization {
+    /// Size the volume was expanded to (or kept at), as a quantity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<String>,
+    /// Storage class chosen for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+impl VolumeCustomization {
+    fn is_empty(&self) -> bool {
+        self.capacity.is_none() && self.storage_class.is_none()
+    }
+}
+
+/// A volume whose data is kept though nothing mounts it any more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetainedVolume {
+    /// Component that owned it.
+    pub component: String,
+    /// The volume as it was last mounted (capacity and class effective).
+    pub volume: Volume,
+}
+
+impl InstalledState {
+    /// Nothing installed yet.
+    pub fn empty(template: &str) -> InstalledState {
+        InstalledState {
+            template: template.to_owned(),
+            version: String::new(),
+            modules: BTreeSet::new(),
+            components: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            retained_volumes: Vec::new(),
+        }
+    }
+
+    /// The installed component with this key.
+    pub fn component(&self, key: &str) -> Option<&InstalledComponent> {
+        self.components.get(key)
+    }
+
+    /// Records that the user set env var `name` of `component` to `value`.
+    /// Setting the template default removes the customization.
+    pub fn set_env(&mut self, component: &str, name: &str, value: &str) -> Result<()> {
+        let c = self.component_mut(component, "env")?;
+        let Some(default) = c.env_default(name) else {
+            return Err(Error::InvalidOption {
+                option: format!("components[{component}].env[{name}]"),
+                message: format!(
+                    "component `{component}` has no env var `{name}`; use a name from its template"
+                ),
+            });
+        };
+        if default == value {
+            c.customizations.env.remove(name);
+        } else {
+            c.customizations
+                .env
+                .insert(name.to_owned(), value.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Records that the user replaced the content of a config file.
+    pub fn set_config_file(
+        &mut self,
+        component: &str,
+        mount_path: &str,
+        content: &str,
+    ) -> Result<()> {
+        let c = self.component_mut(component, "config_files")?;
+        let Some(file) = c
+            .spec
+            .config_files
+            .iter()
+            .find(|f| f.mount_path == mount_path)
+        else {
+            return Err(Error::InvalidOption {
+                option: format!("components[{component}].config_files[{mount_path}]"),
+                message: format!("component `{component}` has no config file at `{mount_path}`"),
+            });
+        };
+        if file.content == content {
+            c.customizations.config_files.remove(mount_path);
+        } else {
+            c.customizations
+                .config_files
+                .insert(mount_path.to_owned(), content.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Records that the user scaled the component to `replicas`.
+    pub fn set_replicas(&mut self, component: &str, replicas: u32) -> Result<()> {
+        let c = self.component_mut(component, "replicas")?;
+        c.customizations.replicas = (replicas != c.spec.scaling.min_replicas).then_some(replicas);
+        Ok(())
+    }
+
+    /// Records that the user expanded a volume. Volumes never shrink, so a
+    /// size below the current one is refused.
+    pub fn set_volume_capacity(
+        &mut self,
+        component: &str,
+        volume: &str,
+        capacity: &str,
+    ) -> Result<()> {
+        let option = format!("components[{component}].volumes[{volume}].capacity");
+        let c = self.component_mut(component, "volumes")?;
+        let Some(spec) = c
+            .spec
+            .volumes
+            .iter()
+            .find(|v| v.name == volume && v.shared_from.is_none())
+        else {
+            return Err(Error::InvalidOption {
+                option,
+                message: format!("component `{component}` owns no volume `{volume}`"),
+            });
+        };
+        let Some(new) = parse_quantity(capacity) else {
+            return Err(Error::InvalidOption {
+                option,
+                message: format!("`{capacity}` is not a quantity; write e.g. 20Gi"),
+            });
+        };
+        let spec_capacity = spec.capacity.clone();
+        let current = c.volume_capacity(volume).and_then(parse_quantity);
+        if current.is_some_and(|cur| new < cur) {
+            return Err(Error::InvalidOption {
+                option,
+                message: format!("volumes never shrink; `{capacity}` is below the current size"),
+            });
+        }
+        let entry = c
+            .customizations
+            .volumes
+            .entry(volume.to_owned())
+            .or_default();
+        entry.capacity = (spec_capacity.as_deref() != Some(capacity)).then(|| capacity.to_owned());
+        if entry.is_empty() {
+            c.customizations.volumes.remove(volume);
+        }
+        Ok(())
+    }
+
+    fn component_mut(&mut self, key: &str, what: &str) -> Result<&mut InstalledComponent> {
+        self.components
+            .get_mut(key)
+            .ok_or_else(|| Error::InvalidOption {
+                option: format!("components[{key}].{what}"),
+                message: format!("no component `{key}` is installed"),
+            })
+    }
+}
+
+impl InstalledComponent {
+    /// The component as version `version` defines it, before any
+    /// customization.
+    pub fn from_version(version: &TemplateVersion, spec: &Component) -> InstalledComponent {
+        let own: BTreeSet<&str> = spec.env.iter().map(|e| e.name.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        let mut shared_env = Vec::new();
+        for group in version
+            .config_groups
+            .iter()
+            .filter(|g| g.components.contains(&spec.key))
+        {
+            for var in &group.env {
+                if !own.contains(var.name.as_str()) && seen.insert(var.name.clone()) {
+                    shared_env.push(var.clone());
+                }
+            }
+        }
+        let mut attached = BTreeSet::new();
+        let plugin_definitions = spec
+            .plugins
+            .iter()
+            .filter(|a| attached.insert(a.plugin.as_str()))
+            .filter_map(|a| version.plugin(&a.plugin).cloned())
+            .collect();
+        InstalledComponent {
+            version: version.version.clone(),
+            spec: spec.clone(),
+            shared_env,
+            plugin_definitions,
+            customizations: Customizations::default(),
+            orphaned: false,
+        }
+    }
+
+    /// Whether `version` gives this component's definition the same shared
+    /// variables and plugin definitions it runs with (the definition itself
+    /// is compared by the caller). Allocates nothing.
+    pub(crate) fn same_context(&self, version: &TemplateVersion) -> bool {
+        let key = &self.spec.key;
+        let mut shared = self.shared_env.iter();
+        let mut seen: Vec<&str> = Vec::new();
+        for group in version
+            .config_groups
+            .iter()
+            .filter(|g| g.components.contains(key))
+        {
+            for var in &group.env {
+                if self.spec.env.iter().any(|e| e.name == var.name)
+                    || seen.contains(&var.name.as_str())
+                {
+                    continue;
+                }
+                seen.push(&var.name);
+                if shared.next() != Some(var) {
+                    return false;
+                }
+            }
+        }
+        if shared.next().is_some() {
+            return false;
+        }
+        let mut defs = self.plugin_definitions.iter();
+        let mut attached: Vec<&str> = Vec::new();
+        for a in &self.spec.plugins {
+            if attached.contains(&a.plugin.as_str()) {
+                continue;
+            }
+            attached.push(&a.plugin);
+            if let Some(p) = version.plugin(&a.plugin)
+                && defs.next() != Some(p)
+            {
+                return false;
+            }
+        }
+        defs.next().is_none()
+    }
+
+    /// Default of env var `name` (component variables first, then shared).
+    pub fn env_default(&self, name: &str) -> Option<&str> {
+        self.spec
+            .env
+            .iter()
+            .chain(&self.shared_env)
+            .find(|e| e.name == name)
+            .map(|e| e.value.as_str())
+    }
+
+    /// Whether env var `name` is marked secret.
+    pub fn env_is_secret(&self, name: &str) -> bool {
+        self.spec
+            .env
+            .iter()
+            .chain(&self.shared_env)
+            .any(|e| e.name == name && e.secret)
+    }
+
+    /// Value env var `name` runs with: the customization or the default.
+    pub fn env_value(&self, name: &str) -> Option<&str> {
+        self.customizations
+            .env
+            .get(name)
+            .map(String::as_str)
+            .or_else(|| self.env_default(name))
+    }
+
+    /// Content config file `mount_path` runs with.
+    pub fn config_content(&self, mount_path: &str) -> Option<&str> {
+        self.customizations
+            .config_files
+            .get(mount_path)
+            .map(String::as_str)
+            .or_else(|| {
+                self.spec
+                    .config_files
+                    .iter()
+                    .find(|f| f.mount_path == mount_path)
+                    .map(|f| f.content.as_str())
+            })
+    }
+
+    /// Replicas the component runs with.
+    pub fn replicas(&self) -> u32 {
+        self.customizations
+            .replicas
+            .unwrap_or(self.spec.scaling.min_replicas)
+    }
+
+    /// Size volume `name` has: the customization or the template's.
+    pub fn volume_capacity(&self, name: &str) -> Option<&str> {
+        self.customizations
+            .volumes
+            .get(name)
+            .and_then(|v| v.capacity.as_deref())
+            .or_else(|| {
+                self.spec
+                    .volumes
+                    .iter()
+                    .find(|v| v.name == name)
+                    .and_then(|v| v.capacity.as_deref())
+            })
+    }
+
+    /// Storage class volume `name` uses: the customization or the hint.
+    pub fn volume_storage_class(&self, name: &str) -> Option<&str> {
+        self.customizations
+            .volumes
+            .get(name)
+            .and_then(|v| v.storage_class.as_deref())
+            .or_else(|| {
+                self.spec
+                    .volumes
+                    .iter()
+                    .find(|v| v.name == name)
+                    .and_then(|v| v.storage_class.as_deref())
+            })
+    }
+
+    /// The definition with every customization applied: what actually runs.
+    /// Shared variables are appended to `env`; replicas show as
+    /// `scaling.min_replicas`.
+    pub fn effective(&self) -> Component {
+        let mut c = self.spec.clone();
+        c.env.extend(self.shared_env.iter().cloned());
+        for var in &mut c.env {
+            if let Some(v) = self.customizations.env.get(&var.name) {
+                var.value = v.clone();
+            }
+        }
+        for file in &mut c.config_files {
+            if let Some(content) = self.customizations.config_files.get(&file.mount_path) {
+                file.content = content.clone();
+            }
+        }
+        if let Some(r) = self.customizations.replicas {
+            c.scaling.min_replicas = r;
+        }
+        for vol in &mut c.volumes {
+            if let Some(custom) = self.customizations.volumes.get(&vol.name) {
+                if custom.capacity.is_some() {
+                    vol.capacity = custom.capacity.clone();
+                }
+                if custom.storage_class.is_some() {
+                    vol.storage_class = custom.storage_class.clone();
+                }
+            }
+        }
+        c
+    }
+
+    /// Volumes the component owns, as they run (effective size and class).
+    pub fn owned_volumes(&self) -> Vec<Volume> {
+        self.effective()
+            .volumes
+            .into_iter()
+            .filter(|v| v.shared_from.is_none())
+            .collect()
+    }
+
+    /// Generated secrets the component uses: reference and rule.
+    pub fn generated_secrets(&self) -> BTreeMap<String, SecretRule> {
+        self.spec
+            .connection_info
+            .iter()
+            .filter_map(|v| Some((secret_reference(&self.spec.key, v)?, v.generate.clone()?)))
+            .collect()
+    }
+}
+
+/// The reference of the generated secret behind connection variable `var`
+/// of `component`: `group:<group>` for shared secrets, `<component>:<NAME>`
+/// otherwise; `None` for fixed values.
+pub fn secret_reference(component: &str, var: &ConnectionVar) -> Option<String> {
+    let rule = var.generate.as_ref()?;
+    Some(match &rule.group {
+        Some(group) => format!("group:{group}"),
+        None => format!("{component}:{}", var.name),
+    })
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{minimal_component, minimal_version};
+
+    fn state() -> InstalledState {
+        let mut v = minimal_version("shop", "1.0.0");
+        v.components[0].env.push(EnvVar {
+            name: "LOG".into(),
+            value: "info".into(),
+            description: String::new(),
+            editable: true,
+            secret: false,
+        });
+        v.components[0].volumes.push(Volume {
+            name: "data".into(),
+            mount_path: "/data".into(),
+            capacity: Some("10Gi".into()),
+            access_mode: Default::default(),
+            storage_class: None,
+            shared_from: None,
+        });
+        let mut s = InstalledState::empty("shop");
+        s.components.insert(
+            "web".into(),
+            InstalledComponent::from_version(&v, &v.components[0]),
+        );
+        s
+    }
+
+    #[test]
+    fn setting_the_default_removes_the_customization() {
+        let mut s = state();
+        s.set_env("web", "LOG", "debug").unwrap();
+        assert_eq!(s.components["web"].env_value("LOG"), Some("debug"));
+        s.set_env("web", "LOG", "info").unwrap();
+        assert!(s.components["web"].customizations.is_empty());
+        assert!(matches!(
+            s.set_env("web", "NOPE", "x"),
+            Err(Error::InvalidOption { .. })
+        ));
+        assert!(matches!(
+            s.set_env("db", "LOG", "x"),
+            Err(Error::InvalidOption { .. })
+        ));
+    }
+
+    #[test]
+    fn volumes_only_grow() {
+        let mut s = state();
+        s.set_volume_capacity("web", "data", "20Gi").unwrap();
+        assert_eq!(s.components["web"].volume_capacity("data"), Some("20Gi"));
+        assert!(s.set_volume_capacity("web", "data", "15Gi").is_err());
+        assert!(s.set_volume_capacity("web", "data", "lots").is_err());
+    }
+
+    #[test]
+    fn shared_env_leaves_out_own_names() {
+        let mut v = minimal_version("shop", "1.0.0");
+        v.components.push(minimal_component("api"));
+        v.components[0].env.push(EnvVar {
+            name: "TZ".into(),
+            value: "UTC".into(),
+            description: String::new(),
+            editable: true,
+            secret: false,
+        });
+        let var = |n: &str, val: &str| EnvVar {
+            name: n.into(),
+            value: val.into(),
+            description: String::new(),
+            editable: true,
+            secret: false,
+        };
+        v.config_groups.push(crate::model::ConfigGroup {
+            name: "g".into(),
+            components: vec!["web".into(), "api".into()],
+            env: vec![var("TZ", "Asia/Shanghai"), var("PROFILE", "prod")],
+        });
+        let web = InstalledComponent::from_version(&v, &v.components[0]);
+        assert_eq!(web.shared_env.len(), 1);
+        assert_eq!(web.env_value("TZ"), Some("UTC"));
+        let api = InstalledComponent::from_version(&v, &v.components[1]);
+        assert_eq!(api.env_value("TZ"), Some("Asia/Shanghai"));
+    }
+}

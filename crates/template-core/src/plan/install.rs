@@ -1,0 +1,226 @@
+//! Install plans: every selected component created, dependencies first,
+//! with the environment's overrides recorded as customizations so later
+//! upgrades keep them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Action, Draft, Plan, PlanKind, is_selected, new_secrets, order, select_modules};
+use crate::error::{Error, Result};
+use crate::installed::InstalledComponent;
+use crate::model::TemplateVersion;
+
+/// Choices made when installing a version into one environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallOptions {
+    /// Optional modules switched on (`true`) or off (`false`); modules not
+    /// listed follow their `enabled_by_default`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modules: BTreeMap<String, bool>,
+    /// Per-environment values.
+    #[serde(default)]
+    pub overrides: Overrides,
+}
+
+/// Per-environment values that differ from the template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// Env values: component key → variable name → value. Only editable
+    /// variables may be overridden.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, BTreeMap<String, String>>,
+    /// Replicas per component key, within the component's bounds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, u32>,
+    /// Storage class for every volume of the installation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// Storage class per volume, as `component/volume`; wins over
+    /// `storage_class`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_storage_classes: BTreeMap<String, String>,
+}
+
+/// Plans the installation of `version`: one create step per selected
+/// component, in waves by dependency, and the secrets to generate.
+///
+/// The version must be valid; options naming unknown modules, components,
+/// variables or volumes, or overriding what may not be changed, are
+/// refused with [`Error::InvalidOption`].
+///
+/// ```
+/// use template_core::{plan_install, install_state, InstallOptions, testing::minimal_version};
+/// let v = minimal_version("shop", "1.0.0");
+/// let plan = plan_install(&v, &InstallOptions::default())?;
+/// assert_eq!(plan.steps.len(), 1);
+/// let state = install_state(&plan)?;
+/// assert_eq!(state.version, "1.0.0");
+/// # Ok::<(), template_core::Error>(())
+/// ```
+pub fn plan_install(version: &TemplateVersion, options: &InstallOptions) -> Result<Plan> {
+    crate::validate::ensure_valid(version)?;
+    let modules = select_modules(version, &options.modules, None)?;
+    check_override_targets(version, &modules, &options.overrides)?;
+    let mut drafts = Vec::new();
+    for spec in version
+        .components
+        .iter()
+        .filter(|c| is_selected(c, &modules))
+    {
+        let mut target = InstalledComponent::from_version(version, spec);
+        apply_overrides(&mut target, &options.overrides)?;
+        let why = match &spec.module {
+            Some(m) => format!("part of module `{m}` of version {}", version.version),
+            None => format!("part of version {}", version.version),
+        };
+        let mut draft = Draft::new(&spec.key, Action::Create, why, None);
+        draft.depends_on = spec.depends_on.iter().cloned().collect();
+        draft.step.secrets = target.generated_secrets();
+        draft.step.target = Some(target);
+        drafts.push(draft);
+    }
+    let secrets = new_secrets(
+        drafts.iter().filter_map(|d| d.step.target.as_ref()),
+        &BTreeMap::new(),
+    );
+    let (steps, notes) = order(drafts);
+    Ok(Plan {
+        kind: PlanKind::Install,
+        template: version.template.id.clone(),
+        from_version: None,
+        to_version: version.version.clone(),
+        version_after: version.version.clone(),
+        modules_after: modules,
+        scope: None,
+        steps,
+        version_labels: BTreeMap::new(),
+        new_secrets: secrets,
+        kept: Vec::new(),
+        kept_components: Vec::new(),
+        kept_secrets: Vec::new(),
+        notes,
+    })
+}
+
+/// Refuses overrides aimed at components that are not installed.
+fn check_override_targets(
+    version: &TemplateVersion,
+    modules: &BTreeSet<String>,
+    o: &Overrides,
+) -> Result<()> {
+    let installed = |key: &str| {
+        version
+            .component(key)
+            .is_some_and(|c| is_selected(c, modules))
+    };
+    let keys = o
+        .env
+        .keys()
+        .map(|k| (k.as_str(), format!("overrides.env[{k}]")))
+        .chain(
+            o.replicas
+                .keys()
+                .map(|k| (k.as_str(), format!("overrides.replicas[{k}]"))),
+        )
+        .chain(o.volume_storage_classes.keys().map(|k| {
+            (
+                k.split_once('/').map(|(c, _)| c).unwrap_or(k.as_str()),
+                format!("overrides.volume_storage_classes[{k}]"),
+            )
+        }));
+    for (key, option) in keys {
+        if !installed(key) {
+            return Err(Error::InvalidOption {
+                option,
+                message: format!(
+                    "component `{key}` is not part of this installation (unknown key, or its module is not selected)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Records the environment's overrides on one component as customizations.
+fn apply_overrides(target: &mut InstalledComponent, o: &Overrides) -> Result<()> {
+    let key = target.spec.key.clone();
+    if let Some(vars) = o.env.get(&key) {
+        for (name, value) in vars {
+            let option = format!("overrides.env[{key}][{name}]");
+            let Some(var) = target
+                .spec
+                .env
+                .iter()
+                .chain(&target.shared_env)
+                .find(|e| e.name == *name)
+            else {
+                return Err(Error::InvalidOption {
+                    option,
+                    message: format!("component `{key}` has no env var `{name}`"),
+                });
+            };
+            if !var.editable {
+                return Err(Error::InvalidOption {
+                    option,
+                    message: format!(
+                        "env var `{name}` of `{key}` is not editable; the template fixes its value"
+                    ),
+                });
+            }
+            if var.value != *value {
+                target
+                    .customizations
+                    .env
+                    .insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if let Some(&replicas) = o.replicas.get(&key) {
+        let s = &target.spec.scaling;
+        if replicas < s.min_replicas || replicas > s.max_replicas.max(s.min_replicas) {
+            return Err(Error::InvalidOption {
+                option: format!("overrides.replicas[{key}]"),
+                message: format!(
+                    "{replicas} is outside {}..={} replicas allowed by the template",
+                    s.min_replicas, s.max_replicas
+                ),
+            });
+        }
+        if replicas != s.min_replicas {
+            target.customizations.replicas = Some(replicas);
+        }
+    }
+    let mut named: BTreeSet<&str> = o
+        .volume_storage_classes
+        .keys()
+        .filter_map(|k| k.split_once('/').filter(|(c, _)| *c == key).map(|(_, v)| v))
+        .collect();
+    for vol in target
+        .spec
+        .volumes
+        .iter()
+        .filter(|v| v.shared_from.is_none())
+    {
+        named.remove(vol.name.as_str());
+        let class = o
+            .volume_storage_classes
+            .get(&format!("{key}/{}", vol.name))
+            .or(o.storage_class.as_ref());
+        if let Some(class) = class.filter(|c| vol.storage_class.as_ref() != Some(*c)) {
+            target
+                .customizations
+                .volumes
+                .entry(vol.name.clone())
+                .or_default()
+                .storage_class = Some(class.clone());
+        }
+    }
+    if let Some(unknown) = named.into_iter().next() {
+        return Err(Error::InvalidOption {
+            option: format!("overrides.volume_storage_classes[{key}/{unknown}]"),
+            message: format!("component `{key}` owns no volume `{unknown}`"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,570 @@
+//! Upgrade plans: a three-way merge of the installed state, the version it
+//! came from and the version it goes to.
+//!
+//! The rules:
+//! - image, command, probes, ports, plugins, labels and the rest of the
+//!   definition follow the new version;
+//! - env values and config file contents still equal to the old default
+//!   take the new default; values the user changed are kept and reported
+//!   with the new default (never overwritten, never silently stale);
+//! - new env vars, ports, volumes and components are added; volumes are
+//!   never removed or shrunk (a dropped volume is retained with its data);
+//! - components the new version drops are kept and marked orphaned, or
+//!   removed with `prune`, their volumes retained either way;
+//! - a subset of components can be upgraded alone;
+//! - steps run dependencies first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Action, Draft, DroppedCustomization, KeepReason, KeptCustomization, Plan, PlanKind, Rule,
+    is_removed_entry, is_selected, new_secrets, only_label_differs, order, running_changes,
+    select_modules, shown, with_rule,
+};
+use crate::diff::{ChangeKind, Section, line_diff};
+use crate::error::{Error, Result};
+use crate::installed::{InstalledComponent, InstalledState, VolumeCustomization};
+use crate::model::TemplateVersion;
+use crate::quantity::parse_quantity;
+
+/// Choices made for one upgrade.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeOptions {
+    /// Optional modules switched on or off; modules not listed keep the
+    /// installed choice, and modules new in the target follow their default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modules: BTreeMap<String, bool>,
+    /// Upgrade only these components (partial upgrade); all when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<BTreeSet<String>>,
+    /// Remove components the new version no longer has, instead of keeping
+    /// them orphaned. Their volumes are retained either way.
+    #[serde(default)]
+    pub prune: bool,
+}
+
+/// Plans the upgrade of `installed` from version `from` to version `to`.
+///
+/// Fails when the three belong to different templates, when `installed`
+/// is not at `from`, when `to` is older than `from`, when `to` is invalid,
+/// or when an option names something unknown. A plan from a version to
+/// itself is empty.
+///
+/// ```
+/// use template_core::{plan_install, plan_upgrade, install_state, InstallOptions, UpgradeOptions, testing::minimal_version};
+/// let a = minimal_version("shop", "1.0.0");
+/// let mut b = minimal_version("shop", "1.1.0");
+/// b.components[0].image = "registry.example.com/demo/web:1.1@sha256:1111111111111111111111111111111111111111111111111111111111111111".into();
+/// let state = install_state(&plan_install(&a, &InstallOptions::default())?)?;
+/// let plan = plan_upgrade(&state, &a, &b, &UpgradeOptions::default())?;
+/// assert_eq!(plan.steps[0].changes[0].change.path, "components[web].image");
+/// assert!(plan_upgrade(&state, &a, &a, &UpgradeOptions::default())?.is_empty());
+/// # Ok::<(), template_core::Error>(())
+/// ```
+pub fn plan_upgrade(
+    installed: &InstalledState,
+    from: &TemplateVersion,
+    to: &TemplateVersion,
+    options: &UpgradeOptions,
+) -> Result<Plan> {
+    check_inputs(installed, from, to)?;
+    crate::validate::ensure_valid(to)?;
+    let modules = select_modules(to, &options.modules, Some((&installed.modules, from)))?;
+    if let Some(scope) = &options.components {
+        for key in scope {
+            if to.component(key).is_none() && !installed.components.contains_key(key) {
+                return Err(Error::InvalidOption {
+                    option: format!("components[{key}]"),
+                    message: format!(
+                        "`{key}` is neither installed nor part of version {}",
+                        to.version
+                    ),
+                });
+            }
+        }
+    }
+    let in_scope = |key: &str| options.components.as_ref().is_none_or(|s| s.contains(key));
+
+    let mut drafts = Vec::new();
+    let mut labels = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut seen = BTreeSet::new();
+    for spec in &to.components {
+        if !seen.insert(spec.key.as_str()) || !in_scope(&spec.key) || !is_selected(spec, &modules) {
+            continue;
+        }
+        // Most components of a large template do not change between two
+        // versions: recognise them without building a merged copy.
+        if let Some(current) = installed.components.get(&spec.key)
+            && !current.orphaned
+            && current.spec == *spec
+            && InstalledComponent::same_context(current, to)
+        {
+            if current.version != to.version {
+                labels.insert(spec.key.clone(), to.version.clone());
+            }
+            continue;
+        }
+        let fresh = InstalledComponent::from_version(to, spec);
+        match installed.components.get(&spec.key) {
+            None => {
+                let why = match &spec.module {
+                    Some(m) if from.component(&spec.key).is_some() || from.module(m).is_some() => {
+                        format!("module `{m}` is selected")
+                    }
+                    Some(m) => format!("new in version {} (module `{m}`)", to.version),
+                    None => format!("new in version {}", to.version),
+                };
+                let mut draft = Draft::new(&spec.key, Action::Create, why, None);
+                draft.step.secrets = fresh.generated_secrets();
+                draft.depends_on = spec.depends_on.iter().cloned().collect();
+                draft.step.target = Some(fresh);
+                drafts.push(draft);
+            }
+            Some(current) => {
+                let merged = merge(current, fresh, &to.version, &mut notes);
+                if merged.target == *current {
+                    continue;
+                }
+                if only_label_differs(current, &merged.target) {
+                    labels.insert(spec.key.clone(), to.version.clone());
+                    continue;
+                }
+                let why = update_reason(current, &merged, &to.version);
+                let mut draft = Draft::new(&spec.key, Action::Update, why, None);
+                draft.depends_on = spec.depends_on.iter().cloned().collect();
+                draft.step.changes = merged.changes;
+                draft.step.kept = merged.kept;
+                draft.step.dropped = merged.dropped;
+                draft.step.retained_volumes = merged.retained;
+                draft.step.secrets = merged.target.generated_secrets();
+                draft.step.target = Some(merged.target);
+                drafts.push(draft);
+            }
+        }
+        for dep in &spec.depends_on {
+            let present =
+                installed.components.get(dep).is_some_and(|c| !c.orphaned) || in_scope(dep);
+            if !present {
+                notes.push(format!(
+                    "`{}` in version {} depends on `{dep}`, which this partial upgrade leaves out; include `{dep}` or upgrade it first",
+                    spec.key, to.version
+                ));
+            }
+        }
+    }
+    for (key, current) in &installed.components {
+        if !in_scope(key) {
+            continue;
+        }
+        let why_leaving = match to.component(key) {
+            None => format!("removed from the template in version {}", to.version),
+            Some(spec) if !is_selected(spec, &modules) => {
+                format!(
+                    "its module `{}` is not selected",
+                    spec.module.as_deref().unwrap_or_default()
+                )
+            }
+            Some(_) => continue,
+        };
+        if options.prune {
+            let mut draft = Draft::new(
+                key,
+                Action::Remove,
+                format!("{why_leaving}; pruned, its volumes are kept"),
+                None,
+            );
+            draft.depends_on = current.spec.depends_on.iter().cloned().collect();
+            draft.step.retained_volumes = current.owned_volumes();
+            draft.step.changes = with_rule(running_changes(key, Some(current), None), |_| {
+                Rule::RemovedByNewVersion
+            });
+            drafts.push(draft);
+        } else if !current.orphaned {
+            let mut target = current.clone();
+            target.orphaned = true;
+            let why = format!(
+                "{why_leaving}; kept running with its data as an orphan (prune to remove it)"
+            );
+            drafts.push(Draft::new(key, Action::Orphan, why, Some(target)));
+        }
+    }
+
+    let secrets = new_secrets(
+        drafts.iter().filter_map(|d| d.step.target.as_ref()),
+        &installed.secrets,
+    );
+    let version_after = version_after(
+        installed,
+        to,
+        &modules,
+        &drafts,
+        &labels,
+        options.components.is_some(),
+    );
+    let (steps, order_notes) = order(drafts);
+    notes.extend(order_notes);
+    Ok(Plan {
+        kind: PlanKind::Upgrade,
+        template: to.template.id.clone(),
+        from_version: Some(from.version.clone()),
+        to_version: to.version.clone(),
+        version_after,
+        modules_after: modules,
+        scope: options.components.clone(),
+        steps,
+        version_labels: labels,
+        new_secrets: secrets,
+        kept: Vec::new(),
+        kept_components: Vec::new(),
+        kept_secrets: Vec::new(),
+        notes,
+    })
+}
+
+fn check_inputs(
+    installed: &InstalledState,
+    from: &TemplateVersion,
+    to: &TemplateVersion,
+) -> Result<()> {
+    if from.template.id != to.template.id {
+        return Err(Error::TemplateMismatch {
+            expected: from.template.id.clone(),
+            found: to.template.id.clone(),
+        });
+    }
+    if installed.template != from.template.id {
+        return Err(Error::TemplateMismatch {
+            expected: installed.template.clone(),
+            found: from.template.id.clone(),
+        });
+    }
+    if installed.version != from.version {
+        return Err(Error::StateMismatch {
+            template: installed.template.clone(),
+            expected: format!("version {}", from.version),
+            found: format!("version {}", installed.version),
+            advice: format!("plan the upgrade from version {}", installed.version),
+        });
+    }
+    if to.semver()? < from.semver()? {
+        return Err(Error::VersionNotNewer {
+            base: from.version.clone(),
+            new: to.version.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The version the whole installation is at after the plan: the target
+/// for a full upgrade; for a partial one, the target only once every
+/// component runs it.
+fn version_after(
+    installed: &InstalledState,
+    to: &TemplateVersion,
+    modules: &BTreeSet<String>,
+    drafts: &[Draft],
+    labels: &BTreeMap<String, String>,
+    partial: bool,
+) -> String {
+    if !partial {
+        return to.version.clone();
+    }
+    let mut after: BTreeMap<&str, Option<&InstalledComponent>> = installed
+        .components
+        .iter()
+        .map(|(k, c)| (k.as_str(), Some(c)))
+        .collect();
+    for d in drafts {
+        after.insert(d.step.component.as_str(), d.step.target.as_ref());
+    }
+    let all_moved = after.iter().all(|(k, c)| match c {
+        None => true,
+        Some(c) => c.orphaned || c.version == to.version || labels.get(*k) == Some(&to.version),
+    });
+    let all_present = to
+        .components
+        .iter()
+        .filter(|c| is_selected(c, modules))
+        .all(|c| after.get(c.key.as_str()).is_some_and(Option::is_some));
+    if all_moved && all_present {
+        to.version.clone()
+    } else {
+        installed.version.clone()
+    }
+}
+
+/// The outcome of merging one installed component with its new definition.
+struct Merge {
+    target: InstalledComponent,
+    changes: Vec<super::PlannedChange>,
+    kept: Vec<KeptCustomization>,
+    dropped: Vec<DroppedCustomization>,
+    retained: Vec<crate::model::Volume>,
+}
+
+/// The three-way merge of one component: `current` (old definition plus
+/// customizations) against `target` (the new definition, uncustomized).
+fn merge(
+    current: &InstalledComponent,
+    mut target: InstalledComponent,
+    to_version: &str,
+    notes: &mut Vec<String>,
+) -> Merge {
+    let key = current.spec.key.clone();
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+
+    for (name, user) in &current.customizations.env {
+        let secret = current.env_is_secret(name) || target.env_is_secret(name);
+        let path = format!("components[{key}].env[{name}]");
+        let old_default = current.env_default(name);
+        match target.env_default(name).map(str::to_owned) {
+            None => dropped.push(DroppedCustomization {
+                component: key.clone(),
+                path,
+                user_value: shown(user, secret),
+            }),
+            Some(new_default) if new_default == *user => {}
+            Some(new_default) => {
+                target.customizations.env.insert(name.clone(), user.clone());
+                if old_default != Some(new_default.as_str()) {
+                    kept.push(KeptCustomization {
+                        component: key.clone(),
+                        path,
+                        reason: KeepReason::UserValue,
+                        kept_value: shown(user, secret),
+                        old_default: old_default.map(|d| shown(d, secret)),
+                        new_default: Some(shown(&new_default, secret)),
+                        lines: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+
+    for (mount, user) in &current.customizations.config_files {
+        let path = format!("components[{key}].config_files[{mount}]");
+        let old_default = current
+            .spec
+            .config_files
+            .iter()
+            .find(|f| f.mount_path == *mount)
+            .map(|f| f.content.as_str());
+        match target
+            .spec
+            .config_files
+            .iter()
+            .find(|f| f.mount_path == *mount)
+            .map(|f| f.content.clone())
+        {
+            None => dropped.push(DroppedCustomization {
+                component: key.clone(),
+                path,
+                user_value: shown(user, false),
+            }),
+            Some(new_default) if new_default == *user => {}
+            Some(new_default) => {
+                target
+                    .customizations
+                    .config_files
+                    .insert(mount.clone(), user.clone());
+                if old_default != Some(new_default.as_str()) {
+                    kept.push(KeptCustomization {
+                        component: key.clone(),
+                        path,
+                        reason: KeepReason::UserValue,
+                        kept_value: shown(user, false),
+                        old_default: old_default.map(|d| shown(d, false)),
+                        lines: line_diff(user, &new_default),
+                        new_default: Some(shown(&new_default, false)),
+                    });
+                }
+            }
+        }
+    }
+
+    if let Some(replicas) = current.customizations.replicas {
+        let old_default = current.spec.scaling.min_replicas;
+        let new_scaling = target.spec.scaling.clone();
+        if replicas != new_scaling.min_replicas {
+            target.customizations.replicas = Some(replicas);
+            if old_default != new_scaling.min_replicas {
+                kept.push(KeptCustomization {
+                    component: key.clone(),
+                    path: format!("components[{key}].replicas"),
+                    reason: KeepReason::UserValue,
+                    kept_value: replicas.into(),
+                    old_default: Some(old_default.into()),
+                    new_default: Some(new_scaling.min_replicas.into()),
+                    lines: Vec::new(),
+                });
+            }
+            if replicas < new_scaling.min_replicas
+                || replicas > new_scaling.max_replicas.max(new_scaling.min_replicas)
+            {
+                notes.push(format!(
+                    "`{key}` keeps your {replicas} replicas, outside the {}..={} that version {to_version} allows; rescale it if needed",
+                    new_scaling.min_replicas, new_scaling.max_replicas
+                ));
+            }
+        }
+    }
+
+    let mut retained = Vec::new();
+    for old in current.owned_volumes() {
+        let Some(new) = target
+            .spec
+            .volumes
+            .iter()
+            .find(|v| v.name == old.name)
+            .cloned()
+        else {
+            retained.push(old);
+            continue;
+        };
+        let path = format!("components[{key}].volumes[{}]", old.name);
+        let mut custom = VolumeCustomization::default();
+        if let Some(running) = &old.capacity
+            && new.capacity.as_ref() != Some(running)
+        {
+            let grows = match (
+                new.capacity.as_deref().and_then(parse_quantity),
+                parse_quantity(running),
+            ) {
+                (Some(n), Some(r)) => n >= r,
+                // Not comparable: keeping the running size is the safe side.
+                _ => false,
+            };
+            if !grows {
+                custom.capacity = Some(running.clone());
+                kept.push(KeptCustomization {
+                    component: key.clone(),
+                    path: format!("{path}.capacity"),
+                    reason: KeepReason::VolumeNeverShrinks,
+                    kept_value: running.clone().into(),
+                    old_default: current
+                        .spec
+                        .volumes
+                        .iter()
+                        .find(|v| v.name == old.name)
+                        .and_then(|v| v.capacity.clone())
+                        .map(Into::into),
+                    new_default: new.capacity.clone().map(Into::into),
+                    lines: Vec::new(),
+                });
+            }
+        }
+        if let Some(class) = &old.storage_class
+            && new.storage_class.as_ref() != Some(class)
+        {
+            custom.storage_class = Some(class.clone());
+            let hint_changed = current
+                .spec
+                .volumes
+                .iter()
+                .find(|v| v.name == old.name)
+                .map(|v| &v.storage_class)
+                != Some(&new.storage_class);
+            if hint_changed {
+                kept.push(KeptCustomization {
+                    component: key.clone(),
+                    path: format!("{path}.storage_class"),
+                    reason: KeepReason::StorageClassFixed,
+                    kept_value: class.clone().into(),
+                    old_default: None,
+                    new_default: new.storage_class.clone().map(Into::into),
+                    lines: Vec::new(),
+                });
+            }
+        }
+        if custom.capacity.is_some() || custom.storage_class.is_some() {
+            target
+                .customizations
+                .volumes
+                .insert(old.name.clone(), custom);
+        }
+    }
+
+    let changes = with_rule(running_changes(&key, Some(current), Some(&target)), |c| {
+        let customized = |section| match (section, c.item.as_deref()) {
+            (Section::Env, Some(name)) => current.customizations.env.contains_key(name),
+            (Section::ConfigFiles, Some(mount)) => {
+                current.customizations.config_files.contains_key(mount)
+            }
+            _ => false,
+        };
+        if is_removed_entry(c, Section::Volumes) {
+            Rule::VolumeRetained
+        } else if (is_removed_entry(c, Section::Env) || is_removed_entry(c, Section::ConfigFiles))
+            && customized(c.section)
+        {
+            Rule::CustomizationDropped
+        } else if matches!(c.section, Section::Env | Section::ConfigFiles)
+            && c.kind == ChangeKind::Changed
+            && matches!(c.field.as_deref(), Some("value" | "content"))
+        {
+            Rule::NewDefaultTaken
+        } else if c.kind == ChangeKind::Added && c.field.is_none() {
+            Rule::AddedByNewVersion
+        } else if c.kind == ChangeKind::Removed && c.field.is_none() {
+            Rule::RemovedByNewVersion
+        } else {
+            Rule::FollowsNewVersion
+        }
+    });
+    Merge {
+        target,
+        changes,
+        kept,
+        dropped,
+        retained,
+    }
+}
+
+fn update_reason(current: &InstalledComponent, merged: &Merge, to_version: &str) -> String {
+    let sections: BTreeSet<&'static str> = merged
+        .changes
+        .iter()
+        .map(|c| section_name(c.change.section))
+        .collect();
+    let mut why = if sections.is_empty() {
+        format!("version {to_version} changes only values you customized; your values stay")
+    } else {
+        format!(
+            "version {to_version} changes {}",
+            sections.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    if current.orphaned {
+        why.push_str("; the component is part of the template again");
+    }
+    if !merged.kept.is_empty() {
+        why.push_str(&format!("; {} value(s) kept", merged.kept.len()));
+    }
+    why
+}
+
+pub(crate) fn section_name(s: Section) -> &'static str {
+    match s {
+        Section::Metadata => "metadata",
+        Section::Modules => "modules",
+        Section::PluginDefinitions | Section::Plugins => "plugins",
+        Section::ConfigGroups => "config groups",
+        Section::Identity => "name",
+        Section::Module => "module",
+        Section::Image => "image",
+        Section::Command => "command",
+        Section::Ports => "ports",
+        Section::Env => "env",
+        Section::ConnectionInfo => "connection info",
+        Section::ConfigFiles => "config files",
+        Section::Volumes => "volumes",
+        Section::Dependencies => "dependencies",
+        Section::Scaling => "scaling",
+        Section::Probes => "probes",
+        Section::Labels => "labels",
+    }
+}

@@ -1,0 +1,152 @@
+//! The catalog: the market's `index.json`, an OCI image index listing every
+//! template version (as an artifact, annotated with template, version,
+//! content digest and release state) and every image (annotated with its
+//! name as `org.opencontainers.image.ref.name`, so `skopeo` can read images
+//! straight from the market directory). It is the only mutable file of the
+//! market and is replaced atomically, last, by every change.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
+use template_core::ReleaseState;
+use template_core::package::format::*;
+use template_core::package::{annotated, canonical_json};
+
+use crate::error::{MarketError, Result, io_err};
+use crate::store::write_atomic;
+
+/// A version as the catalog records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VersionRecord {
+    pub(crate) artifact: Descriptor,
+    pub(crate) content_digest: String,
+    pub(crate) state: ReleaseState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Catalog {
+    /// (template, version) → record.
+    pub(crate) versions: BTreeMap<(String, String), VersionRecord>,
+    /// (name, digest) → manifest descriptor.
+    pub(crate) images: BTreeMap<(String, String), Descriptor>,
+}
+
+fn annotation<'a>(d: &'a Descriptor, key: &str) -> Option<&'a str> {
+    d.annotations().as_ref()?.get(key).map(String::as_str)
+}
+
+pub(crate) fn state_name(state: ReleaseState) -> &'static str {
+    match state {
+        ReleaseState::Draft => "draft",
+        ReleaseState::Testing => "testing",
+        ReleaseState::Released => "released",
+        ReleaseState::Deprecated => "deprecated",
+    }
+}
+
+fn parse_state(s: &str) -> Option<ReleaseState> {
+    Some(match s {
+        "draft" => ReleaseState::Draft,
+        "testing" => ReleaseState::Testing,
+        "released" => ReleaseState::Released,
+        "deprecated" => ReleaseState::Deprecated,
+        _ => return None,
+    })
+}
+
+impl Catalog {
+    pub(crate) fn load(path: &Path) -> Result<Catalog> {
+        let bytes = std::fs::read(path).map_err(io_err("read", path))?;
+        let index: ImageIndex =
+            serde_json::from_slice(&bytes).map_err(|e| MarketError::Corrupt {
+                path: path.to_owned(),
+                message: format!("not an OCI image index: {e}"),
+            })?;
+        let mut catalog = Catalog::default();
+        for d in index.manifests() {
+            let role = annotation(d, ANNOTATION_ROLE);
+            if role == Some("version") {
+                let (Some(t), Some(v), Some(c), Some(s)) = (
+                    annotation(d, ANNOTATION_TEMPLATE),
+                    annotation(d, ANNOTATION_VERSION),
+                    annotation(d, ANNOTATION_CONTENT_DIGEST),
+                    annotation(d, ANNOTATION_RELEASE_STATE).and_then(parse_state),
+                ) else {
+                    return Err(MarketError::Corrupt {
+                        path: path.to_owned(),
+                        message: format!("version entry {} lacks its annotations", d.digest()),
+                    });
+                };
+                catalog.versions.insert(
+                    (t.to_owned(), v.to_owned()),
+                    VersionRecord {
+                        artifact: strip(d),
+                        content_digest: c.to_owned(),
+                        state: s,
+                    },
+                );
+            } else if let Some(name) = annotation(d, ANNOTATION_REF_NAME) {
+                catalog
+                    .images
+                    .insert((name.to_owned(), d.digest().to_string()), strip(d));
+            }
+        }
+        Ok(catalog)
+    }
+
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut manifests = Vec::new();
+        for ((t, v), r) in &self.versions {
+            manifests.push(annotated(
+                &r.artifact,
+                &[
+                    (ANNOTATION_ROLE, "version"),
+                    (ANNOTATION_TEMPLATE, t),
+                    (ANNOTATION_VERSION, v),
+                    (ANNOTATION_CONTENT_DIGEST, &r.content_digest),
+                    (ANNOTATION_RELEASE_STATE, state_name(r.state)),
+                ],
+            ));
+        }
+        for ((name, _), d) in &self.images {
+            manifests.push(annotated(
+                d,
+                &[(ANNOTATION_ROLE, "image"), (ANNOTATION_REF_NAME, name)],
+            ));
+        }
+        let index = ImageIndexBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageIndex)
+            .manifests(manifests)
+            .build()
+            .map_err(|e| MarketError::Corrupt {
+                path: "index.json".into(),
+                message: e.to_string(),
+            })?;
+        Ok(canonical_json(&index)?)
+    }
+
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        if std::fs::read(path).ok().as_deref() == Some(bytes.as_slice()) {
+            return Ok(());
+        }
+        write_atomic(path, &bytes)
+    }
+
+    /// Manifest descriptor of an image by digest, whatever its name.
+    pub(crate) fn image_by_digest(&self, digest: &str) -> Option<&Descriptor> {
+        self.images
+            .iter()
+            .find(|((_, d), _)| d == digest)
+            .map(|(_, desc)| desc)
+    }
+}
+
+/// A descriptor without annotations (they are the catalog's, not content).
+fn strip(d: &Descriptor) -> Descriptor {
+    let mut out = d.clone();
+    out.set_annotations(None);
+    out
+}

@@ -1,0 +1,189 @@
+//! The error type of the market.
+
+use std::path::PathBuf;
+
+use template_core::package::PackageError;
+
+/// Everything the market can report. Each variant is a case a caller can
+/// act on; the message says what was wrong, where, and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MarketError {
+    /// A rule of the template model, a document, or the package format
+    /// (package errors arrive as [`template_core::Error::Package`] and name
+    /// the archive entry).
+    #[error(transparent)]
+    Core(#[from] template_core::Error),
+
+    /// A filesystem operation failed.
+    #[error("could not {action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "create", "read", "rename".
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A template, version, image or blob the market does not hold.
+    #[error("{what} is not in the market at `{}`; list what it holds with `versions`/`images`, or import it first", market.display())]
+    NotFound {
+        /// What was looked for.
+        what: String,
+        /// The market's root.
+        market: PathBuf,
+    },
+
+    /// A version refers to an image or logo the market does not hold.
+    #[error(
+        "template {template} version {version}: `{path}` refers to {digest}, which is not in the market; add the image (from an OCI layout or `docker save` tarball) before publishing"
+    )]
+    MissingContent {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// Path in the document, e.g. `components[gateway].image`.
+        path: String,
+        /// The missing digest.
+        digest: String,
+    },
+
+    /// A differential package whose base this market lacks.
+    #[error(
+        "the package is differential against {base} of template {template}, which this market lacks: {missing_blobs} blob(s) ({missing_bytes} bytes) are missing; import the base first, or ask for a full package or one made against this market's inventory"
+    )]
+    MissingBase {
+        /// Template id.
+        template: String,
+        /// The base, in words (e.g. "version(s) 1.0.0").
+        base: String,
+        /// How many needed blobs are missing.
+        missing_blobs: usize,
+        /// Their total size.
+        missing_bytes: u64,
+    },
+
+    /// Not enough free space for an import or export.
+    #[error(
+        "not enough free space at `{}`: {needed} bytes needed, {available} available; free some space (or run gc) and try again", path.display()
+    )]
+    InsufficientSpace {
+        /// Where the space is needed.
+        path: PathBuf,
+        /// Bytes needed (including the reserve asked for).
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
+
+    /// The package carries no signature and unsigned packages were not allowed.
+    #[error(
+        "package {manifest_digest} is not signed; ask the sender for a signed package, or allow unsigned packages explicitly if you trust where it came from"
+    )]
+    Unsigned {
+        /// Digest of the package manifest.
+        manifest_digest: String,
+    },
+
+    /// The package is signed by a key that is not trusted.
+    #[error(
+        "package {manifest_digest} is signed by key {key_id}, which is not among the trusted keys; add the sender's public key to the trusted keys if you trust it"
+    )]
+    UntrustedKey {
+        /// Digest of the package manifest.
+        manifest_digest: String,
+        /// The signing key's id (hex).
+        key_id: String,
+    },
+
+    /// The signature does not verify.
+    #[error(
+        "package {manifest_digest}: the signature does not verify ({message}); the package was tampered with or damaged, do not import it"
+    )]
+    BadSignature {
+        /// Digest of the package manifest.
+        manifest_digest: String,
+        /// What the verifier said.
+        message: String,
+    },
+
+    /// A key could not be created, read or used.
+    #[error("signing key problem: {message}")]
+    Key {
+        /// What went wrong.
+        message: String,
+    },
+
+    /// Images given to `add_*` could not be read.
+    #[error("cannot add images from `{}`: {message}", source_path.display())]
+    InvalidImageSource {
+        /// The layout directory or tarball.
+        source_path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A released version is deleted without force.
+    #[error(
+        "template {template} version {version} is {state:?}; environments may run it, so it is deleted only with force"
+    )]
+    DeleteReleased {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// Its state.
+        state: template_core::ReleaseState,
+    },
+
+    /// The market's files are damaged.
+    #[error("the market at `{}` is damaged: {message}; run verify for details", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// An export was asked for something it cannot do.
+    #[error("cannot export: {message}")]
+    InvalidExport {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl From<PackageError> for MarketError {
+    fn from(e: PackageError) -> Self {
+        MarketError::Core(template_core::Error::Package(e))
+    }
+}
+
+impl MarketError {
+    /// The package error inside, if this is one.
+    pub fn as_package_error(&self) -> Option<&PackageError> {
+        match self {
+            MarketError::Core(template_core::Error::Package(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Result with [`MarketError`].
+pub type Result<T, E = MarketError> = std::result::Result<T, E>;
+
+/// Builds the `map_err` closure for an I/O error on a path.
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> MarketError {
+    let path = path.into();
+    move |source| MarketError::Io {
+        action,
+        path,
+        source,
+    }
+}

@@ -1,0 +1,456 @@
+//! Importing packages: verify everything, stage new blobs inside the
+//! market, then move them into the store and update the catalog last.
+//!
+//! A process killed at any point leaves the market valid: until the
+//! catalog is replaced (one atomic rename) nothing new is visible, and
+//! blobs that reached the store early are unreferenced until then. Blobs
+//! staged completely (verified, synced, renamed from `.partial`) survive
+//! for a retry of the same package, which skips writing them again.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::Descriptor;
+use template_core::package::{
+    BlobReader, PackageHeader, PackageReader, PackageSink, ReaderLimits, sha256_hex,
+};
+
+use crate::Market;
+use crate::catalog::{Catalog, VersionRecord};
+use crate::error::{MarketError, Result, io_err};
+use crate::progress::{Phase, Progress, ProgressReader};
+use crate::signing::{PublicKey, verify};
+use crate::store::{COPY_BUFFER, sync_dir};
+
+/// Which packages an import accepts.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Keys whose signatures are accepted.
+    pub keys: Vec<PublicKey>,
+    /// Accept packages without a signature.
+    pub allow_unsigned: bool,
+    /// Accept packages signed by a key not in `keys` (a signature that does
+    /// not verify is never accepted).
+    pub allow_untrusted: bool,
+}
+
+impl Trust {
+    /// Accept packages signed by one of `keys`.
+    pub fn keys(keys: Vec<PublicKey>) -> Self {
+        Trust {
+            keys,
+            ..Trust::default()
+        }
+    }
+
+    /// Accept unsigned packages (and packages from unknown keys): only for
+    /// packages whose origin you trust by other means.
+    pub fn anything() -> Self {
+        Trust {
+            keys: Vec::new(),
+            allow_unsigned: true,
+            allow_untrusted: true,
+        }
+    }
+}
+
+/// Options of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Which signatures to accept.
+    pub trust: Trust,
+    /// Limits on the untrusted archive.
+    pub limits: ReaderLimits,
+    /// Free space to leave untouched on the market's filesystem.
+    pub reserve_bytes: u64,
+}
+
+/// What happened to one version of the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportedVersion {
+    /// New in this market.
+    Added,
+    /// Already here with the same content; nothing changed.
+    Unchanged,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Digest of the package manifest.
+    pub manifest_digest: String,
+    /// Template id.
+    pub template: String,
+    /// Each version with what happened to it.
+    pub versions: Vec<(String, ImportedVersion)>,
+    /// Id of the key that signed the package, when signed and trusted.
+    pub signer: Option<String>,
+    /// Blobs written to the market.
+    pub blobs_written: usize,
+    /// Their size.
+    pub bytes_written: u64,
+    /// Blobs the market (or an earlier interrupted import) already had.
+    pub blobs_skipped: usize,
+}
+
+struct ImportSink<'a, 'b> {
+    market: &'a Market,
+    options: &'a ImportOptions,
+    catalog: Catalog,
+    staging: Option<PathBuf>,
+    report: ImportReport,
+    progress: &'a mut (dyn FnMut(&Progress<'_>) + 'b),
+    done: u64,
+    total: u64,
+    items_done: usize,
+    items_total: usize,
+}
+
+impl PackageSink for ImportSink<'_, '_> {
+    type Error = MarketError;
+
+    fn header(&mut self, header: &PackageHeader) -> Result<()> {
+        let manifest = &header.manifest;
+        let digest = header.manifest_digest.clone();
+        self.report.manifest_digest = digest.clone();
+        self.report.template = manifest.template.clone();
+        let trust = &self.options.trust;
+        match &header.signature {
+            None if trust.allow_unsigned => {}
+            None => {
+                return Err(MarketError::Unsigned {
+                    manifest_digest: digest,
+                });
+            }
+            Some(sig) => match verify(&digest, &header.manifest_bytes, sig, &trust.keys) {
+                Ok(id) => self.report.signer = Some(id),
+                Err(MarketError::UntrustedKey { .. }) if trust.allow_untrusted => {}
+                Err(e) => return Err(e),
+            },
+        }
+        for v in &manifest.versions {
+            let key = (manifest.template.clone(), v.version.clone());
+            match self.catalog.versions.get(&key) {
+                Some(existing) if existing.content_digest != v.content_digest => {
+                    return Err(template_core::Error::VersionExists {
+                        template: manifest.template.clone(),
+                        version: v.version.clone(),
+                        existing: existing.content_digest.clone(),
+                        candidate: v.content_digest.clone(),
+                    }
+                    .into());
+                }
+                Some(_) => self
+                    .report
+                    .versions
+                    .push((v.version.clone(), ImportedVersion::Unchanged)),
+                None => self
+                    .report
+                    .versions
+                    .push((v.version.clone(), ImportedVersion::Added)),
+            }
+        }
+        let store = self.market.store();
+        let missing: Vec<&Descriptor> = manifest
+            .omitted
+            .iter()
+            .filter(|d| !store.has(d.digest().as_ref()))
+            .collect();
+        if !missing.is_empty() {
+            return Err(MarketError::MissingBase {
+                template: manifest.template.clone(),
+                base: manifest
+                    .base
+                    .as_ref()
+                    .map_or_else(|| "nothing".to_owned(), |b| b.to_string()),
+                missing_blobs: missing.len(),
+                missing_bytes: missing.iter().map(|d| d.size()).sum(),
+            });
+        }
+        let hex = sha256_hex(&digest).unwrap_or("unknown");
+        let staging = self.market.staging_dir().join(hex);
+        let needed: u64 = manifest
+            .blobs
+            .iter()
+            .filter(|d| {
+                !store.has(d.digest().as_ref())
+                    && !staged_path(&staging, d).is_some_and(|p| p.is_file())
+            })
+            .map(|d| d.size())
+            .sum::<u64>()
+            .saturating_add(self.options.reserve_bytes)
+            .saturating_add(1 << 20);
+        let available = fs4::available_space(self.market.root())
+            .map_err(io_err("measure free space of", self.market.root()))?;
+        if needed > available {
+            return Err(MarketError::InsufficientSpace {
+                path: self.market.root().to_owned(),
+                needed,
+                available,
+            });
+        }
+        fs::create_dir_all(&staging).map_err(io_err("create", &staging))?;
+        for entry in fs::read_dir(&staging)
+            .map_err(io_err("list", &staging))?
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().ends_with(".partial") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        self.staging = Some(staging);
+        self.total = manifest.carried_bytes;
+        self.items_total = manifest.blobs.len();
+        Ok(())
+    }
+
+    fn blob(&mut self, descriptor: &Descriptor, data: &mut BlobReader<'_>) -> Result<()> {
+        let digest = descriptor.digest().to_string();
+        let item = data.entry().to_owned();
+        (self.progress)(&Progress {
+            phase: Phase::Import,
+            bytes_done: self.done,
+            bytes_total: self.total,
+            items_done: self.items_done,
+            items_total: self.items_total,
+            item: &item,
+        });
+        let staging = self.staging.clone().ok_or_else(|| MarketError::Corrupt {
+            path: self.market.staging_dir(),
+            message: "blob before header".to_owned(),
+        })?;
+        let target = staged_path(&staging, descriptor).ok_or_else(|| MarketError::Corrupt {
+            path: staging.clone(),
+            message: format!("bad digest {digest}"),
+        })?;
+        if self.market.store().has(&digest) || target.is_file() {
+            // Still verified: the reader drains and hashes it.
+            self.report.blobs_skipped += 1;
+            self.done += descriptor.size();
+            self.items_done += 1;
+            return Ok(());
+        }
+        let mut partial = target.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let mut file = fs::File::create(&partial).map_err(io_err("create", &partial))?;
+        let mut reader = ProgressReader {
+            inner: data,
+            phase: Phase::Import,
+            done: &mut self.done,
+            total: self.total,
+            items_done: self.items_done,
+            items_total: self.items_total,
+            item: &item,
+            since_report: 0,
+            callback: &mut *self.progress,
+        };
+        copy(&mut reader, &mut file).map_err(|e| MarketError::Io {
+            action: "stage",
+            path: partial.clone(),
+            source: e,
+        })?;
+        file.sync_all().map_err(io_err("sync", &partial))?;
+        drop(file);
+        fs::rename(&partial, &target).map_err(io_err("rename into", &target))?;
+        self.report.blobs_written += 1;
+        self.report.bytes_written += descriptor.size();
+        self.items_done += 1;
+        Ok(())
+    }
+}
+
+fn staged_path(staging: &Path, d: &Descriptor) -> Option<PathBuf> {
+    sha256_hex(d.digest().as_ref()).map(|hex| staging.join(hex))
+}
+
+fn copy<R: Read, W: Write>(reader: &mut R, writer: &mut W) -> io::Result<u64> {
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
+impl Market {
+    /// Imports a package read from `source`.
+    ///
+    /// Refuses, before writing anything: unsigned or untrusted packages
+    /// (unless `options.trust` allows them), a version number that exists
+    /// here with other content, a differential package whose base this
+    /// market lacks, and too little free space. Every blob is verified
+    /// while it is staged; the catalog changes only after all are. Importing
+    /// the same package again changes nothing.
+    pub fn import<R: Read>(
+        &self,
+        source: R,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<ImportReport> {
+        let _lock = self.lock(true)?;
+        let catalog = self.catalog()?;
+        let mut sink = ImportSink {
+            market: self,
+            options,
+            catalog,
+            staging: None,
+            report: ImportReport {
+                manifest_digest: String::new(),
+                template: String::new(),
+                versions: Vec::new(),
+                signer: None,
+                blobs_written: 0,
+                bytes_written: 0,
+                blobs_skipped: 0,
+            },
+            progress,
+            done: 0,
+            total: 0,
+            items_done: 0,
+            items_total: 0,
+        };
+        let summary = PackageReader::new(options.limits).read(source, &mut sink)?;
+        let ImportSink {
+            mut catalog,
+            staging,
+            report,
+            progress,
+            ..
+        } = sink;
+        let staging = staging.ok_or_else(|| MarketError::Corrupt {
+            path: self.staging_dir(),
+            message: "package had no header".to_owned(),
+        })?;
+        let manifest = &summary.header.manifest;
+
+        // Commit: move staged blobs into the store.
+        let items_total = manifest.blobs.len() + 2;
+        let store = self.store();
+        let blobs_dir = store.blobs_dir();
+        for (i, d) in manifest.blobs.iter().enumerate() {
+            let digest = d.digest().to_string();
+            progress(&Progress {
+                phase: Phase::Commit,
+                bytes_done: i as u64,
+                bytes_total: items_total as u64,
+                items_done: i,
+                items_total,
+                item: &digest,
+            });
+            let Some(staged) = staged_path(&staging, d) else {
+                continue;
+            };
+            if store.has(&digest) {
+                continue;
+            }
+            let dest = store.blob_path(&digest)?;
+            fs::rename(&staged, &dest).map_err(io_err("move into the store", &dest))?;
+        }
+        sync_dir(&blobs_dir)?;
+
+        // Catalog last: one atomic replacement makes everything visible.
+        progress(&Progress {
+            phase: Phase::Commit,
+            bytes_done: manifest.blobs.len() as u64,
+            bytes_total: items_total as u64,
+            items_done: manifest.blobs.len(),
+            items_total,
+            item: "index.json",
+        });
+        let documents: Vec<_> = summary.versions.iter().collect();
+        for v in &manifest.versions {
+            let key = (manifest.template.clone(), v.version.clone());
+            if catalog.versions.contains_key(&key) {
+                continue;
+            }
+            let state = documents
+                .iter()
+                .find(|d| d.version == v.version)
+                .map_or(v.release_state, |d| d.release_state);
+            catalog.versions.insert(
+                key,
+                VersionRecord {
+                    artifact: v.artifact.clone(),
+                    content_digest: v.content_digest.clone(),
+                    state,
+                },
+            );
+        }
+        let known: BTreeSet<&str> = manifest.blobs.iter().map(|d| d.digest().as_ref()).collect();
+        for image in &manifest.images {
+            let digest = image.manifest.digest().to_string();
+            if known.contains(digest.as_str()) || store.has(&digest) {
+                catalog
+                    .images
+                    .insert((image.name.clone(), digest), image.manifest.clone());
+            }
+        }
+        catalog.save(&self.index_path())?;
+
+        progress(&Progress {
+            phase: Phase::Commit,
+            bytes_done: items_total as u64 - 1,
+            bytes_total: items_total as u64,
+            items_done: items_total - 1,
+            items_total,
+            item: "staging",
+        });
+        fs::remove_dir_all(&staging).map_err(io_err("remove", &staging))?;
+        progress(&Progress {
+            phase: Phase::Done,
+            bytes_done: report.bytes_written,
+            bytes_total: report.bytes_written,
+            items_done: items_total,
+            items_total,
+            item: "",
+        });
+        Ok(report)
+    }
+
+    /// Imports a package file.
+    pub fn import_file(
+        &self,
+        path: &Path,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<ImportReport> {
+        let file = fs::File::open(path).map_err(io_err("open", path))?;
+        self.import(
+            BufReader::with_capacity(COPY_BUFFER, file),
+            options,
+            progress,
+        )
+    }
+
+    /// Imports a package split into parts, given in order.
+    pub fn import_parts(
+        &self,
+        parts: &[PathBuf],
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<ImportReport> {
+        for p in parts {
+            if !p.is_file() {
+                return Err(MarketError::NotFound {
+                    what: format!("package part {}", p.display()),
+                    market: self.root().to_owned(),
+                });
+            }
+        }
+        let reader = crate::parts::PartsReader::new(parts.to_vec());
+        self.import(
+            BufReader::with_capacity(COPY_BUFFER, reader),
+            options,
+            progress,
+        )
+    }
+}

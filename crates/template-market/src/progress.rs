@@ -1,0 +1,70 @@
+//! Progress reports of exports and imports.
+
+use std::io::{self, Read};
+
+/// What an operation is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Writing a package.
+    Export,
+    /// Reading, verifying and staging a package.
+    Import,
+    /// Moving verified blobs into the store and updating the catalog.
+    Commit,
+    /// The operation finished.
+    Done,
+}
+
+/// One progress report: bytes done and total, and the current item (a
+/// blob's archive entry, or a step of the commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress<'a> {
+    /// What is being done.
+    pub phase: Phase,
+    /// Bytes processed so far.
+    pub bytes_done: u64,
+    /// Bytes to process in all.
+    pub bytes_total: u64,
+    /// Items (blobs) processed so far.
+    pub items_done: usize,
+    /// Items to process in all.
+    pub items_total: usize,
+    /// The current item.
+    pub item: &'a str,
+}
+
+/// How often a large blob reports progress.
+const REPORT_EVERY: u64 = 8 << 20;
+
+/// Counts bytes read through it and reports every few MiB.
+pub(crate) struct ProgressReader<'a, 'b, R> {
+    pub(crate) inner: R,
+    pub(crate) phase: Phase,
+    pub(crate) done: &'a mut u64,
+    pub(crate) total: u64,
+    pub(crate) items_done: usize,
+    pub(crate) items_total: usize,
+    pub(crate) item: &'a str,
+    pub(crate) since_report: u64,
+    pub(crate) callback: &'a mut (dyn FnMut(&Progress<'_>) + 'b),
+}
+
+impl<R: Read> Read for ProgressReader<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.done += n as u64;
+        self.since_report += n as u64;
+        if self.since_report >= REPORT_EVERY {
+            self.since_report = 0;
+            (self.callback)(&Progress {
+                phase: self.phase,
+                bytes_done: *self.done,
+                bytes_total: self.total,
+                items_done: self.items_done,
+                items_total: self.items_total,
+                item: self.item,
+            });
+        }
+        Ok(n)
+    }
+}
