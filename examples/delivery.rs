@@ -1,140 +1,114 @@
-//! The delivery story of the seeds, end to end, on an embedded default.
+//! The delivery story of the seeds, end to end, on an embedded default: two
+//! local markets in a temporary folder (the vendor's office and the
+//! customer's air-gapped site), no cluster needed.
 //!
-//! A vendor publishes the "Pig" back-office application as template version
-//! 1.0.0, a tester releases it, and the delivery engineer checks what a
-//! customer on 1.0.0 can upgrade to once 2.0.0 (built incrementally: only
-//! the changed and new components) is released.
+//! 1. The vendor describes the "Pig" application and validation catches
+//!    mistakes; version 1.0.0 is published with its images and released.
+//! 2. A signed offline package carries 1.0.0 across the air gap; the
+//!    customer imports it and installs it in one step.
+//! 3. The customer tunes the installation on site.
+//! 4. The vendor publishes 2.0.0 incrementally (only the changed and new
+//!    components) and ships a differential package with only the layers the
+//!    customer lacks; a tampered copy is refused, the genuine one imported.
+//! 5. The customer sees exactly what the upgrade changes, upgrades keeping
+//!    their changes, the upgrade fails at the gateway, and one rollback
+//!    restores 1.0.0.
 //!
-//! Run it with `cargo run --example delivery`.
+//! Run it with `cargo run --example delivery`. Components' images are small
+//! synthetic OCI images built on the fly, since no registry is reachable.
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeSet;
 use std::io::Read;
 
 use template_core::{
-    CandidateFilter, Component, Format, IncrementalChange, InstallOptions, LoadOptions, Outcome,
-    Overwrite, PublishOutcome, ReleaseState, RollbackOptions, TemplateVersion, UpgradeOptions,
-    UpgradeRecord, apply, build_incremental, check_publish, content_digest, diff, generate_secrets,
-    install_state, load, plan_install, plan_rollback, plan_upgrade, set_release_state,
-    upgrade_candidates, validate,
+    CandidateFilter, InstallOptions, Outcome, ReleaseState, RollbackOptions, UpgradeOptions,
+    UpgradeRecord, apply, diff, generate_secrets, install_state, plan_install, plan_rollback,
+    plan_upgrade, upgrade_candidates, validate,
 };
 use template_k8s::{RenderOptions, render};
-
-const PIG_1: &str = include_str!("../tests/data/pig/1.0.0.yaml");
-const PIG_2: &str = include_str!("../tests/data/pig/2.0.0.yaml");
+use template_market::testkit::{self, LayerSizes};
+use template_market::{
+    ExportBase, ExportRequest, ImportOptions, Market, Progress, Trust, generate_key_pair,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("== 1. The vendor describes Pig 1.0.0");
-    let v1 = load(PIG_1.as_bytes(), Format::Yaml, LoadOptions::default())?;
-    println!(
-        "{} {} ({}): {} components, {} modules, digest {}",
-        v1.template.name,
-        v1.version,
-        v1.alias.as_deref().unwrap_or("-"),
-        v1.components.len(),
-        v1.modules.len(),
-        content_digest(&v1)?
-    );
+    let tmp = tempfile::tempdir()?;
+    let office = Market::open(tmp.path().join("office-market"))?;
+    let site = Market::open(tmp.path().join("customer-market"))?;
+    let usb = tmp.path().join("usb");
+    std::fs::create_dir_all(&usb)?;
 
-    println!("\n== 2. Validation catches mistakes before anything ships");
-    let mut broken = v1.clone();
+    println!("== 1. The vendor publishes Pig 1.0.0 and releases it after testing");
+    let mut broken = testkit::pig_fixture("1.0.0")?;
     if let Some(gateway) = broken.components.iter_mut().find(|c| c.key == "gateway") {
         gateway.image = "registry.example.com/pig/pig-gateway:latest".into();
         gateway.scaling.min_replicas = 10;
         gateway.depends_on.push("eureka".into());
     }
+    println!("  a careless draft is refused with every problem at once:");
     for problem in validate(&broken) {
-        println!("  {}: {}", problem.path, problem.message);
+        println!("    {}: {}", problem.path, problem.message);
     }
+    let (v1, images) = testkit::publish_pig(&office, "1.0.0")?;
+    println!(
+        "  published {} {} with {} components and {} images",
+        v1.template.name,
+        v1.version,
+        v1.components.len(),
+        images.len()
+    );
+    office.set_release_state("pig", "1.0.0", ReleaseState::Testing)?;
+    office.set_release_state("pig", "1.0.0", ReleaseState::Released)?;
+    println!("  1.0.0 tested and released");
 
-    println!("\n== 3. Publish 1.0.0 and release it after testing");
-    let mut market: Vec<TemplateVersion> = Vec::new();
-    publish(&mut market, v1.clone())?;
-    publish(&mut market, v1.clone())?; // republishing identical content is a no-op
-    release(&mut market, "1.0.0")?;
-
-    println!("\n== 4. Publish 2.0.0 incrementally: only what changed");
-    let target = load(PIG_2.as_bytes(), Format::Yaml, LoadOptions::default())?;
-    let changed: Vec<Component> = target
-        .components
-        .iter()
-        .filter(|c| v1.component(&c.key) != Some(*c))
-        .cloned()
-        .collect();
-    let change = IncrementalChange {
-        version: "2.0.0".into(),
-        alias: target.alias.clone(),
-        release_notes: target.release_notes.clone(),
-        created_at: target.created_at.clone(),
-        components: changed,
-        plugins: Vec::new(),
-        modules: target.modules.clone(),
+    println!("\n== 2. A signed offline package crosses the air gap");
+    let keys = generate_key_pair()?;
+    let full = usb.join("pig-1.0.0.tar.zst");
+    let report = office.export_to_file(
+        &ExportRequest::new("pig", &["1.0.0"]).signed_with(&keys.secret),
+        &full,
+        &mut |_| {},
+    )?;
+    println!(
+        "  exported {} ({} blobs, {} bytes on the USB drive)",
+        file_name(&full),
+        report.carried_blobs,
+        report.archive_bytes
+    );
+    let trust = ImportOptions {
+        trust: Trust::keys(vec![keys.public.clone()]),
+        ..Default::default()
     };
-    let (mut v2, summary) = build_incremental(&v1, change)?;
-    v2.config_groups = target.config_groups.clone();
+    let mut reports = 0usize;
+    let mut last = (0, 0);
+    let imported = site.import_file(&full, &trust, &mut |p: &Progress| {
+        reports += 1;
+        last = (p.bytes_done, p.bytes_total);
+    })?;
     println!(
-        "  replaced {:?}, added {:?}, carried over {:?}",
-        summary.replaced, summary.added, summary.carried_over
+        "  customer imported {} blobs, signed by key {} ({} progress reports, last {}/{} bytes)",
+        imported.blobs_written,
+        imported.signer.as_deref().unwrap_or("-"),
+        reports,
+        last.0,
+        last.1
     );
-    println!(
-        "  same content as the full 2.0.0 document: {}",
-        content_digest(&v2)? == content_digest(&target)?
-    );
-    publish(&mut market, v2)?;
-    let mut conflicting = target.clone();
-    conflicting.release_notes = "edited after publishing".into();
-    match check_publish(
-        market.iter().find(|v| v.version == "2.0.0"),
-        &conflicting,
-        Overwrite::Refuse,
-    ) {
-        Err(e) => println!("  republishing 2.0.0 with other content is refused:\n    {e}"),
-        Ok(outcome) => println!("  unexpected: {outcome:?}"),
-    }
 
-    println!("\n== 5. What can a customer on 1.0.0 upgrade to?");
-    let candidates = upgrade_candidates(
-        &v1,
-        &market,
-        CandidateFilter {
-            released_only: true,
-        },
-    )?;
-    println!(
-        "  released only: {:?}",
-        candidates.iter().map(|v| &v.version).collect::<Vec<_>>()
-    );
-    release(&mut market, "2.0.0")?;
-    let candidates = upgrade_candidates(
-        &v1,
-        &market,
-        CandidateFilter {
-            released_only: true,
-        },
-    )?;
-    println!(
-        "  after releasing 2.0.0: {:?}",
-        candidates.iter().map(|v| &v.version).collect::<Vec<_>>()
-    );
-    let v2 = market
-        .iter()
-        .find(|v| v.version == "2.0.0")
-        .cloned()
-        .ok_or("2.0.0 is in the market")?;
-
-    println!("\n== 6. One-step install of 1.0.0 at the customer (devtools module left out)");
+    println!("\n== 3. One-step install at the customer (the devtools module left out)");
+    let installed_version = site.version("pig", "1.0.0")?;
     let mut options = InstallOptions::default();
     options.modules.insert("devtools".into(), false);
-    let install = plan_install(&v1, &options)?;
+    let install = plan_install(&installed_version, &options)?;
     let waves: BTreeSet<usize> = install.steps.iter().map(|s| s.wave).collect();
     println!(
-        "  {} steps in {} dependency waves",
+        "  {} components in {} dependency waves",
         install.steps.len(),
         waves.len()
     );
     let secrets = generate_secrets(&install, &BTreeSet::new(), &mut os_random)?;
     println!(
-        "  {} secrets generated at install time: {:?} (values never leave the environment)",
+        "  {} secrets generated at install time: {:?} (values stay in the environment)",
         secrets.len(),
         secrets.keys().collect::<Vec<_>>()
     );
@@ -143,15 +117,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &installed,
         &RenderOptions {
             namespace: "pig".into(),
+            registry: Some("registry.customer.local:5000".into()),
             ..Default::default()
         },
     )?;
     println!(
-        "  rendered {} Kubernetes objects (pass a kubeconfig to apply them to a cluster)",
+        "  rendered {} Kubernetes objects, images from the site registry",
         objects.len()
     );
 
-    println!("\n== 7. The customer tunes the installation");
+    println!("\n== 4. The customer tunes the installation on site");
     installed.set_env("upms", "JAVA_OPTS", "-Xms1g -Xmx2g")?;
     let nginx = installed
         .component("ui")
@@ -162,15 +137,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "proxy_connect_timeout 15s;\n        client_max_body_size 50m;",
         );
     installed.set_config_file("ui", "/etc/nginx/conf.d/default.conf", &nginx)?;
-    println!("  upms JAVA_OPTS and the ui nginx config edited on site");
+    println!("  upms JAVA_OPTS raised, nginx accepts 50 MB uploads");
 
-    println!("\n== 8. What would the upgrade to 2.0.0 change?");
-    print!("{}", indent(&diff(&v1, &v2)?.render_text()));
-    let upgrade = plan_upgrade(&installed, &v1, &v2, &UpgradeOptions::default())?;
-    println!("  -- upgrade plan --");
+    println!("\n== 5. The vendor ships 2.0.0 as a small differential package");
+    let v2 = testkit::publish_pig_incremental(&office, &v1, "2.0.0", LayerSizes::default())?;
+    office.set_release_state("pig", "2.0.0", ReleaseState::Testing)?;
+    office.set_release_state("pig", "2.0.0", ReleaseState::Released)?;
+    let inventory = site.inventory()?;
+    let delta = usb.join("pig-2.0.0-delta.tar.zst");
+    let report = office.export_to_file(
+        &ExportRequest::new("pig", &["2.0.0"])
+            .with_base(ExportBase::Inventory(inventory))
+            .signed_with(&keys.secret),
+        &delta,
+        &mut |_| {},
+    )?;
+    println!(
+        "  {}: {} bytes, carries {} blobs ({} bytes) and leaves out {} the customer has ({} bytes)",
+        file_name(&delta),
+        report.archive_bytes,
+        report.carried_blobs,
+        report.carried_bytes,
+        report.omitted_blobs,
+        report.omitted_bytes
+    );
+    let mut tampered = std::fs::read(&delta)?;
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 1;
+    match site.import(&tampered[..], &trust, &mut |_| {}) {
+        Ok(_) => return Err("a tampered package was accepted".into()),
+        Err(e) => println!("  a copy with one flipped byte is refused:\n    {e}"),
+    }
+    site.import_file(&delta, &trust, &mut |_| {})?;
+    let check = site.verify()?;
+    println!(
+        "  genuine package imported; market verified with {} problem(s)",
+        check.problems.len()
+    );
+    let available: Vec<_> = site
+        .versions("pig")?
+        .iter()
+        .map(|s| site.version("pig", &s.version))
+        .collect::<Result<_, _>>()?;
+    let candidates = upgrade_candidates(
+        &installed_version,
+        &available,
+        CandidateFilter {
+            released_only: true,
+        },
+    )?;
+    println!(
+        "  released upgrades for 1.0.0: {:?}",
+        candidates.iter().map(|v| &v.version).collect::<Vec<_>>()
+    );
+    let target = site.version("pig", &v2.version)?;
+
+    println!("\n== 6. What will the upgrade change?");
+    print!(
+        "{}",
+        indent(&diff(&installed_version, &target)?.render_text())
+    );
+    let upgrade = plan_upgrade(
+        &installed,
+        &installed_version,
+        &target,
+        &UpgradeOptions::default(),
+    )?;
+    println!("  -- upgrade plan: customer changes are kept and shown --");
     print!("{}", indent(&upgrade.render_text()));
 
-    println!("\n== 9. The upgrade fails at the gateway; roll back in one step");
+    println!("\n== 7. The upgrade fails at the gateway; one rollback restores 1.0.0");
     let gateway_step = upgrade
         .steps
         .iter()
@@ -189,13 +225,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rollback = plan_rollback(&record, &current, &RollbackOptions::default())?;
     print!("{}", indent(&rollback.render_text()));
     let restored = apply(&current, &rollback)?;
-    println!(
-        "  after rollback every component from before runs its 1.0.0 definition again: {}",
-        installed
-            .components
-            .iter()
-            .all(|(k, c)| restored.component(k).map(|r| &r.spec) == Some(&c.spec))
-    );
+    let same = installed
+        .components
+        .iter()
+        .all(|(k, c)| restored.component(k).map(|r| &r.spec) == Some(&c.spec));
+    println!("  every component runs its 1.0.0 definition again: {same}");
+    if !same || !check.problems.is_empty() {
+        return Err("the delivery story did not end as expected".into());
+    }
     Ok(())
 }
 
@@ -207,37 +244,12 @@ fn os_random(buf: &mut [u8]) {
     }
 }
 
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
-}
-
-fn publish(
-    market: &mut Vec<TemplateVersion>,
-    version: TemplateVersion,
-) -> Result<(), template_core::Error> {
-    let existing = market.iter().position(|v| v.version == version.version);
-    let outcome = check_publish(existing.map(|i| &market[i]), &version, Overwrite::Refuse)?;
-    match &outcome {
-        PublishOutcome::Created { digest } => {
-            println!("  published {} ({digest})", version.version)
-        }
-        PublishOutcome::Unchanged { .. } => println!(
-            "  {} already published with this content: nothing to do",
-            version.version
-        ),
-        PublishOutcome::Replaced { .. } => println!("  replaced {}", version.version),
-    }
-    if let PublishOutcome::Created { .. } = outcome {
-        market.push(version);
-    }
-    Ok(())
-}
-
-fn release(market: &mut [TemplateVersion], number: &str) -> Result<(), template_core::Error> {
-    if let Some(v) = market.iter_mut().find(|v| v.version == number) {
-        set_release_state(v, ReleaseState::Testing)?;
-        set_release_state(v, ReleaseState::Released)?;
-        println!("  {number} tested and released");
-    }
-    Ok(())
 }

@@ -103,6 +103,8 @@ export interface IncrementalChange {
   plugins?: Array<Record<string, unknown>>
   /** Modules replaced or added, by key. */
   modules?: Array<Record<string, unknown>>
+  /** Config groups replaced or added, by name. */
+  config_groups?: Array<Record<string, unknown>>
 }
 
 /** A new version and what it took from where. */

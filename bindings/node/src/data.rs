@@ -86,4 +86,7 @@ pub struct IncrementalChange {
     /// Modules replaced or added, by key.
     #[napi(ts_type = "Array<Record<string, unknown>>")]
     pub modules: Option<Vec<serde_json::Value>>,
+    /// Config groups replaced or added, by name.
+    #[napi(js_name = "config_groups", ts_type = "Array<Record<string, unknown>>")]
+    pub config_groups: Option<Vec<serde_json::Value>>,
 }

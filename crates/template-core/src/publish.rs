@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::content_digest;
 use crate::error::{Error, Result};
-use crate::model::{Component, Module, Plugin, ReleaseState, TemplateVersion};
+use crate::model::{Component, ConfigGroup, Module, Plugin, ReleaseState, TemplateVersion};
 use crate::validate::ensure_valid;
 
 /// How a publish treats a version number that already exists.
@@ -126,6 +126,9 @@ pub struct IncrementalChange {
     pub plugins: Vec<Plugin>,
     /// Modules replaced or added, by key.
     pub modules: Vec<Module>,
+    /// Config groups replaced or added, by name (e.g. to share a group's
+    /// variables with a new component).
+    pub config_groups: Vec<ConfigGroup>,
 }
 
 /// What an incremental publish took from where.
@@ -191,6 +194,12 @@ pub fn build_incremental(
         match next.modules.iter_mut().find(|m| m.key == module.key) {
             Some(slot) => *slot = module,
             None => next.modules.push(module),
+        }
+    }
+    for group in change.config_groups {
+        match next.config_groups.iter_mut().find(|g| g.name == group.name) {
+            Some(slot) => *slot = group,
+            None => next.config_groups.push(group),
         }
     }
     ensure_valid(&next)?;

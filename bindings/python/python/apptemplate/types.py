@@ -60,6 +60,7 @@ class IncrementalChange(_IncrementalChangeRequired, total=False):
     components: List[Dict[str, Any]]
     plugins: List[Dict[str, Any]]
     modules: List[Dict[str, Any]]
+    config_groups: List[Dict[str, Any]]
 
 
 __all__ = ["IncrementalChange", "IncrementalSummary", "Problem", "PublishOutcome", "ReleaseState"]

@@ -331,6 +331,12 @@ pub fn publish_pig_incremental(
             .filter(|m| base.module(&m.key) != Some(*m))
             .cloned()
             .collect(),
+        config_groups: pinned
+            .config_groups
+            .iter()
+            .filter(|g| !base.config_groups.contains(g))
+            .cloned()
+            .collect(),
     };
     let (next, _) = template_core::build_incremental(base, change)?;
     market.publish(&next, Overwrite::Refuse)?;
