@@ -35,6 +35,34 @@ pub struct EnvironmentProfile {
     pub storage_class: Option<String>,
 }
 
+/// A client for the profile's cluster: its context of the kubeconfig at
+/// `kubeconfig`, or of the default kubeconfig (`$KUBECONFIG`,
+/// `~/.kube/config`) when none is given.
+pub async fn connect(
+    profile: &EnvironmentProfile,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<kube::Client> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let failed = |message: String| Error::Connect {
+        environment: profile.name.clone(),
+        message,
+    };
+    let options = KubeConfigOptions {
+        context: profile.context.clone(),
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| failed(format!("reading {}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(file, &options).await
+        }
+        None => kube::Config::from_kubeconfig(&options).await,
+    }
+    .map_err(|e| failed(e.to_string()))?;
+    kube::Client::try_from(config).map_err(|e| failed(e.to_string()))
+}
+
 /// Refuses versions a production environment must not run.
 pub fn check_release_gate(profile: &EnvironmentProfile, version: &TemplateVersion) -> Result<()> {
     if profile.released_only && version.release_state != ReleaseState::Released {

@@ -32,6 +32,74 @@ pub enum Error {
         message: String,
     },
 
+    /// Another operation holds the installation's lock.
+    #[error(
+        "installation `{}` in namespace `{}` is locked by {} since {} (lease `{}`, expires {}); wait for that operation to finish, or for the lease to expire if its client died",
+        .0.template, .0.namespace, .0.holder, .0.since, .0.lease, .0.expires
+    )]
+    Locked(Box<LockHeld>),
+
+    /// A workload did not become ready in time.
+    #[error(
+        "component `{component}`: {object} not ready after {waited_seconds}s: {condition}; check its pods (`kubectl -n {namespace} describe {object}`), then roll back or retry"
+    )]
+    NotReady {
+        /// Namespace.
+        namespace: String,
+        /// Component key.
+        component: String,
+        /// The object waited for, as `Kind/name`.
+        object: String,
+        /// The condition that did not hold, with the observed values.
+        condition: String,
+        /// How long we waited.
+        waited_seconds: u64,
+    },
+
+    /// A step of a plan failed; the record of the operation says so.
+    #[error(
+        "revision {revision} failed at step {step} (component `{component}`): {message}; the installation is partly changed, roll back to revision {revision} to restore the state before it"
+    )]
+    StepFailed {
+        /// Revision the operation was recorded as.
+        revision: u32,
+        /// Number of the first failed step.
+        step: usize,
+        /// Component of that step.
+        component: String,
+        /// What failed.
+        message: String,
+    },
+
+    /// Our state or history objects in the namespace are missing or unreadable.
+    #[error("stored state `{object}` in namespace `{namespace}`: {message}")]
+    Store {
+        /// Namespace.
+        namespace: String,
+        /// Object (or document) concerned.
+        object: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
+    /// The operation does not fit what is installed.
+    #[error("{message}")]
+    Precondition {
+        /// What is wrong and what to do.
+        message: String,
+    },
+
+    /// The environment's cluster cannot be reached from the kubeconfig.
+    #[error(
+        "cannot connect to environment `{environment}`: {message}; check the kubeconfig and the profile's context"
+    )]
+    Connect {
+        /// Environment name.
+        environment: String,
+        /// What failed.
+        message: String,
+    },
+
     /// The Kubernetes API refused or failed a request.
     #[error("Kubernetes API error while {action}: {source}")]
     Kube {
@@ -43,5 +111,32 @@ pub enum Error {
     },
 }
 
+/// Who holds a lock another operation wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHeld {
+    /// Namespace of the installation.
+    pub namespace: String,
+    /// Template id.
+    pub template: String,
+    /// Lease object name.
+    pub lease: String,
+    /// Identity of the holder.
+    pub holder: String,
+    /// When the holder acquired the lock (RFC 3339).
+    pub since: String,
+    /// When the lock expires unless renewed (RFC 3339).
+    pub expires: String,
+}
+
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps a client error with what we were doing.
+    pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Error {
+        Error::Kube {
+            action: action.into(),
+            source,
+        }
+    }
+}

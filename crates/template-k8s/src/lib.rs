@@ -4,17 +4,34 @@
 //! server-side apply with our field manager, generation-aware waits, state
 //! and history stored in the application's namespace.
 //!
-//! This crate starts with the environment profiles of the seeds'
-//! multi-cluster delivery (test, prod-A, prod-B) and their release gate;
-//! rendering and plan execution build on them.
+//! - [`environment`]: profiles of the seeds' multi-cluster delivery (test,
+//!   prod-A, prod-B), their release gate, and [`connect`];
+//! - [`mod@render`]: installed state to objects (pure);
+//! - [`executor`]: install, upgrade and rollback in dependency waves, with
+//!   the pieces it is built from: [`apply`] (server-side apply, claims only
+//!   grow), [`wait`] (generation-aware readiness), [`lock`] (a Lease that
+//!   expires and is taken over), [`store`] (state and history as small
+//!   Secrets in the namespace) and [`drift`] (user edits found on the
+//!   cluster, kept by upgrades).
 
+pub mod apply;
+pub mod drift;
 pub mod environment;
 pub mod error;
+pub mod executor;
+pub mod lock;
 pub mod render;
+pub mod store;
+pub mod wait;
 
-pub use environment::{EnvironmentProfile, check_release_gate};
-pub use error::{Error, Result};
+pub use drift::{DetectedChange, DriftKind};
+pub use environment::{EnvironmentProfile, check_release_gate, connect};
+pub use error::{Error, LockHeld, Result};
+pub use executor::{Executor, ExecutorOptions, OperationReport};
+pub use lock::{LockOptions, OperationLock};
 pub use render::{Exposure, RenderOptions, RenderedObject, render, render_component};
+pub use store::{RecordSummary, Store};
+pub use wait::WaitOptions;
 
 /// The field manager name used for every server-side apply of ours.
 pub const FIELD_MANAGER: &str = "apptemplate";

@@ -1,0 +1,583 @@
+//! Carries out install, upgrade and rollback plans on one environment.
+//!
+//! Every operation takes the installation's lock, plans with
+//! `template-core`, applies the plan's steps wave by wave (steps of one
+//! wave in parallel, at most [`ExecutorOptions::concurrency`] at a time),
+//! waits for each step's workloads to be ready, and records the operation
+//! as a revision of the history. The record is written when the operation
+//! starts and updated after every wave, so a client killed half-way
+//! leaves a record that says which steps were done.
+//!
+//! A step whose objects were applied counts as done in the stored state
+//! even if its workload never became ready: the cluster runs its new
+//! definition, so a rollback must put the old one back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use template_core::{
+    Action, InstallOptions, InstalledState, Outcome, Plan, RandomSource, RollbackOptions,
+    TemplateVersion, UpgradeOptions, UpgradeRecord, apply_steps, generate_secrets, plan_install,
+    plan_rollback, plan_upgrade,
+};
+use tokio::task::JoinSet;
+
+use crate::FIELD_MANAGER;
+use crate::apply::{apply_object, dynamic_api};
+use crate::drift::{DetectedChange, detect_drift};
+use crate::environment::{EnvironmentProfile, check_release_gate};
+use crate::error::{Error, Result};
+use crate::lock::{LockOptions, OperationLock};
+use crate::render::{
+    Exposure, RenderOptions, RenderedObject, generated_secret_key, generated_secret_name,
+    render_component,
+};
+use crate::store::{RecordSummary, Store};
+use crate::wait::{WaitOptions, wait_ready};
+
+/// How the executor works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutorOptions {
+    /// Readiness waits.
+    pub wait: WaitOptions,
+    /// Steps of one wave applied at the same time, at most.
+    pub concurrency: usize,
+    /// Lock holder identity and lease duration.
+    pub lock: LockOptions,
+    /// How outer ports are exposed.
+    pub exposure: Exposure,
+}
+
+impl ExecutorOptions {
+    /// Defaults for holder `identity`: 5-minute readiness timeout, four
+    /// steps at a time, a 30-second lease, outer ports as NodePorts.
+    pub fn new(identity: &str) -> ExecutorOptions {
+        ExecutorOptions {
+            wait: WaitOptions::default(),
+            concurrency: 4,
+            lock: LockOptions {
+                identity: identity.to_owned(),
+                lease_duration: std::time::Duration::from_secs(30),
+            },
+            exposure: Exposure::NodePort,
+        }
+    }
+}
+
+/// What an operation did.
+#[derive(Debug, Clone)]
+pub struct OperationReport {
+    /// Revision the operation is recorded as.
+    pub revision: u32,
+    /// The plan that ran.
+    pub plan: Plan,
+    /// User changes found on the cluster and kept (upgrades only).
+    pub drift: Vec<DetectedChange>,
+    /// The installed state afterwards.
+    pub state: InstalledState,
+}
+
+/// Carries out plans on one environment.
+#[derive(Clone)]
+pub struct Executor {
+    client: Client,
+    profile: EnvironmentProfile,
+    options: ExecutorOptions,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("profile", &self.profile)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// An executor for `profile`, talking to the cluster through `client`
+    /// (built from the profile's kubeconfig context by the caller).
+    pub fn new(client: Client, profile: EnvironmentProfile, options: ExecutorOptions) -> Executor {
+        Executor {
+            client,
+            profile,
+            options,
+        }
+    }
+
+    /// The environment this executor works on.
+    pub fn profile(&self) -> &EnvironmentProfile {
+        &self.profile
+    }
+
+    /// How objects are rendered for this environment.
+    pub fn render_options(&self) -> RenderOptions {
+        RenderOptions {
+            namespace: self.profile.namespace.clone(),
+            registry: self.profile.registry.clone(),
+            exposure: self.options.exposure,
+            storage_class: self.profile.storage_class.clone(),
+        }
+    }
+
+    /// The store of installation `template`.
+    pub fn store(&self, template: &str) -> Store {
+        Store::new(&self.client, &self.profile.namespace, template)
+    }
+
+    /// The installed state of `template`; none if not installed.
+    pub async fn state(&self, template: &str) -> Result<Option<InstalledState>> {
+        self.store(template).load_state().await
+    }
+
+    /// The history of `template`, oldest first.
+    pub async fn history(&self, template: &str) -> Result<Vec<RecordSummary>> {
+        self.store(template).history().await
+    }
+
+    /// Installs `version`. Refused by the release gate for unreleased
+    /// versions in production profiles, and if the template is installed.
+    /// The profile's env overrides apply where `options` sets none.
+    pub async fn install(
+        &self,
+        version: &TemplateVersion,
+        options: &InstallOptions,
+        random: &mut (dyn RandomSource + Send),
+    ) -> Result<OperationReport> {
+        check_release_gate(&self.profile, version)?;
+        let template = version.template.id.as_str();
+        self.ensure_namespace().await?;
+        let lock = self.lock(template).await?;
+        let result = async {
+            let store = self.store(template);
+            if let Some(state) = store.load_state().await?
+                && !state.version.is_empty()
+            {
+                return Err(Error::Precondition {
+                    message: format!(
+                        "`{template}` is already installed in namespace `{}` at version {}; upgrade it instead",
+                        self.profile.namespace, state.version
+                    ),
+                });
+            }
+            let mut options = options.clone();
+            for (component, vars) in &self.profile.env_overrides {
+                let entry = options.overrides.env.entry(component.clone()).or_default();
+                for (name, value) in vars {
+                    entry.entry(name.clone()).or_insert_with(|| value.clone());
+                }
+            }
+            let plan = plan_install(version, &options)?;
+            self.ensure_generated_secrets(&plan, random).await?;
+            self.run(&lock, &store, InstalledState::empty(template), plan, Vec::new())
+                .await
+        }
+        .await;
+        finish(lock, result).await
+    }
+
+    /// Upgrades `template` from version `from` (what is installed) to `to`,
+    /// keeping the values users changed on the cluster (reported in
+    /// [`OperationReport::drift`] and the plan's kept customizations).
+    pub async fn upgrade(
+        &self,
+        from: &TemplateVersion,
+        to: &TemplateVersion,
+        options: &UpgradeOptions,
+        random: &mut (dyn RandomSource + Send),
+    ) -> Result<OperationReport> {
+        check_release_gate(&self.profile, to)?;
+        let template = to.template.id.as_str();
+        let lock = self.lock(template).await?;
+        let result = async {
+            let store = self.store(template);
+            let state = self.installed(&store, template).await?;
+            if state.version != from.version {
+                return Err(Error::Precondition {
+                    message: format!(
+                        "`{template}` in namespace `{}` is at version {}, not {}; upgrade from the installed version",
+                        self.profile.namespace, state.version, from.version
+                    ),
+                });
+            }
+            let (state, drift) = detect_drift(&self.client, &state, &self.render_options()).await?;
+            let plan = plan_upgrade(&state, from, to, options)?;
+            self.ensure_generated_secrets(&plan, random).await?;
+            self.run(&lock, &store, state, plan, drift).await
+        }
+        .await;
+        finish(lock, result).await
+    }
+
+    /// Rolls `template` back to the state recorded before revision
+    /// `revision`; recorded as a revision of its own.
+    pub async fn rollback(
+        &self,
+        template: &str,
+        revision: u32,
+        options: &RollbackOptions,
+    ) -> Result<OperationReport> {
+        let lock = self.lock(template).await?;
+        let result = async {
+            let store = self.store(template);
+            let current = self.installed(&store, template).await?;
+            let record = store.record(revision).await?;
+            let plan = plan_rollback(&record, &current, options)?;
+            self.run(&lock, &store, current, plan, Vec::new()).await
+        }
+        .await;
+        finish(lock, result).await
+    }
+
+    async fn lock(&self, template: &str) -> Result<OperationLock> {
+        OperationLock::acquire(
+            &self.client,
+            &self.profile.namespace,
+            template,
+            &self.options.lock,
+        )
+        .await
+    }
+
+    async fn installed(&self, store: &Store, template: &str) -> Result<InstalledState> {
+        store
+            .load_state()
+            .await?
+            .ok_or_else(|| Error::Precondition {
+                message: format!(
+                    "`{template}` is not installed in namespace `{}`; install it first",
+                    self.profile.namespace
+                ),
+            })
+    }
+
+    async fn ensure_namespace(&self) -> Result<()> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let name = &self.profile.namespace;
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::kube(format!("reading namespace {name}"), e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match api.create(&PostParams::default(), &ns).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
+            Err(e) => Err(Error::kube(format!("creating namespace {name}"), e)),
+        }
+    }
+
+    /// Creates the values of the plan's new generated secrets in the
+    /// `<template>-generated` Secret. Keys already there are never
+    /// overwritten: data may be protected by them.
+    async fn ensure_generated_secrets(
+        &self,
+        plan: &Plan,
+        random: &mut (dyn RandomSource + Send),
+    ) -> Result<()> {
+        if plan.new_secrets.is_empty() {
+            return Ok(());
+        }
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.profile.namespace);
+        let name = generated_secret_name(&plan.template);
+        let action = format!(
+            "writing generated secrets into Secret {}/{name}",
+            self.profile.namespace
+        );
+        let live = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| Error::kube(&action, e))?;
+        let present: BTreeSet<String> = live
+            .as_ref()
+            .and_then(|s| s.data.as_ref())
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default();
+        let existing: BTreeSet<String> = plan
+            .new_secrets
+            .iter()
+            .filter(|s| present.contains(&generated_secret_key(&s.reference)))
+            .map(|s| s.reference.clone())
+            .collect();
+        let values = generate_secrets(plan, &existing, random)?;
+        if values.is_empty() {
+            return Ok(());
+        }
+        let data: BTreeMap<String, ByteString> = values
+            .iter()
+            .map(|(reference, value)| {
+                (
+                    generated_secret_key(reference),
+                    ByteString(value.expose().as_bytes().to_vec()),
+                )
+            })
+            .collect();
+        if live.is_none() {
+            let secret = Secret {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(self.profile.namespace.clone()),
+                    labels: Some(BTreeMap::from([
+                        (
+                            "app.kubernetes.io/managed-by".to_owned(),
+                            FIELD_MANAGER.to_owned(),
+                        ),
+                        (
+                            "app.kubernetes.io/part-of".to_owned(),
+                            plan.template.clone(),
+                        ),
+                    ])),
+                    ..Default::default()
+                },
+                type_: Some("Opaque".to_owned()),
+                data: Some(data),
+                ..Default::default()
+            };
+            let params = PostParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..Default::default()
+            };
+            api.create(&params, &secret)
+                .await
+                .map_err(|e| Error::kube(&action, e))?;
+        } else {
+            // A merge patch adding only the missing keys.
+            let patch = json!({ "data": data });
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..Default::default()
+            };
+            api.patch(&name, &params, &Patch::Merge(&patch))
+                .await
+                .map_err(|e| Error::kube(&action, e))?;
+        }
+        Ok(())
+    }
+
+    /// Applies `plan` over `before` wave by wave and records it.
+    async fn run(
+        &self,
+        lock: &OperationLock,
+        store: &Store,
+        before: InstalledState,
+        plan: Plan,
+        drift: Vec<DetectedChange>,
+    ) -> Result<OperationReport> {
+        let mut record = UpgradeRecord::new(
+            before.clone(),
+            plan.clone(),
+            Outcome::PartlyApplied {
+                applied_steps: Vec::new(),
+            },
+        );
+        record.started_at = Some(now());
+        let revision = store.append_record(&record).await?;
+        let options = self.render_options();
+        let waves: BTreeSet<usize> = plan.steps.iter().map(|s| s.wave).collect();
+        let mut done: BTreeSet<usize> = BTreeSet::new();
+        let mut failure: Option<(usize, String, String)> = None;
+        for wave in waves {
+            if let Err(e) = lock.ensure_held() {
+                failure = plan
+                    .steps
+                    .iter()
+                    .find(|s| s.wave == wave)
+                    .map(|s| (s.number, s.component.clone(), e.to_string()));
+                break;
+            }
+            let steps: Vec<usize> = plan
+                .steps
+                .iter()
+                .filter(|s| s.wave == wave)
+                .map(|s| s.number)
+                .collect();
+            // Render from the state as it will be after this wave, so a
+            // component sees its dependencies' new connection info.
+            let mut through: BTreeSet<usize> = done.clone();
+            through.extend(&steps);
+            let target_state = apply_steps(&before, &plan, &through)?;
+            let mut tasks = Vec::new();
+            for number in steps {
+                let Some(step) = plan.step(number) else {
+                    continue;
+                };
+                let work = match (step.action, &step.target) {
+                    (Action::Remove, _) | (_, None) => {
+                        let Some(old) = before.components.get(&step.component) else {
+                            done.insert(number);
+                            continue;
+                        };
+                        StepWork::Remove(render_component(&before, &step.component, old, &options)?)
+                    }
+                    (_, Some(target)) => StepWork::Apply(render_component(
+                        &target_state,
+                        &step.component,
+                        target,
+                        &options,
+                    )?),
+                };
+                tasks.push((number, step.component.clone(), work));
+            }
+            let results = self.run_wave(tasks).await;
+            for (number, component, result) in results {
+                // Applied objects count as done even when not ready.
+                done.insert(number);
+                if let Err(e) = result
+                    && failure.as_ref().is_none_or(|(n, _, _)| number < *n)
+                {
+                    failure = Some((number, component, e.to_string()));
+                }
+            }
+            let state = apply_steps(&before, &plan, &done)?;
+            store.save_state(&state).await?;
+            if failure.is_some() {
+                break;
+            }
+            record.outcome = Outcome::PartlyApplied {
+                applied_steps: done.iter().copied().collect(),
+            };
+            store.write_record(revision, &record).await?;
+        }
+        let state = apply_steps(&before, &plan, &done)?;
+        store.save_state(&state).await?;
+        record.finished_at = Some(now());
+        record.outcome = match &failure {
+            None => Outcome::Succeeded,
+            Some((step, _, message)) => Outcome::FailedAtStep {
+                step: *step,
+                message: message.clone(),
+            },
+        };
+        store.write_record(revision, &record).await?;
+        if let Some((step, component, message)) = failure {
+            return Err(Error::StepFailed {
+                revision,
+                step,
+                component,
+                message,
+            });
+        }
+        Ok(OperationReport {
+            revision,
+            plan,
+            drift,
+            state,
+        })
+    }
+
+    /// Runs the steps of one wave, at most `concurrency` at a time.
+    async fn run_wave(
+        &self,
+        tasks: Vec<(usize, String, StepWork)>,
+    ) -> Vec<(usize, String, Result<()>)> {
+        let limit = self.options.concurrency.max(1);
+        let mut set: JoinSet<Result<()>> = JoinSet::new();
+        let mut running: BTreeMap<tokio::task::Id, (usize, String)> = BTreeMap::new();
+        let mut results = Vec::new();
+        let mut queue = tasks.into_iter();
+        loop {
+            while set.len() < limit {
+                let Some((number, component, work)) = queue.next() else {
+                    break;
+                };
+                let client = self.client.clone();
+                let namespace = self.profile.namespace.clone();
+                let wait = self.options.wait;
+                let key = component.clone();
+                let handle =
+                    set.spawn(async move { work.run(&client, &namespace, &key, wait).await });
+                running.insert(handle.id(), (number, component));
+            }
+            let Some(joined) = set.join_next_with_id().await else {
+                break;
+            };
+            let (id, result) = match joined {
+                Ok((id, result)) => (id, result),
+                Err(e) => (
+                    e.id(),
+                    Err(Error::Precondition {
+                        message: format!("the step's task stopped unexpectedly: {e}"),
+                    }),
+                ),
+            };
+            if let Some((number, component)) = running.remove(&id) {
+                results.push((number, component, result));
+            }
+        }
+        results
+    }
+}
+
+/// What one step does on the cluster.
+#[derive(Debug)]
+enum StepWork {
+    /// Apply these objects, then wait for the workloads among them.
+    Apply(Vec<RenderedObject>),
+    /// Delete these objects, except claims (data is never deleted).
+    Remove(Vec<RenderedObject>),
+}
+
+impl StepWork {
+    async fn run(
+        self,
+        client: &Client,
+        namespace: &str,
+        component: &str,
+        wait: WaitOptions,
+    ) -> Result<()> {
+        match self {
+            StepWork::Apply(objects) => {
+                for object in &objects {
+                    apply_object(client, namespace, object).await?;
+                }
+                wait_ready(client, namespace, component, &objects, wait).await
+            }
+            StepWork::Remove(objects) => {
+                for object in objects.iter().filter(|o| o.kind != "PersistentVolumeClaim") {
+                    let api = dynamic_api(client, namespace, &object.kind)?;
+                    match api.delete(&object.name, &DeleteParams::background()).await {
+                        Ok(_) => {}
+                        Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                        Err(e) => {
+                            return Err(Error::kube(
+                                format!(
+                                    "deleting {}/{} of removed component `{component}`",
+                                    object.kind, object.name
+                                ),
+                                e,
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Releases the lock whatever happened; the operation's error wins.
+async fn finish(lock: OperationLock, result: Result<OperationReport>) -> Result<OperationReport> {
+    let released = lock.release().await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+fn now() -> String {
+    Timestamp::now().to_string()
+}

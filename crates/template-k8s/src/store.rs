@@ -1,0 +1,369 @@
+//! The installed state and the history of records, kept in the
+//! application's namespace as small Secrets of ours.
+//!
+//! Each document (the state, or one record) is JSON split into parts of at
+//! most [`PART_SIZE`] bytes, one Secret per part, so no object nears the
+//! 1 MiB limit however big the template is. Secrets rather than ConfigMaps,
+//! because the state and records hold values users typed into secret
+//! variables. Generated secret values are never in them: those live only
+//! in the `<template>-generated` Secret.
+//!
+//! Part 0 is written last and names the number of parts and a write id
+//! that every part carries, so a reader never mixes parts of two writes.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde::{Deserialize, Serialize};
+use template_core::{InstalledState, Outcome, PlanKind, UpgradeRecord};
+
+use crate::FIELD_MANAGER;
+use crate::error::{Error, Result};
+
+/// Largest number of JSON bytes kept in one Secret.
+pub const PART_SIZE: usize = 256 * 1024;
+
+const LABEL_TEMPLATE: &str = "apptemplate.io/template";
+const LABEL_DOCUMENT: &str = "apptemplate.io/document";
+const LABEL_PART: &str = "apptemplate.io/part";
+const LABEL_REVISION: &str = "apptemplate.io/revision";
+const ANNOTATION_PARTS: &str = "apptemplate.io/parts";
+const ANNOTATION_WRITE: &str = "apptemplate.io/write";
+const ANNOTATION_SUMMARY: &str = "apptemplate.io/summary";
+const SECRET_TYPE: &str = "apptemplate.io/document";
+const DATA_KEY: &str = "json";
+
+/// One line of history, readable without loading the whole record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSummary {
+    /// Revision number, from 1.
+    pub revision: u32,
+    /// Install, upgrade or rollback.
+    pub kind: PlanKind,
+    /// Version before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<String>,
+    /// Version planned to.
+    pub to_version: String,
+    /// How it ended: `succeeded`, `failed at step N: ...`, `partly applied`.
+    pub outcome: String,
+    /// Start time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// End time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+impl RecordSummary {
+    /// The summary of `record` stored as `revision`.
+    pub fn of(revision: u32, record: &UpgradeRecord) -> RecordSummary {
+        RecordSummary {
+            revision,
+            kind: record.plan.kind,
+            from_version: record.plan.from_version.clone(),
+            to_version: record.plan.to_version.clone(),
+            outcome: match &record.outcome {
+                Outcome::Succeeded => "succeeded".to_owned(),
+                Outcome::FailedAtStep { step, message } => {
+                    format!("failed at step {step}: {message}")
+                }
+                Outcome::PartlyApplied { applied_steps } => {
+                    format!("partly applied (steps {applied_steps:?})")
+                }
+            },
+            started_at: record.started_at.clone(),
+            finished_at: record.finished_at.clone(),
+        }
+    }
+}
+
+/// Reads and writes one installation's state and history.
+#[derive(Debug, Clone)]
+pub struct Store {
+    api: Api<Secret>,
+    namespace: String,
+    template: String,
+}
+
+impl Store {
+    /// The store of installation `template` in `namespace`.
+    pub fn new(client: &Client, namespace: &str, template: &str) -> Store {
+        Store {
+            api: Api::namespaced(client.clone(), namespace),
+            namespace: namespace.to_owned(),
+            template: template.to_owned(),
+        }
+    }
+
+    /// The installed state; none before the first install.
+    pub async fn load_state(&self) -> Result<Option<InstalledState>> {
+        let name = self.state_name();
+        let Some(bytes) = self.read_document(&name).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| self.corrupt(&name, &e.to_string()))
+    }
+
+    /// Replaces the installed state.
+    pub async fn save_state(&self, state: &InstalledState) -> Result<()> {
+        let bytes = serde_json::to_vec(state).map_err(|e| self.corrupt("state", &e.to_string()))?;
+        let name = self.state_name();
+        self.write_document(&name, &bytes, BTreeMap::new(), BTreeMap::new())
+            .await
+    }
+
+    /// Stores `record` as the next revision and returns its number.
+    pub async fn append_record(&self, record: &UpgradeRecord) -> Result<u32> {
+        let revision = self
+            .history()
+            .await?
+            .last()
+            .map_or(1, |s| s.revision.saturating_add(1));
+        self.write_record(revision, record).await?;
+        Ok(revision)
+    }
+
+    /// Overwrites revision `revision` (used to finish a record started
+    /// before an operation ran).
+    pub async fn write_record(&self, revision: u32, record: &UpgradeRecord) -> Result<()> {
+        let name = self.record_name(revision);
+        let bytes = serde_json::to_vec(record).map_err(|e| self.corrupt(&name, &e.to_string()))?;
+        let summary = serde_json::to_string(&RecordSummary::of(revision, record))
+            .map_err(|e| self.corrupt(&name, &e.to_string()))?;
+        let labels = BTreeMap::from([(LABEL_REVISION.to_owned(), revision.to_string())]);
+        let annotations = BTreeMap::from([(ANNOTATION_SUMMARY.to_owned(), summary)]);
+        self.write_document(&name, &bytes, labels, annotations)
+            .await
+    }
+
+    /// Every revision, oldest first.
+    pub async fn history(&self) -> Result<Vec<RecordSummary>> {
+        let selector = format!(
+            "{LABEL_TEMPLATE}={},{LABEL_REVISION},{LABEL_PART}=0",
+            self.template
+        );
+        let list = self
+            .api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| self.kube("listing history records", e))?;
+        let mut out = Vec::new();
+        for secret in list.items {
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            let summary = secret
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ANNOTATION_SUMMARY))
+                .ok_or_else(|| self.corrupt(&name, "the record has no summary annotation"))?;
+            let summary: RecordSummary = serde_json::from_str(summary)
+                .map_err(|e| self.corrupt(&name, &format!("unreadable summary: {e}")))?;
+            out.push(summary);
+        }
+        out.sort_by_key(|s| s.revision);
+        Ok(out)
+    }
+
+    /// The record of revision `revision`.
+    pub async fn record(&self, revision: u32) -> Result<UpgradeRecord> {
+        let name = self.record_name(revision);
+        let bytes = self
+            .read_document(&name)
+            .await?
+            .ok_or_else(|| Error::Store {
+                namespace: self.namespace.clone(),
+                object: name.clone(),
+                message: format!(
+                    "installation `{}` has no revision {revision}; list the history to pick one",
+                    self.template
+                ),
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&name, &e.to_string()))
+    }
+
+    fn state_name(&self) -> String {
+        format!("{}-state", self.template)
+    }
+
+    fn record_name(&self, revision: u32) -> String {
+        format!("{}-rev-{revision}", self.template)
+    }
+
+    async fn read_document(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let Some(head) = self
+            .api
+            .get_opt(name)
+            .await
+            .map_err(|e| self.kube(&format!("reading {name}"), e))?
+        else {
+            return Ok(None);
+        };
+        let annotations = head.metadata.annotations.clone().unwrap_or_default();
+        let parts: usize = annotations
+            .get(ANNOTATION_PARTS)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| self.corrupt(name, "missing part count"))?;
+        let write = annotations
+            .get(ANNOTATION_WRITE)
+            .cloned()
+            .unwrap_or_default();
+        let mut bytes = chunk_of(&head);
+        for part in 1..parts {
+            let part_name = format!("{name}-{part}");
+            let secret = self
+                .api
+                .get_opt(&part_name)
+                .await
+                .map_err(|e| self.kube(&format!("reading {part_name}"), e))?
+                .ok_or_else(|| self.corrupt(&part_name, "part is missing"))?;
+            let part_write = secret
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ANNOTATION_WRITE));
+            if part_write != Some(&write) {
+                return Err(self.corrupt(
+                    &part_name,
+                    "part belongs to another write (a writer was interrupted); write the document again",
+                ));
+            }
+            bytes.extend(chunk_of(&secret));
+        }
+        Ok(Some(bytes))
+    }
+
+    async fn write_document(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        extra_labels: BTreeMap<String, String>,
+        extra_annotations: BTreeMap<String, String>,
+    ) -> Result<()> {
+        let chunks = split(bytes, PART_SIZE);
+        let write = Timestamp::now().as_nanosecond().to_string();
+        // Parts after the first go first; the head, naming them, last.
+        for (index, chunk) in chunks.iter().enumerate().rev() {
+            let part_name = if index == 0 {
+                name.to_owned()
+            } else {
+                format!("{name}-{index}")
+            };
+            let mut labels = extra_labels.clone();
+            labels.insert(LABEL_TEMPLATE.to_owned(), self.template.clone());
+            labels.insert(LABEL_DOCUMENT.to_owned(), name.to_owned());
+            labels.insert(LABEL_PART.to_owned(), index.to_string());
+            labels.insert(
+                "app.kubernetes.io/managed-by".to_owned(),
+                FIELD_MANAGER.to_owned(),
+            );
+            let mut annotations = BTreeMap::from([(ANNOTATION_WRITE.to_owned(), write.clone())]);
+            if index == 0 {
+                annotations.insert(ANNOTATION_PARTS.to_owned(), chunks.len().to_string());
+                annotations.extend(extra_annotations.clone());
+            } else {
+                // Only part 0 is a history entry.
+                labels.remove(LABEL_REVISION);
+            }
+            let secret = Secret {
+                metadata: ObjectMeta {
+                    name: Some(part_name.clone()),
+                    namespace: Some(self.namespace.clone()),
+                    labels: Some(labels),
+                    annotations: Some(annotations),
+                    ..Default::default()
+                },
+                type_: Some(SECRET_TYPE.to_owned()),
+                data: Some(BTreeMap::from([(
+                    DATA_KEY.to_owned(),
+                    ByteString(chunk.to_vec()),
+                )])),
+                ..Default::default()
+            };
+            self.api
+                .patch(
+                    &part_name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&secret),
+                )
+                .await
+                .map_err(|e| self.kube(&format!("writing {part_name}"), e))?;
+        }
+        // Parts of an earlier, longer write.
+        let selector = format!("{LABEL_TEMPLATE}={},{LABEL_DOCUMENT}={name}", self.template);
+        let list = self
+            .api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| self.kube(&format!("listing parts of {name}"), e))?;
+        for secret in list.items {
+            let part = secret
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_PART))
+                .and_then(|p| p.parse::<usize>().ok());
+            if let (Some(part), Some(old)) = (part, secret.metadata.name.as_deref())
+                && part >= chunks.len()
+            {
+                match self.api.delete(old, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                    Err(e) => return Err(self.kube(&format!("deleting stale part {old}"), e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, object: &str, message: &str) -> Error {
+        Error::Store {
+            namespace: self.namespace.clone(),
+            object: object.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn kube(&self, action: &str, source: kube::Error) -> Error {
+        Error::kube(format!("{action} in namespace {}", self.namespace), source)
+    }
+}
+
+fn chunk_of(secret: &Secret) -> Vec<u8> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(DATA_KEY))
+        .map(|b| b.0.clone())
+        .unwrap_or_default()
+}
+
+/// Splits `bytes` into parts of at most `size` bytes; at least one part.
+fn split(bytes: &[u8], size: usize) -> Vec<&[u8]> {
+    if bytes.is_empty() {
+        return vec![bytes];
+    }
+    bytes.chunks(size.max(1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_every_byte_in_order() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let parts = split(&bytes, 300);
+        assert_eq!(parts.len(), 4);
+        assert!(parts.iter().all(|p| p.len() <= 300));
+        assert_eq!(parts.concat(), bytes);
+        assert_eq!(split(&[], 300).len(), 1);
+    }
+}

@@ -1,0 +1,804 @@
+//! Scenario tests against a real control plane (etcd, kube-apiserver,
+//! kube-controller-manager, kube-scheduler and kwok's simulated nodes),
+//! started by `.ci/control-plane/start DIR` and reached through the
+//! kubeconfig named by `APPTEMPLATE_TEST_KUBECONFIG`. Each test works in a
+//! namespace of its own. Without the variable the tests fail: they are
+//! ordinary tests, not optional ones.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Secret, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use template_core::{
+    Format, InstallOptions, KeepReason, LoadOptions, Outcome, PlanKind, ReleaseState,
+    RollbackOptions, TemplateVersion, UpgradeOptions, load,
+};
+use template_k8s::{
+    EnvironmentProfile, Error, Executor, ExecutorOptions, Exposure, LockOptions, OperationLock,
+    WaitOptions,
+};
+
+const STORAGE_CLASS: &str = "apptemplate-test";
+/// Claims the Pig fixtures create (1.0 and 2.0 with the report module).
+const CLAIMS: [(&str, &str); 4] = [
+    ("pig-mysql-data", "ReadWriteOnce"),
+    ("pig-redis-data", "ReadWriteOnce"),
+    ("pig-upms-upload", "ReadWriteMany"),
+    ("pig-report-exports", "ReadWriteOnce"),
+];
+
+fn pig(version: &str) -> TemplateVersion {
+    let path = format!(
+        "{}/../../tests/data/pig/{version}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    load(&bytes[..], Format::Yaml, LoadOptions::default()).expect("Pig fixture loads")
+}
+
+/// A deterministic random source (xorshift); the secrets it makes are
+/// only test values.
+fn random() -> impl FnMut(&mut [u8]) + Send {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    move |buf: &mut [u8]| {
+        for b in buf {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *b = (state >> 24) as u8;
+        }
+    }
+}
+
+/// The test cluster, with simulated nodes and pre-provisioned volumes
+/// for `namespace`.
+async fn cluster(namespace: &str) -> Client {
+    let Ok(path) = std::env::var("APPTEMPLATE_TEST_KUBECONFIG") else {
+        panic!(
+            "APPTEMPLATE_TEST_KUBECONFIG is not set: these tests need the real control plane. \
+             Run `.ci/control-plane/start DIR` (it builds the servers once per machine), then \
+             `export APPTEMPLATE_TEST_KUBECONFIG=DIR/kubeconfig`, and stop it afterwards with \
+             `.ci/control-plane/stop DIR`"
+        )
+    };
+    let client = template_k8s::connect(
+        &profile(namespace, false),
+        Some(std::path::Path::new(&path)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    prepare(&client, namespace).await;
+    client
+}
+
+async fn create_or_keep<K>(api: &Api<K>, object: Value)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+{
+    let object: K = serde_json::from_value(object).expect("test object");
+    match api.create(&PostParams::default(), &object).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.is_already_exists() => {}
+        Err(e) => panic!("creating test object: {e}"),
+    }
+}
+
+/// Two kwok nodes, an expandable storage class, and one volume bound in
+/// advance to each claim the Pig fixtures make in `namespace` (nothing
+/// provisions volumes in this cluster).
+async fn prepare(client: &Client, namespace: &str) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for n in ["kwok-node-a", "kwok-node-b"] {
+        create_or_keep(
+            &nodes,
+            json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": n, "annotations": {"kwok.x-k8s.io/node": "fake"}, "labels": {"type": "kwok"}},
+                "status": {
+                    "allocatable": {"cpu": "64", "memory": "512Gi", "pods": "250"},
+                    "capacity": {"cpu": "64", "memory": "512Gi", "pods": "250"}
+                }
+            }),
+        )
+        .await;
+    }
+    let classes: Api<StorageClass> = Api::all(client.clone());
+    create_or_keep(
+        &classes,
+        json!({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": STORAGE_CLASS},
+            "provisioner": "apptemplate.test/none",
+            "allowVolumeExpansion": true,
+            "volumeBindingMode": "Immediate"
+        }),
+    )
+    .await;
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    for (claim, _) in CLAIMS {
+        create_or_keep(
+            &volumes,
+            json!({
+                "apiVersion": "v1", "kind": "PersistentVolume",
+                "metadata": {"name": format!("{namespace}-{claim}")},
+                "spec": {
+                    "capacity": {"storage": "100Gi"},
+                    "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
+                    "storageClassName": STORAGE_CLASS,
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": format!("/tmp/{namespace}/{claim}")},
+                    "claimRef": {"namespace": namespace, "name": claim}
+                }
+            }),
+        )
+        .await;
+    }
+}
+
+/// A namespace name unique to this run of `scenario`.
+fn namespace(scenario: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{scenario}-{:05}", nanos % 100_000)
+}
+
+fn profile(namespace: &str, released_only: bool) -> EnvironmentProfile {
+    EnvironmentProfile {
+        name: if released_only {
+            "prod-a".into()
+        } else {
+            "test".into()
+        },
+        context: None,
+        namespace: namespace.into(),
+        registry: None,
+        released_only,
+        env_overrides: BTreeMap::new(),
+        storage_class: Some(STORAGE_CLASS.into()),
+    }
+}
+
+fn executor(client: &Client, namespace: &str, identity: &str, timeout: Duration) -> Executor {
+    Executor::new(
+        client.clone(),
+        profile(namespace, false),
+        ExecutorOptions {
+            wait: WaitOptions {
+                timeout,
+                poll_interval: Duration::from_millis(250),
+            },
+            concurrency: 4,
+            lock: LockOptions {
+                identity: identity.into(),
+                lease_duration: Duration::from_secs(15),
+            },
+            exposure: Exposure::NodePort,
+        },
+    )
+}
+
+async fn get<K>(client: &Client, namespace: &str, name: &str) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    api.get(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading {name} in {namespace}: {e}"))
+}
+
+fn container_env(spec: &k8s_openapi::api::core::v1::PodTemplateSpec, name: &str) -> Option<String> {
+    let pod = spec.spec.as_ref()?;
+    pod.containers[0]
+        .env
+        .as_ref()?
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.clone())
+}
+
+fn image(deployment: &Deployment) -> String {
+    deployment
+        .spec
+        .as_ref()
+        .map(|s| template_image(&s.template))
+        .unwrap_or_default()
+}
+
+fn template_image(template: &k8s_openapi::api::core::v1::PodTemplateSpec) -> String {
+    template
+        .spec
+        .as_ref()
+        .and_then(|p| p.containers[0].image.clone())
+        .unwrap_or_default()
+}
+
+fn fixture_image(version: &TemplateVersion, component: &str) -> String {
+    version
+        .components
+        .iter()
+        .find(|c| c.key == component)
+        .map(|c| c.image.clone())
+        .unwrap_or_default()
+}
+
+async fn install_pig(client: &Client, ns: &str) -> Executor {
+    let exec = executor(client, ns, "installer", Duration::from_secs(120));
+    exec.install(&pig("1.0.0"), &InstallOptions::default(), &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("installing Pig 1.0 into {ns}: {e}"));
+    exec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_install_creates_objects_with_images_env_volumes_and_secrets() {
+    let ns = namespace("s1-install");
+    let client = cluster(&ns).await;
+    let started = Instant::now();
+    let v1 = pig("1.0.0");
+    let exec = install_pig(&client, &ns).await;
+
+    let state = exec.state("pig").await.expect("state").expect("installed");
+    assert_eq!(state.version, "1.0.0");
+    assert_eq!(state.components.len(), 9, "{:?}", state.components.keys());
+    let history = exec.history("pig").await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].kind, PlanKind::Install);
+    assert_eq!(history[0].outcome, "succeeded");
+
+    // Images, env and readiness.
+    let gateway: Deployment = get(&client, &ns, "pig-gateway").await;
+    assert_eq!(image(&gateway), fixture_image(&v1, "gateway"));
+    let status = gateway.status.clone().unwrap_or_default();
+    assert!(status.ready_replicas.unwrap_or(0) >= 1, "{status:?}");
+    let upms: StatefulSet = get(&client, &ns, "pig-upms").await;
+    let template = &upms.spec.as_ref().expect("spec").template;
+    assert_eq!(
+        container_env(template, "JAVA_OPTS").as_deref(),
+        Some("-Xms256m -Xmx512m")
+    );
+    assert_eq!(
+        container_env(template, "SPRING_PROFILES_ACTIVE").as_deref(),
+        Some("prod")
+    );
+    let password_ref = template.spec.as_ref().expect("pod").containers[0]
+        .env
+        .as_ref()
+        .expect("env")
+        .iter()
+        .find(|e| e.name == "MYSQL_PASSWORD")
+        .and_then(|e| e.value_from.as_ref())
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .cloned()
+        .expect("MYSQL_PASSWORD comes from a Secret");
+    assert_eq!(password_ref.name, "pig-generated");
+
+    // Volumes: stateful components run as StatefulSets on their claims.
+    let mysql: StatefulSet = get(&client, &ns, "pig-mysql").await;
+    assert_eq!(
+        mysql.status.as_ref().and_then(|s| s.ready_replicas),
+        Some(1)
+    );
+    let claim: PersistentVolumeClaim = get(&client, &ns, "pig-mysql-data").await;
+    let size = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .map(|q| q.0.clone());
+    assert_eq!(size.as_deref(), Some("20Gi"));
+    let config: ConfigMap = get(&client, &ns, "pig-gateway-config").await;
+    assert!(
+        config
+            .data
+            .unwrap_or_default()
+            .values()
+            .any(|v| v.contains("lb://pig-auth"))
+    );
+    let ui: Service = get(&client, &ns, "pig-ui-outer").await;
+    assert_eq!(ui.spec.and_then(|s| s.type_).as_deref(), Some("NodePort"));
+
+    // Generated secrets: in `pig-generated` only, never in state or records.
+    let generated: Secret = get(&client, &ns, "pig-generated").await;
+    let data = generated.data.unwrap_or_default();
+    let password = data
+        .get(&password_ref.key)
+        .expect("generated password")
+        .0
+        .clone();
+    assert_eq!(password.len(), 20);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let ours = secrets
+        .list(&kube::api::ListParams::default().labels("apptemplate.io/template=pig"))
+        .await
+        .expect("list");
+    assert!(ours.items.len() >= 2, "state and one record");
+    for s in ours.items {
+        for value in s.data.unwrap_or_default().values() {
+            assert!(
+                !value
+                    .0
+                    .windows(password.len())
+                    .any(|w| w == password.as_slice()),
+                "generated password leaked into {:?}",
+                s.metadata.name
+            );
+        }
+    }
+    // The lock is released.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    assert!(leases.get_opt("pig-lock").await.expect("lease").is_none());
+    eprintln!("s1 install: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s2_upgrade_keeps_user_edits_made_in_the_cluster() {
+    let ns = namespace("s2-upgrade");
+    let client = cluster(&ns).await;
+    let started = Instant::now();
+    let (v1, v2) = (pig("1.0.0"), pig("2.0.0"));
+    let exec = install_pig(&client, &ns).await;
+
+    // A user edits an env value and a config file directly.
+    let user = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let stateful_sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    stateful_sets
+        .patch(
+            "pig-upms",
+            &user,
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "upms", "env": [{"name": "JAVA_OPTS", "value": "-Xms2g -Xmx2g"}]}
+            ]}}}})),
+        )
+        .await
+        .expect("user edits env");
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let live = config_maps.get("pig-gateway-config").await.expect("config");
+    let (key, content) = live
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .expect("routes file");
+    let edited = content.replace("Path=/auth/**", "Path=/auth/**,/oauth/**");
+    config_maps
+        .patch(
+            "pig-gateway-config",
+            &user,
+            &Patch::Merge(json!({"data": {key.clone(): edited.clone()}})),
+        )
+        .await
+        .expect("user edits config file");
+
+    let options = UpgradeOptions {
+        modules: BTreeMap::from([("report".to_owned(), true)]),
+        ..Default::default()
+    };
+    let report = exec
+        .upgrade(&v1, &v2, &options, &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("upgrade: {e}"));
+
+    // Reported: found on the cluster, and kept by the plan.
+    let drifted: Vec<&str> = report.drift.iter().map(|d| d.path.as_str()).collect();
+    assert!(
+        drifted.contains(&"components[upms].env[JAVA_OPTS]"),
+        "{drifted:?}"
+    );
+    assert!(
+        drifted.contains(&"components[gateway].config_files[/app/config/routes.yml]"),
+        "{drifted:?}"
+    );
+    let kept: Vec<(&str, KeepReason)> = report
+        .plan
+        .kept_customizations()
+        .map(|k| (k.path.as_str(), k.reason))
+        .collect();
+    assert!(
+        kept.contains(&("components[upms].env[JAVA_OPTS]", KeepReason::UserValue)),
+        "{kept:?}"
+    );
+    assert!(
+        kept.contains(&(
+            "components[gateway].config_files[/app/config/routes.yml]",
+            KeepReason::UserValue
+        )),
+        "{kept:?}"
+    );
+
+    // Kept on the cluster; images updated; the new module added.
+    let upms = stateful_sets.get("pig-upms").await.expect("upms");
+    let template = &upms.spec.as_ref().expect("spec").template;
+    assert_eq!(template_image(template), fixture_image(&v2, "upms"));
+    assert_eq!(
+        container_env(template, "JAVA_OPTS").as_deref(),
+        Some("-Xms2g -Xmx2g")
+    );
+    let gateway = deployments.get("pig-gateway").await.expect("gateway");
+    assert_eq!(image(&gateway), fixture_image(&v2, "gateway"));
+    let config = config_maps.get("pig-gateway-config").await.expect("config");
+    assert_eq!(config.data.unwrap_or_default().get(&key), Some(&edited));
+    let report_sts: StatefulSet = get(&client, &ns, "pig-report").await;
+    assert_eq!(report_sts.status.and_then(|s| s.ready_replicas), Some(1));
+    let upload: PersistentVolumeClaim = get(&client, &ns, "pig-upms-upload").await;
+    let size = upload
+        .spec
+        .and_then(|s| s.resources)
+        .and_then(|r| r.requests)
+        .and_then(|r| r.get("storage").cloned());
+    assert_eq!(
+        size.map(|q| q.0).as_deref(),
+        Some("20Gi"),
+        "upload volume grows with 2.0"
+    );
+
+    let state = exec.state("pig").await.expect("state").expect("installed");
+    assert_eq!(state.version, "2.0.0");
+    assert!(state.modules.contains("report"));
+    assert_eq!(
+        state.components["upms"]
+            .customizations
+            .env
+            .get("JAVA_OPTS")
+            .map(String::as_str),
+        Some("-Xms2g -Xmx2g")
+    );
+    let history = exec.history("pig").await.expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].outcome, "succeeded");
+    eprintln!(
+        "s2 install + upgrade: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_failed_wave_is_recorded_and_rollback_restores_1_0() {
+    let ns = namespace("s3-rollback");
+    let client = cluster(&ns).await;
+    let started = Instant::now();
+    let (v1, mut v2) = (pig("1.0.0"), pig("2.0.0"));
+    install_pig(&client, &ns).await;
+
+    // In this 2.0 the UI never becomes ready (kwok leaves pods with this
+    // label un-ready; see .ci/control-plane/start).
+    for c in v2.components.iter_mut().filter(|c| c.key == "ui") {
+        c.labels
+            .insert("apptemplate.test/never-ready".into(), "true".into());
+    }
+    let exec = executor(&client, &ns, "upgrader", Duration::from_secs(8));
+    let options = UpgradeOptions {
+        modules: BTreeMap::from([("report".to_owned(), true)]),
+        ..Default::default()
+    };
+    let err = exec
+        .upgrade(&v1, &v2, &options, &mut random())
+        .await
+        .expect_err("the UI never becomes ready");
+    let message = err.to_string();
+    eprintln!("s3 upgrade error: {message}");
+    let Error::StepFailed {
+        revision,
+        step,
+        component,
+        ..
+    } = &err
+    else {
+        panic!("expected a failed step, got {message}");
+    };
+    assert_eq!(component, "ui", "{message}");
+    assert!(message.contains("Deployment/pig-ui"), "{message}");
+    assert!(message.contains("replicas updated"), "{message}");
+
+    let store = exec.store("pig");
+    let record = store.record(*revision).await.expect("record");
+    match &record.outcome {
+        Outcome::FailedAtStep { step: at, message } => {
+            assert_eq!(at, step);
+            assert!(message.contains("pig-ui"), "{message}");
+        }
+        other => panic!("record outcome {other:?}"),
+    }
+    assert_eq!(
+        record.plan.step(*step).map(|s| s.component.as_str()),
+        Some("ui")
+    );
+
+    let rollback = exec
+        .rollback("pig", *revision, &RollbackOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {e}"));
+    assert_eq!(rollback.plan.kind, PlanKind::Rollback);
+    let state = exec.state("pig").await.expect("state").expect("installed");
+    assert_eq!(state.version, "1.0.0");
+    assert!(
+        state.components.contains_key("report"),
+        "the added module is kept"
+    );
+    for component in ["ui", "gateway", "auth"] {
+        let d: Deployment = get(&client, &ns, &format!("pig-{component}")).await;
+        assert_eq!(image(&d), fixture_image(&v1, component), "{component}");
+    }
+    let upms: StatefulSet = get(&client, &ns, "pig-upms").await;
+    let upms_template = &upms.spec.as_ref().expect("spec").template;
+    assert_eq!(template_image(upms_template), fixture_image(&v1, "upms"));
+    let _report: StatefulSet = get(&client, &ns, "pig-report").await;
+    // The upload volume grew with the failed 2.0; rollback never shrinks it.
+    let upload: PersistentVolumeClaim = get(&client, &ns, "pig-upms-upload").await;
+    let size = upload
+        .spec
+        .and_then(|s| s.resources)
+        .and_then(|r| r.requests)
+        .and_then(|r| r.get("storage").cloned());
+    assert_eq!(size.map(|q| q.0).as_deref(), Some("20Gi"));
+    let history = exec.history("pig").await.expect("history");
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2].kind, PlanKind::Rollback);
+    assert_eq!(history[2].outcome, "succeeded");
+    eprintln!(
+        "s3 install + failed upgrade + rollback: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_concurrent_operation_refused_and_dead_lock_taken_over() {
+    let ns = namespace("s4-lock");
+    let client = cluster(&ns).await;
+    let started = Instant::now();
+    let (v1, v2) = (pig("1.0.0"), pig("2.0.0"));
+    install_pig(&client, &ns).await;
+
+    // An operation in progress holds the lock.
+    let alice = OperationLock::acquire(
+        &client,
+        &ns,
+        "pig",
+        &LockOptions {
+            identity: "operator-alice".into(),
+            lease_duration: Duration::from_secs(15),
+        },
+    )
+    .await
+    .expect("alice takes the lock");
+    let bob = executor(&client, &ns, "operator-bob", Duration::from_secs(120));
+    let err = bob
+        .upgrade(&v1, &v2, &UpgradeOptions::default(), &mut random())
+        .await
+        .expect_err("locked");
+    let message = err.to_string();
+    assert!(matches!(err, Error::Locked(_)), "{message}");
+    eprintln!("s4 refusal: {message}");
+    assert!(
+        message.contains("locked by operator-alice since"),
+        "{message}"
+    );
+    alice.release().await.expect("release");
+
+    // Two upgrades at once: one runs, the other is refused.
+    let carol = executor(&client, &ns, "operator-carol", Duration::from_secs(120));
+    let no_options = UpgradeOptions::default();
+    let (mut random_b, mut random_c) = (random(), random());
+    let (a, b) = tokio::join!(
+        bob.upgrade(&v1, &v2, &no_options, &mut random_b),
+        carol.upgrade(&v1, &v2, &no_options, &mut random_c),
+    );
+    let refused = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Locked(_))))
+        .count();
+    let done = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        (done, refused),
+        (1, 1),
+        "{:?} / {:?}",
+        a.as_ref().err().map(ToString::to_string),
+        b.as_ref().err().map(ToString::to_string)
+    );
+    let upgrade_revision = a
+        .as_ref()
+        .or(b.as_ref())
+        .map(|r| r.revision)
+        .expect("one ran");
+
+    // A client killed mid-operation left its lease behind, not renewed for
+    // ten minutes: the next operation takes it over.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let stale = k8s_openapi::jiff::Timestamp::now()
+        .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(600))
+        .expect("time")
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let lease: Lease = serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "pig-lock", "namespace": ns},
+        "spec": {"holderIdentity": "killed-client", "acquireTime": stale, "renewTime": stale, "leaseDurationSeconds": 15}
+    }))
+    .expect("lease");
+    leases
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect("stale lease");
+    let rollback = bob
+        .rollback("pig", upgrade_revision, &RollbackOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("rollback after takeover: {e}"));
+    assert_eq!(rollback.state.version, "1.0.0");
+    assert!(
+        leases.get_opt("pig-lock").await.expect("lease").is_none(),
+        "released after the operation"
+    );
+    eprintln!("s4 locks: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_production_refuses_unreleased_versions() {
+    let ns = namespace("s5-gate");
+    let client = cluster(&ns).await;
+    let production = Executor::new(
+        client.clone(),
+        profile(&ns, true),
+        ExecutorOptions {
+            exposure: Exposure::LoadBalancer,
+            ..ExecutorOptions::new("release-bot")
+        },
+    );
+    let mut v1 = pig("1.0.0");
+    assert_eq!(v1.release_state, ReleaseState::Draft);
+    let err = production
+        .install(&v1, &InstallOptions::default(), &mut random())
+        .await
+        .expect_err("draft refused in production");
+    let message = err.to_string();
+    assert!(matches!(err, Error::ReleaseGate { .. }), "{message}");
+    assert!(
+        message.contains("prod-a") && message.contains("1.0.0"),
+        "{message}"
+    );
+    // Nothing was written.
+    assert!(production.state("pig").await.expect("state").is_none());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    assert!(leases.get_opt("pig-lock").await.expect("lease").is_none());
+    // A released version passes the gate.
+    v1.release_state = ReleaseState::Released;
+    template_k8s::check_release_gate(production.profile(), &v1).expect("released passes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_splits_big_state_across_secrets_and_drops_stale_parts() {
+    let ns = namespace("store-parts");
+    let client = cluster(&ns).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    create_or_keep(
+        &namespaces,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let store = template_k8s::Store::new(&client, &ns, "pig");
+    assert!(store.load_state().await.expect("empty").is_none());
+
+    let small = template_core::install_state(
+        &template_core::plan_install(&pig("1.0.0"), &InstallOptions::default()).expect("plan"),
+    )
+    .expect("state");
+    let mut big = small.clone();
+    // A 700 KiB config file: the state no longer fits one part.
+    let content = "# filler line of a very large generated routes file\n".repeat(14_000);
+    big.set_config_file("gateway", "/app/config/routes.yml", &content)
+        .expect("customize");
+    store.save_state(&big).await.expect("save big");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let parts = secrets
+        .list(&kube::api::ListParams::default().labels("apptemplate.io/document=pig-state"))
+        .await
+        .expect("list");
+    assert_eq!(parts.items.len(), 3, "700 KiB in parts of 256 KiB");
+    assert_eq!(store.load_state().await.expect("load").as_ref(), Some(&big));
+
+    store.save_state(&small).await.expect("save small");
+    let parts = secrets
+        .list(&kube::api::ListParams::default().labels("apptemplate.io/document=pig-state"))
+        .await
+        .expect("list");
+    assert_eq!(parts.items.len(), 1, "stale parts deleted");
+    assert_eq!(
+        store.load_state().await.expect("load").as_ref(),
+        Some(&small)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_is_renewed_while_held_and_free_after_release() {
+    let ns = namespace("lock-renew");
+    let client = cluster(&ns).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    create_or_keep(
+        &namespaces,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let short = |identity: &str| LockOptions {
+        identity: identity.into(),
+        lease_duration: Duration::from_secs(2),
+    };
+    let held = OperationLock::acquire(&client, &ns, "pig", &short("long-operation"))
+        .await
+        .expect("first holder");
+    // Well past the lease duration: still refused, because it is renewed.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let err = OperationLock::acquire(&client, &ns, "pig", &short("second"))
+        .await
+        .expect_err("renewed lease refuses");
+    assert!(
+        err.to_string().contains("locked by long-operation"),
+        "{err}"
+    );
+    held.ensure_held().expect("still ours");
+    held.release().await.expect("release");
+    let second = OperationLock::acquire(&client, &ns, "pig", &short("second"))
+        .await
+        .expect("free after release");
+    second.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_that_becomes_autoscaled_keeps_its_replicas() {
+    let ns = namespace("hpa-handover");
+    let client = cluster(&ns).await;
+    let mut fixed = pig("1.0.0");
+    for c in fixed.components.iter_mut().filter(|c| c.key == "monitor") {
+        c.scaling.min_replicas = 2;
+        c.scaling.max_replicas = 2;
+    }
+    let mut scaled = fixed.clone();
+    scaled.version = "1.0.1".into();
+    for c in scaled.components.iter_mut().filter(|c| c.key == "monitor") {
+        c.scaling.max_replicas = 5;
+    }
+    let exec = executor(&client, &ns, "scaler", Duration::from_secs(120));
+    exec.install(&fixed, &InstallOptions::default(), &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("install: {e}"));
+    let before: Deployment = get(&client, &ns, "pig-monitor").await;
+    assert_eq!(before.spec.and_then(|s| s.replicas), Some(2));
+
+    exec.upgrade(&fixed, &scaled, &UpgradeOptions::default(), &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("upgrade: {e}"));
+    let after: Deployment = get(&client, &ns, "pig-monitor").await;
+    let _hpa: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler =
+        get(&client, &ns, "pig-monitor").await;
+    assert_eq!(
+        after.spec.as_ref().and_then(|s| s.replicas),
+        Some(2),
+        "not reset to 1 when the autoscaler takes over"
+    );
+    let ours_owns_replicas = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| m.manager.as_deref() == Some("apptemplate"))
+        .filter_map(|m| m.fields_v1.as_ref())
+        .any(|f| f.0.pointer("/f:spec/f:replicas").is_some());
+    assert!(!ours_owns_replicas, "replicas left to the autoscaler");
+}
