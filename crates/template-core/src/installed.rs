@@ -435,24 +435,45 @@ impl InstalledComponent {
             c.scaling.min_replicas = r;
         }
         for vol in &mut c.volumes {
-            if let Some(custom) = self.customizations.volumes.get(&vol.name) {
-                if custom.capacity.is_some() {
-                    vol.capacity = custom.capacity.clone();
-                }
-                if custom.storage_class.is_some() {
-                    vol.storage_class = custom.storage_class.clone();
-                }
-            }
+            self.customize_volume(vol);
         }
         c
     }
 
+    /// Applies the volume customizations to `vol`, as [`Self::effective`] does.
+    fn customize_volume(&self, vol: &mut Volume) {
+        if let Some(custom) = self.customizations.volumes.get(&vol.name) {
+            if custom.capacity.is_some() {
+                vol.capacity = custom.capacity.clone();
+            }
+            if custom.storage_class.is_some() {
+                vol.storage_class = custom.storage_class.clone();
+            }
+        }
+    }
+
+    /// [`Self::effective`], borrowing the definition when nothing applies
+    /// to it (no shared variables, no customizations).
+    pub(crate) fn effective_cow(&self) -> std::borrow::Cow<'_, Component> {
+        if self.shared_env.is_empty() && self.customizations.is_empty() {
+            std::borrow::Cow::Borrowed(&self.spec)
+        } else {
+            std::borrow::Cow::Owned(self.effective())
+        }
+    }
+
     /// Volumes the component owns, as they run (effective size and class).
     pub fn owned_volumes(&self) -> Vec<Volume> {
-        self.effective()
+        // The volumes of `effective()`, without copying the rest.
+        self.spec
             .volumes
-            .into_iter()
+            .iter()
             .filter(|v| v.shared_from.is_none())
+            .map(|v| {
+                let mut vol = v.clone();
+                self.customize_volume(&mut vol);
+                vol
+            })
             .collect()
     }
 

@@ -7,6 +7,7 @@
 //! list is addressed by position.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::str::FromStr;
 
 use schemars::JsonSchema;
@@ -131,9 +132,9 @@ struct Validator {
 }
 
 impl Validator {
-    fn report(&mut self, path: impl Into<String>, kind: ProblemKind, message: impl Into<String>) {
+    fn report(&mut self, path: impl fmt::Display, kind: ProblemKind, message: impl Into<String>) {
         self.problems.push(Problem {
-            path: path.into(),
+            path: path.to_string(),
             kind,
             message: message.into(),
         });
@@ -217,7 +218,7 @@ impl Validator {
         let mut seen = BTreeSet::new();
         for (i, m) in doc.modules.iter().enumerate() {
             let path = format!("modules[{i}]");
-            self.dns_label(&format!("{path}.key"), &m.key, 63);
+            self.dns_label(format_args!("{path}.key"), &m.key, 63);
             if !seen.insert(m.key.as_str()) {
                 self.report(
                     format!("{path}.key"),
@@ -242,7 +243,7 @@ impl Validator {
         let mut seen = BTreeSet::new();
         for (i, p) in doc.plugins.iter().enumerate() {
             let path = format!("plugins[{i}]");
-            self.dns_label(&format!("{path}.key"), &p.key, 63);
+            self.dns_label(format_args!("{path}.key"), &p.key, 63);
             if !seen.insert(p.key.as_str()) {
                 self.report(
                     format!("{path}.key"),
@@ -260,20 +261,16 @@ impl Validator {
                     "the plugin needs a display name",
                 );
             }
-            self.image(&format!("{path}.image"), &p.image);
-            self.env_list(&format!("{path}.env"), &p.env, &mut BTreeMap::new());
-            self.config_files(
-                &format!("{path}.config_files"),
-                &p.config_files,
-                &mut BTreeMap::new(),
-            );
+            self.image(format_args!("{path}.image"), &p.image);
+            self.env_list(&path, ".env", &p.env, &mut HashMap::new());
+            self.config_files(&path, &p.config_files, &mut HashMap::new());
         }
     }
 
     fn component_keys(&mut self, doc: &TemplateVersion, paths: &[String]) {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, c) in doc.components.iter().enumerate() {
-            self.dns_label(&format!("{}.key", paths[i]), &c.key, 63);
+            self.dns_label(format_args!("{}.key", paths[i]), &c.key, 63);
             if let Some(first) = seen.insert(c.key.as_str(), i) {
                 self.report(
                     format!("{}.key", paths[i]),
@@ -297,7 +294,7 @@ impl Validator {
                 "the component needs a display name",
             );
         }
-        self.image(&format!("{path}.image"), &c.image);
+        self.image(format_args!("{path}.image"), &c.image);
         if let Some(module) = &c.module
             && doc.module(module).is_none()
         {
@@ -311,17 +308,17 @@ impl Validator {
         // Ports: numbers in range and unique in the component.
         let mut numbers = BTreeMap::new();
         for (i, p) in c.ports.iter().enumerate() {
-            let ppath = format!("{path}.ports[{i}]");
-            self.dns_label(&format!("{ppath}.name"), &p.name, 15);
+            let ppath = ItemPath::new(path, ".ports", i, "");
+            self.dns_label(format_args!("{ppath}.name"), &p.name, 15);
             if p.port == 0 || p.port > 65_535 {
                 self.report(
-                    format!("{ppath}.port"),
+                    format_args!("{ppath}.port"),
                     ProblemKind::PortConflict,
                     format!("port {} is out of range; use 1 to 65535", p.port),
                 );
             } else if let Some(first) = numbers.insert(p.port, i) {
                 self.report(
-                    format!("{ppath}.port"),
+                    format_args!("{ppath}.port"),
                     ProblemKind::PortConflict,
                     format!(
                         "port {} is already declared by ports[{first}]; declare each port once",
@@ -332,53 +329,54 @@ impl Validator {
         }
 
         // Variable names are unique across env and connection info.
-        let mut names = BTreeMap::new();
-        self.env_list(&format!("{path}.env"), &c.env, &mut names);
+        let mut names = HashMap::with_capacity(c.env.len() + c.connection_info.len());
+        self.env_list(path, ".env", &c.env, &mut names);
         for (i, var) in c.connection_info.iter().enumerate() {
-            let vpath = format!("{path}.connection_info[{i}]");
-            self.env_name(&format!("{vpath}.name"), &var.name, &mut names);
+            let at = ItemPath::new(path, ".connection_info", i, ".name");
+            self.env_name(at, &var.name, &mut names);
+            let vpath = || format!("{path}.connection_info[{i}]");
             match (&var.value, &var.generate) {
                 (Some(_), Some(_)) => self.report(
-                    vpath,
+                    vpath(),
                     ProblemKind::InvalidConnectionInfo,
                     "give either `value` or `generate`, not both",
                 ),
                 (None, None) => self.report(
-                    vpath,
+                    vpath(),
                     ProblemKind::InvalidConnectionInfo,
                     "give a fixed `value` or a `generate` rule for a secret made at install time",
                 ),
-                (None, Some(rule)) => self.secret_rule(&format!("{vpath}.generate"), rule),
+                (None, Some(rule)) => self.secret_rule(&format!("{}.generate", vpath()), rule),
                 (Some(_), None) => {}
             }
         }
 
         // Mount paths are unique across config files and volumes.
-        let mut mounts = BTreeMap::new();
-        self.config_files(
-            &format!("{path}.config_files"),
-            &c.config_files,
-            &mut mounts,
-        );
+        let mut mounts = HashMap::with_capacity(c.config_files.len() + c.volumes.len());
+        self.config_files(path, &c.config_files, &mut mounts);
         let mut volume_names = BTreeSet::new();
         for (i, vol) in c.volumes.iter().enumerate() {
-            let vpath = format!("{path}.volumes[{i}]");
-            self.dns_label(&format!("{vpath}.name"), &vol.name, 63);
+            let vpath = ItemPath::new(path, ".volumes", i, "");
+            self.dns_label(format_args!("{vpath}.name"), &vol.name, 63);
             if !volume_names.insert(vol.name.as_str()) {
                 self.report(
-                    format!("{vpath}.name"),
+                    format_args!("{vpath}.name"),
                     ProblemKind::DuplicateKey,
                     format!("volume `{}` is declared twice in this component", vol.name),
                 );
             }
-            self.mount_path(&format!("{vpath}.mount_path"), &vol.mount_path, &mut mounts);
+            self.mount_path(
+                ItemPath::new(path, ".volumes", i, ".mount_path"),
+                &vol.mount_path,
+                &mut mounts,
+            );
             match (&vol.capacity, &vol.shared_from) {
                 (None, None) => self.report(
-                    format!("{vpath}.capacity"),
+                    format_args!("{vpath}.capacity"),
                     ProblemKind::InvalidQuantity,
                     "a volume needs a capacity such as `10Gi` (or `shared_from` to mount another component's volume)",
                 ),
-                (Some(cap), _) => self.quantity(&format!("{vpath}.capacity"), cap, true),
+                (Some(cap), _) => self.quantity(format_args!("{vpath}.capacity"), cap, true),
                 (None, Some(_)) => {}
             }
         }
@@ -386,7 +384,7 @@ impl Validator {
         // Dependencies listed once, not on itself.
         let mut deps = BTreeSet::new();
         for (i, d) in c.depends_on.iter().enumerate() {
-            let dpath = format!("{path}.depends_on[{i}]");
+            let dpath = ItemPath::new(path, ".depends_on", i, "");
             if d == &c.key {
                 self.report(
                     dpath,
@@ -412,7 +410,7 @@ impl Validator {
             }
         }
         for (k, val) in &c.labels {
-            self.label(&format!("{path}.labels[{k}]"), k, val);
+            self.label(format_args!("{path}.labels[{k}]"), k, val);
         }
         let mut attached = BTreeSet::new();
         for (i, a) in c.plugins.iter().enumerate() {
@@ -434,13 +432,13 @@ impl Validator {
                     format!("plugin `{}` is attached twice; attach it once", a.plugin),
                 );
             }
-            self.env_list(&format!("{apath}.env"), &a.env, &mut BTreeMap::new());
+            self.env_list(&apath, ".env", &a.env, &mut HashMap::new());
         }
     }
 
     fn scaling(&mut self, path: &str, c: &Component) {
         let s = &c.scaling;
-        let spath = format!("{path}.scaling");
+        let spath = format_args!("{path}.scaling");
         if s.max_replicas == 0 {
             self.report(
                 format!("{spath}.max_replicas"),
@@ -474,8 +472,7 @@ impl Validator {
             ("memory_limit", &s.memory_limit),
         ] {
             if let Some(text) = value {
-                let fpath = format!("{spath}.{field}");
-                self.quantity(&fpath, text, true);
+                self.quantity(format_args!("{spath}.{field}"), text, true);
                 if let Some(q) = parse_quantity(text) {
                     parsed.insert(field, q);
                 }
@@ -602,7 +599,7 @@ impl Validator {
             .collect();
         for (ci, c) in doc.components.iter().enumerate() {
             for (i, d) in c.depends_on.iter().enumerate() {
-                let dpath = format!("{}.depends_on[{i}]", paths[ci]);
+                let dpath = ItemPath::new(&paths[ci], ".depends_on", i, "");
                 match keys.get(d.as_str()) {
                     None => self.report(
                         dpath,
@@ -752,17 +749,29 @@ impl Validator {
                     );
                 }
             }
-            self.env_list(&format!("{path}.env"), &g.env, &mut BTreeMap::new());
+            self.env_list(&path, ".env", &g.env, &mut HashMap::new());
         }
     }
 
-    fn env_list(&mut self, path: &str, env: &[EnvVar], names: &mut BTreeMap<String, String>) {
+    /// Checks the names of `env`, found at `{base}{list}`.
+    fn env_list<'a, 'p>(
+        &mut self,
+        base: &'p str,
+        list: &'static str,
+        env: &'a [EnvVar],
+        names: &mut HashMap<&'a str, ItemPath<'p>>,
+    ) {
         for (i, var) in env.iter().enumerate() {
-            self.env_name(&format!("{path}[{i}].name"), &var.name, names);
+            self.env_name(ItemPath::new(base, list, i, ".name"), &var.name, names);
         }
     }
 
-    fn env_name(&mut self, path: &str, name: &str, names: &mut BTreeMap<String, String>) {
+    fn env_name<'a, 'p>(
+        &mut self,
+        path: ItemPath<'p>,
+        name: &'a str,
+        names: &mut HashMap<&'a str, ItemPath<'p>>,
+    ) {
         let valid = name
             .chars()
             .next()
@@ -784,25 +793,26 @@ impl Validator {
                 format!("variable `{name}` is already defined at {first}"),
             );
         } else {
-            names.insert(name.to_owned(), path.to_owned());
+            names.insert(name, path);
         }
     }
 
-    fn config_files(
+    /// Checks `files`, found at `{base}.config_files`.
+    fn config_files<'a, 'p>(
         &mut self,
-        path: &str,
-        files: &[ConfigFile],
-        mounts: &mut BTreeMap<String, String>,
+        base: &'p str,
+        files: &'a [ConfigFile],
+        mounts: &mut HashMap<&'a str, ItemPath<'p>>,
     ) {
         for (i, f) in files.iter().enumerate() {
-            let fpath = format!("{path}[{i}]");
-            self.mount_path(&format!("{fpath}.mount_path"), &f.mount_path, mounts);
+            let fpath = ItemPath::new(base, ".config_files", i, "");
+            self.mount_path(fpath.with_field(".mount_path"), &f.mount_path, mounts);
             let mode_ok = f.mode.len() <= 4
                 && !f.mode.is_empty()
                 && u32::from_str_radix(&f.mode, 8).is_ok_and(|m| m <= 0o777);
             if !mode_ok {
                 self.report(
-                    format!("{fpath}.mode"),
+                    format_args!("{fpath}.mode"),
                     ProblemKind::InvalidMode,
                     format!(
                         "`{}` is not a file mode; write octal permission bits such as \"0644\"",
@@ -813,7 +823,12 @@ impl Validator {
         }
     }
 
-    fn mount_path(&mut self, path: &str, mount: &str, mounts: &mut BTreeMap<String, String>) {
+    fn mount_path<'a, 'p>(
+        &mut self,
+        path: ItemPath<'p>,
+        mount: &'a str,
+        mounts: &mut HashMap<&'a str, ItemPath<'p>>,
+    ) {
         let clean = mount.starts_with('/')
             && mount.len() > 1
             && !mount.ends_with('/')
@@ -836,7 +851,7 @@ impl Validator {
                 format!("`{mount}` is already mounted by {first}; give each mount its own path"),
             );
         } else {
-            mounts.insert(mount.to_owned(), path.to_owned());
+            mounts.insert(mount, path);
         }
     }
 
@@ -862,7 +877,7 @@ impl Validator {
         }
     }
 
-    fn quantity(&mut self, path: &str, text: &str, positive: bool) {
+    fn quantity(&mut self, path: impl fmt::Display, text: &str, positive: bool) {
         match parse_quantity(text) {
             None => self.report(
                 path,
@@ -880,7 +895,7 @@ impl Validator {
         }
     }
 
-    fn image(&mut self, path: &str, image: &str) {
+    fn image(&mut self, path: impl fmt::Display, image: &str) {
         match oci_spec::distribution::Reference::from_str(image) {
             Err(e) => self.report(
                 path,
@@ -912,7 +927,7 @@ impl Validator {
         }
     }
 
-    fn label(&mut self, path: &str, key: &str, value: &str) {
+    fn label(&mut self, path: impl fmt::Display, key: &str, value: &str) {
         let (prefix, name) = match key.rsplit_once('/') {
             Some((p, n)) => (Some(p), n),
             None => (None, key),
@@ -929,21 +944,21 @@ impl Validator {
             prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(|seg| is_dns_label(seg, 63)));
         if !name_ok(name) || !prefix_ok {
             self.report(
-                path,
+                &path,
                 ProblemKind::InvalidLabel,
                 format!("`{key}` is not a Kubernetes label key; use [prefix/]name with letters, digits, `-`, `_`, `.`"),
             );
         }
         if !value.is_empty() && !name_ok(value) {
             self.report(
-                path,
+                &path,
                 ProblemKind::InvalidLabel,
                 format!("`{value}` is not a Kubernetes label value; at most 63 letters, digits, `-`, `_`, `.`, starting and ending alphanumeric"),
             );
         }
     }
 
-    fn dns_label(&mut self, path: &str, value: &str, max: usize) {
+    fn dns_label(&mut self, path: impl fmt::Display, value: &str, max: usize) {
         if value.is_empty() {
             self.report(path, ProblemKind::Empty, "the identifier is empty");
         } else if !is_dns_label(value, max) {
@@ -1084,4 +1099,35 @@ fn is_dns_label(value: &str, max: usize) -> bool {
             .chars()
             .last()
             .is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// The path `{base}{list}[{item}]{field}` of a list item, formatted only
+/// when a problem is reported.
+#[derive(Clone, Copy)]
+struct ItemPath<'p> {
+    base: &'p str,
+    list: &'static str,
+    item: usize,
+    field: &'static str,
+}
+
+impl<'p> ItemPath<'p> {
+    fn new(base: &'p str, list: &'static str, item: usize, field: &'static str) -> Self {
+        ItemPath {
+            base,
+            list,
+            item,
+            field,
+        }
+    }
+
+    fn with_field(self, field: &'static str) -> Self {
+        ItemPath { field, ..self }
+    }
+}
+
+impl fmt::Display for ItemPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}[{}]{}", self.base, self.list, self.item, self.field)
+    }
 }

@@ -148,6 +148,24 @@ pub enum MarketError {
         message: String,
     },
 
+    /// A registry refused or failed a request of an image relocation.
+    #[error("registry {registry}: {item}: {message}")]
+    Registry {
+        /// The registry (`host[:port][/prefix]`).
+        registry: String,
+        /// The repository and blob, manifest or tag concerned.
+        item: String,
+        /// What happened, and what to do.
+        message: String,
+    },
+
+    /// An operation was stopped by its progress callback.
+    #[error("{what} was cancelled; run it again to resume where it stopped")]
+    Cancelled {
+        /// What was stopped.
+        what: String,
+    },
+
     /// An export was asked for something it cannot do.
     #[error("cannot export: {message}")]
     InvalidExport {

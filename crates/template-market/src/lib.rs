@@ -14,7 +14,9 @@
 //!   with minisign, optionally split into parts;
 //! - import packages atomically and idempotently, with the checks of
 //!   [`template_core::package::PackageReader`];
-//! - delete versions and collect garbage.
+//! - delete versions and collect garbage;
+//! - relocate images to a registry over the OCI distribution API
+//!   ([`Market::relocate_images`], [`Market::relocate_version`]).
 //!
 //! Every mutation takes an exclusive lock on `<market>/.lock`; exports and
 //! reads take a shared one. Blobs are immutable files named by digest and
@@ -38,6 +40,7 @@ mod images;
 mod import;
 mod parts;
 mod progress;
+mod relocate;
 mod signing;
 mod store;
 pub mod testkit;
@@ -61,6 +64,10 @@ pub use images::ImageRef;
 pub use import::{ImportOptions, ImportReport, ImportedVersion, Trust};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress};
+pub use relocate::{
+    RegistryTarget, RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress,
+    RelocateReport,
+};
 pub use signing::{KeyPair, PublicKey, SecretKey, generate_key_pair};
 use store::{Store, write_atomic};
 pub use template_core::package::{Compression, ReaderLimits};

@@ -15,7 +15,8 @@
 mod lines;
 pub(crate) mod render;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -230,14 +231,12 @@ pub fn diff(from: &TemplateVersion, to: &TemplateVersion) -> Result<VersionDiff>
     config_group_changes(&mut config_groups, &from.config_groups, &to.config_groups);
 
     let mut components = Vec::new();
-    let old_keyed = keyed(&from.components, |c| c.key.as_str());
-    let new_keyed = keyed(&to.components, |c| c.key.as_str());
-    let old_map: BTreeMap<&str, &Component> =
-        old_keyed.iter().map(|(k, c)| (k.as_str(), *c)).collect();
-    let new_map: BTreeMap<&str, &Component> =
-        new_keyed.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+    let old_keyed = keyed_names(&from.components, |c| c.key.as_str());
+    let new_keyed = keyed_names(&to.components, |c| c.key.as_str());
+    let old_map: HashMap<&str, &Component> = old_keyed.iter().map(|(k, c)| (&**k, *c)).collect();
+    let new_map: HashMap<&str, &Component> = new_keyed.iter().map(|(k, c)| (&**k, *c)).collect();
     for (key, new) in &new_keyed {
-        let old = old_map.get(key.as_str()).copied();
+        let old = old_map.get(&**key).copied();
         if old == Some(*new) {
             continue;
         }
@@ -246,7 +245,7 @@ pub fn diff(from: &TemplateVersion, to: &TemplateVersion) -> Result<VersionDiff>
             continue;
         }
         components.push(ComponentDiff {
-            key: key.clone(),
+            key: key.to_string(),
             status: if old.is_some() {
                 ChangeKind::Changed
             } else {
@@ -256,11 +255,11 @@ pub fn diff(from: &TemplateVersion, to: &TemplateVersion) -> Result<VersionDiff>
         });
     }
     for (key, old) in &old_keyed {
-        if new_map.contains_key(key.as_str()) {
+        if new_map.contains_key(&**key) {
             continue;
         }
         components.push(ComponentDiff {
-            key: key.clone(),
+            key: key.to_string(),
             status: ChangeKind::Removed,
             changes: component_changes(key, Some(old), None),
         });
@@ -296,27 +295,52 @@ pub fn component_changes(
         section,
         item: None,
     };
-    let get =
-        |f: fn(&Component) -> Value| -> (Option<Value>, Option<Value>) { (old.map(f), new.map(f)) };
-
-    let (o, n) = get(|c| Value::String(c.name.clone()));
-    leaf(&mut out, &site(Section::Identity), Some("name"), o, n);
-    let (o, n) = get(|c| Value::String(c.description.clone()));
-    leaf(
-        &mut out,
-        &site(Section::Identity),
-        Some("description"),
-        o,
-        n,
+    // A leaf field: compared typed, turned into values only when it differs.
+    let mut field =
+        |section, name, same: fn(&Component, &Component) -> bool, f: fn(&Component) -> Value| {
+            if let (Some(o), Some(n)) = (old, new)
+                && same(o, n)
+            {
+                return;
+            }
+            leaf(&mut out, &site(section), Some(name), old.map(f), new.map(f));
+        };
+    field(
+        Section::Identity,
+        "name",
+        |o, n| o.name == n.name,
+        |c| Value::String(c.name.clone()),
     );
-    let (o, n) = get(|c| c.module.clone().map(Value::String).unwrap_or(Value::Null));
-    leaf(&mut out, &site(Section::Module), Some("module"), o, n);
-    let (o, n) = get(|c| Value::String(c.image.clone()));
-    leaf(&mut out, &site(Section::Image), Some("image"), o, n);
-    let (o, n) = get(|c| strings(&c.command));
-    leaf(&mut out, &site(Section::Command), Some("command"), o, n);
-    let (o, n) = get(|c| strings(&c.args));
-    leaf(&mut out, &site(Section::Command), Some("args"), o, n);
+    field(
+        Section::Identity,
+        "description",
+        |o, n| o.description == n.description,
+        |c| Value::String(c.description.clone()),
+    );
+    field(
+        Section::Module,
+        "module",
+        |o, n| o.module == n.module,
+        |c| c.module.clone().map(Value::String).unwrap_or(Value::Null),
+    );
+    field(
+        Section::Image,
+        "image",
+        |o, n| o.image == n.image,
+        |c| Value::String(c.image.clone()),
+    );
+    field(
+        Section::Command,
+        "command",
+        |o, n| o.command == n.command,
+        |c| strings(&c.command),
+    );
+    field(
+        Section::Command,
+        "args",
+        |o, n| o.args == n.args,
+        |c| strings(&c.args),
+    );
 
     let empty = Component::empty_lists();
     let oc = old.unwrap_or(&empty);
@@ -691,6 +715,27 @@ fn keyed<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<(String, &T)> {
     out
 }
 
+/// [`keyed`], borrowing each name that needs no `#n` suffix.
+fn keyed_names<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> &'a str,
+) -> Vec<(Cow<'a, str>, &'a T)> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let k = key(item);
+        let n = seen.entry(k).or_insert(0);
+        *n += 1;
+        let name = if *n == 1 {
+            Cow::Borrowed(k)
+        } else {
+            Cow::Owned(format!("{k}#{n}"))
+        };
+        out.push((name, item));
+    }
+    out
+}
+
 /// Changes of a list whose entries have an identity, at `<base>.<list>[id]`.
 fn keyed_entries<T: Serialize + PartialEq>(
     out: &mut Vec<FieldChange>,
@@ -703,18 +748,36 @@ fn keyed_entries<T: Serialize + PartialEq>(
     if old == new {
         return;
     }
-    let old_keyed = keyed(old, &key);
-    let new_keyed = keyed(new, &key);
-    let old_map: BTreeMap<&str, &T> = old_keyed.iter().map(|(k, t)| (k.as_str(), *t)).collect();
-    let new_map: BTreeMap<&str, &T> = new_keyed.iter().map(|(k, t)| (k.as_str(), *t)).collect();
     let list_path = site.path(Some(list));
     let entry_site = |k: &str| Site {
         base: format!("{list_path}[{k}]"),
         section: site.section,
         item: Some(k.to_owned()),
     };
+    let changed = |out: &mut Vec<FieldChange>, k: &str, o: &T, n: &T| {
+        let (ov, nv) = (to_value(o), to_value(n));
+        let secret = is_secret_object(&ov) || is_secret_object(&nv);
+        value_changes(out, &entry_site(k), None, Some(&ov), Some(&nv), secret);
+    };
+    let new_keyed = keyed_names(new, &key);
+    // The usual case, the same unique keys in the same order: compare entry
+    // by entry, as matching by key would.
+    if old.len() == new.len()
+        && new_keyed.iter().all(|(k, _)| matches!(k, Cow::Borrowed(_)))
+        && old.iter().zip(new).all(|(o, n)| key(o) == key(n))
+    {
+        for ((k, n), o) in new_keyed.iter().zip(old) {
+            if o != *n {
+                changed(out, k, o, n);
+            }
+        }
+        return;
+    }
+    let old_keyed = keyed_names(old, &key);
+    let old_map: HashMap<&str, &T> = old_keyed.iter().map(|(k, t)| (&**k, *t)).collect();
+    let new_map: HashMap<&str, &T> = new_keyed.iter().map(|(k, t)| (&**k, *t)).collect();
     for (k, n) in &new_keyed {
-        match old_map.get(k.as_str()) {
+        match old_map.get(&**k) {
             None => whole_entry(
                 out,
                 &entry_site(k),
@@ -722,16 +785,12 @@ fn keyed_entries<T: Serialize + PartialEq>(
                 None,
                 Some(to_value(*n)),
             ),
-            Some(o) if *o != *n => {
-                let (ov, nv) = (to_value(*o), to_value(*n));
-                let secret = is_secret_object(&ov) || is_secret_object(&nv);
-                value_changes(out, &entry_site(k), None, Some(&ov), Some(&nv), secret);
-            }
+            Some(o) if *o != *n => changed(out, k, o, n),
             Some(_) => {}
         }
     }
     for (k, o) in &old_keyed {
-        if !new_map.contains_key(k.as_str()) {
+        if !new_map.contains_key(&**k) {
             whole_entry(
                 out,
                 &entry_site(k),

@@ -394,9 +394,9 @@ pub(crate) fn running_changes(
     old: Option<&InstalledComponent>,
     new: Option<&InstalledComponent>,
 ) -> Vec<FieldChange> {
-    let old_eff = old.map(InstalledComponent::effective);
-    let new_eff = new.map(InstalledComponent::effective);
-    let mut changes = diff::component_changes(key, old_eff.as_ref(), new_eff.as_ref());
+    let old_eff = old.map(InstalledComponent::effective_cow);
+    let new_eff = new.map(InstalledComponent::effective_cow);
+    let mut changes = diff::component_changes(key, old_eff.as_deref(), new_eff.as_deref());
     let no_plugins = Vec::new();
     diff::plugin_definition_changes(
         &mut changes,

@@ -14,7 +14,7 @@
 //! - a subset of components can be upgraded alone;
 //! - steps run dependencies first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,7 @@ use super::{
 use crate::diff::{ChangeKind, Section, line_diff};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState, VolumeCustomization};
-use crate::model::TemplateVersion;
+use crate::model::{Component, TemplateVersion};
 use crate::quantity::parse_quantity;
 
 /// Choices made for one upgrade.
@@ -155,11 +155,16 @@ pub fn plan_upgrade(
             }
         }
     }
+    // First component of each key, as `to.component` finds it.
+    let mut to_by_key: HashMap<&str, &Component> = HashMap::with_capacity(to.components.len());
+    for c in &to.components {
+        to_by_key.entry(c.key.as_str()).or_insert(c);
+    }
     for (key, current) in &installed.components {
         if !in_scope(key) {
             continue;
         }
-        let why_leaving = match to.component(key) {
+        let why_leaving = match to_by_key.get(key.as_str()).copied() {
             None => format!("removed from the template in version {}", to.version),
             Some(spec) if !is_selected(spec, &modules) => {
                 format!(
