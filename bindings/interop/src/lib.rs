@@ -12,7 +12,7 @@
 //!
 //! New core modules (diffs, plans) and new crates (the market) are wrapped
 //! the same way: their values go through [`to_data`] and [`from_data`], and
-//! their errors get a case in [`error_report`].
+//! their errors get a case in [`error_report()`].
 
 pub mod data;
 pub mod error_report;

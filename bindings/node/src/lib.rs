@@ -4,7 +4,7 @@
 //! `template-core`, and converts the result back. Values cross as plain JS
 //! objects with the content of the Rust JSON ([`data`]); core errors are
 //! thrown as `Error`s with a stable `code`, `details` and, for validation,
-//! `problems` ([`errors`]). The modules follow the core's: [`document`] (the
+//! `problems` (`errors`). The modules follow the core's: [`document`] (the
 //! `Template` class), [`versions`], [`publish`]. Method and option names are
 //! camelCase as JavaScript expects; data keeps the Rust JSON's field names.
 

@@ -3,9 +3,9 @@
 //!
 //! Thin by design: each function converts its arguments, calls
 //! `template-core`, and converts the result back. Values cross as plain
-//! Python data with the content of the Rust JSON ([`convert`]); core errors
-//! become one exception class per kind ([`errors`]). The modules follow the
-//! core's: [`document`] (the `Template` class), [`versions`], [`publish`].
+//! Python data with the content of the Rust JSON (`convert`); core errors
+//! become one exception class per kind (`errors`). The modules follow the
+//! core's: `document` (the `Template` class), `versions`, `publish`.
 //! A new core module gets a file here with its own `register`.
 
 use pyo3::prelude::*;

@@ -41,7 +41,7 @@ impl Default for LoadOptions {
 }
 
 /// Parses a document from bytes. Syntax and shape errors carry the line or
-/// the document path; semantic rules are checked by [`crate::validate`].
+/// the document path; semantic rules are checked by [`crate::validate()`].
 ///
 /// ```
 /// use template_core::{load, Format, LoadOptions};

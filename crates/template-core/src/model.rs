@@ -4,7 +4,7 @@
 //! The layout is documented field by field here and in the generated JSON
 //! Schema (`schema/template-version.schema.json`). Values that need checking
 //! beyond their type (versions, image references, quantities) are kept as the
-//! user wrote them and checked by [`crate::validate`], so that one pass can
+//! user wrote them and checked by [`crate::validate()`], so that one pass can
 //! report every problem with its path instead of stopping at the first.
 
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ pub enum Scope {
 }
 
 /// Life cycle of a version. Transitions are checked by
-/// [`ReleaseState::transition_to`].
+/// [`crate::set_release_state`].
 #[derive(
     Debug,
     Clone,
