@@ -16,23 +16,107 @@
 //!
 //! Run it with `cargo run --example delivery`. Components' images are small
 //! synthetic OCI images built on the fly, since no registry is reachable.
+//!
+//! Given a cluster, the story goes on there (see [`USAGE`]):
+//!
+//! ```text
+//! cargo run --example delivery -- --kubeconfig FILE [--context NAME] [--namespace NS]
+//!     [--registry HOST:PORT] [--insecure-registry] [--storage-class NAME]
+//! ```
+//!
+//! 8. `template_k8s::Delivery` installs 1.0.0 from the customer's market,
+//!    relocating its images to the registry first (if one is given);
+//! 9. someone edits an env value directly on the cluster;
+//! 10. the upgrade to 2.0.0 finds the edit, keeps it and says so;
+//! 11. a rollback returns to 1.0.0, and the history lists all three.
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::api::{Api, Patch, PatchParams};
 use template_core::{
     CandidateFilter, InstallOptions, Outcome, ReleaseState, RollbackOptions, UpgradeOptions,
     UpgradeRecord, apply, diff, generate_secrets, install_state, plan_install, plan_rollback,
     plan_upgrade, upgrade_candidates, validate,
 };
-use template_k8s::{RenderOptions, render};
+use template_k8s::{
+    Delivery, DeliveryEvent, EnvironmentProfile, ExecutorOptions, RenderOptions, render,
+};
 use template_market::testkit::{self, LayerSizes};
 use template_market::{
-    ExportBase, ExportRequest, ImportOptions, Market, Progress, Trust, generate_key_pair,
+    ExportBase, ExportRequest, ImportOptions, Market, Progress, RegistryTarget, Trust,
+    generate_key_pair,
 };
 
+/// Command line of the example.
+const USAGE: &str = "usage: cargo run --example delivery [-- --kubeconfig FILE [--context NAME] \
+[--namespace NS] [--registry HOST:PORT] [--insecure-registry] [--storage-class NAME]]
+  without arguments the story runs without a cluster; with --kubeconfig it goes on in
+  namespace NS (default pig-example, must not hold Pig yet) of the kubeconfig's context NAME
+  (default: its current context), relocating images to the registry if one is given
+  (--insecure-registry: plain HTTP) and creating volumes of class NAME if given";
+
+/// Where the story goes on, from the command line.
+#[derive(Debug, Default)]
+struct ClusterArgs {
+    kubeconfig: PathBuf,
+    context: Option<String>,
+    namespace: Option<String>,
+    registry: Option<String>,
+    insecure_registry: bool,
+    storage_class: Option<String>,
+}
+
+/// `None` without arguments; an error naming the bad argument otherwise.
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<ClusterArgs>, String> {
+    let mut kubeconfig = None;
+    let mut parsed = ClusterArgs::default();
+    let mut args = args.peekable();
+    if args.peek().is_none() {
+        return Ok(None);
+    }
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .filter(|v| !v.starts_with("--"))
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--kubeconfig" => kubeconfig = Some(PathBuf::from(value("--kubeconfig")?)),
+            "--context" => parsed.context = Some(value("--context")?),
+            "--namespace" => parsed.namespace = Some(value("--namespace")?),
+            "--registry" => parsed.registry = Some(value("--registry")?),
+            "--storage-class" => parsed.storage_class = Some(value("--storage-class")?),
+            "--insecure-registry" => parsed.insecure_registry = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let Some(kubeconfig) = kubeconfig else {
+        return Err("--kubeconfig FILE is required to run on a cluster".to_owned());
+    };
+    if parsed.insecure_registry && parsed.registry.is_none() {
+        return Err("--insecure-registry needs --registry HOST:PORT".to_owned());
+    }
+    parsed.kubeconfig = kubeconfig;
+    Ok(Some(parsed))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cluster = match parse_args(std::env::args().skip(1)) {
+        Ok(cluster) => cluster,
+        Err(problem) => {
+            if !problem.is_empty() {
+                eprintln!("error: {problem}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
     let tmp = tempfile::tempdir()?;
     let office = Market::open(tmp.path().join("office-market"))?;
     let site = Market::open(tmp.path().join("customer-market"))?;
@@ -232,6 +316,140 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  every component runs its 1.0.0 definition again: {same}");
     if !same || !check.problems.is_empty() {
         return Err("the delivery story did not end as expected".into());
+    }
+    if let Some(cluster) = cluster {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(on_cluster(&site, &cluster))?;
+    }
+    Ok(())
+}
+
+/// Steps 8 to 11: the customer's market delivered to a real cluster.
+async fn on_cluster(site: &Market, args: &ClusterArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let env = EnvironmentProfile {
+        name: "customer-site".into(),
+        context: args.context.clone(),
+        namespace: args
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "pig-example".into()),
+        registry: args.registry.clone(),
+        released_only: true,
+        env_overrides: Default::default(),
+        storage_class: args.storage_class.clone(),
+    };
+    let mut delivery = Delivery::new(site.clone(), ExecutorOptions::new("delivery-example"))
+        .with_kubeconfig(&args.kubeconfig);
+    if let Some(registry) = &args.registry {
+        let mut access = RegistryTarget::new(registry.as_str());
+        access.insecure = args.insecure_registry;
+        delivery = delivery.with_registry(access);
+    }
+    let progress = |event: &DeliveryEvent| match event {
+        DeliveryEvent::Relocated {
+            registry,
+            blobs_uploaded,
+            blobs_skipped,
+            bytes_uploaded,
+            ..
+        } => println!(
+            "  images in {registry}: {blobs_uploaded} blobs pushed ({bytes_uploaded} bytes), {blobs_skipped} there already"
+        ),
+        DeliveryEvent::StepDone {
+            wave,
+            component,
+            ok,
+            ..
+        } => println!(
+            "  wave {wave}: {component} {}",
+            if *ok { "ready" } else { "FAILED" }
+        ),
+        DeliveryEvent::Done {
+            operation,
+            revision,
+            ok,
+            ..
+        } => println!("  {operation:?} recorded as revision {revision} (succeeded: {ok})"),
+        _ => {}
+    };
+
+    println!(
+        "\n== 8. Pig 1.0.0 delivered to namespace `{}` of the cluster",
+        env.namespace
+    );
+    let mut options = InstallOptions::default();
+    options.modules.insert("devtools".into(), false);
+    let installed = delivery
+        .install(&env, "pig", "1.0.0", &options, &progress)
+        .await?;
+    println!(
+        "  {} components run 1.0.0",
+        installed.state.components.len()
+    );
+
+    println!("\n== 9. An operator edits upms's JAVA_OPTS directly on the cluster");
+    let client = template_k8s::connect(&env, Some(&args.kubeconfig)).await?;
+    let sets: Api<StatefulSet> = Api::namespaced(client, &env.namespace);
+    let edit = serde_json::json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "upms", "env": [{"name": "JAVA_OPTS", "value": "-Xms1g -Xmx3g"}]}
+    ]}}}});
+    let by_hand = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    sets.patch("pig-upms", &by_hand, &Patch::Strategic(edit))
+        .await?;
+    println!("  StatefulSet/pig-upms: JAVA_OPTS=-Xms1g -Xmx3g");
+
+    println!("\n== 10. Upgrade to 2.0.0, keeping the edit");
+    let upgraded = delivery
+        .upgrade(&env, "pig", "2.0.0", &UpgradeOptions::default(), &progress)
+        .await?;
+    for change in &upgraded.drift {
+        println!(
+            "  found on the cluster: {} = {:?} (recorded {:?}, in {})",
+            change.path, change.live, change.recorded, change.object
+        );
+    }
+    for kept in upgraded.plan.kept_customizations() {
+        println!("  kept: {} ({:?})", kept.path, kept.reason);
+    }
+    let java_opts = upgraded
+        .state
+        .component("upms")
+        .and_then(|c| c.customizations.env.get("JAVA_OPTS").cloned());
+    if java_opts.as_deref() != Some("-Xms1g -Xmx3g") {
+        return Err(format!("the edit was not kept: {java_opts:?}").into());
+    }
+
+    println!("\n== 11. Roll back to 1.0.0, then the history");
+    let rolled_back = delivery
+        .rollback(
+            &env,
+            "pig",
+            upgraded.revision,
+            &RollbackOptions::default(),
+            &progress,
+        )
+        .await?;
+    println!("  version now {}", rolled_back.state.version);
+    for line in delivery.history(&env, "pig").await? {
+        println!(
+            "  r{} {:?} {} -> {}: {}",
+            line.revision,
+            line.kind,
+            line.from_version.as_deref().unwrap_or("-"),
+            line.to_version,
+            line.outcome
+        );
+    }
+    println!(
+        "  on the cluster in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if rolled_back.state.version != "1.0.0" {
+        return Err("the rollback did not restore 1.0.0".into());
     }
     Ok(())
 }

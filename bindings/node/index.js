@@ -835,7 +835,21 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Delivery = nativeBinding.Delivery
+module.exports.Market = nativeBinding.Market
 module.exports.Template = nativeBinding.Template
+module.exports.apply = nativeBinding.apply
+module.exports.applySteps = nativeBinding.applySteps
 module.exports.buildIncremental = nativeBinding.buildIncremental
 module.exports.checkPublish = nativeBinding.checkPublish
+module.exports.diff = nativeBinding.diff
+module.exports.generateKeyPair = nativeBinding.generateKeyPair
+module.exports.installState = nativeBinding.installState
+module.exports.planInstall = nativeBinding.planInstall
+module.exports.planRollback = nativeBinding.planRollback
+module.exports.planUpgrade = nativeBinding.planUpgrade
+module.exports.recordAppliedSteps = nativeBinding.recordAppliedSteps
+module.exports.recordStateAfter = nativeBinding.recordStateAfter
+module.exports.renderDiff = nativeBinding.renderDiff
+module.exports.renderPlan = nativeBinding.renderPlan
 module.exports.upgradeCandidates = nativeBinding.upgradeCandidates

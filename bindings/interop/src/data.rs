@@ -25,6 +25,60 @@ pub fn from_data<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     })
 }
 
+/// Options (install, upgrade, rollback, export...) read from plain data.
+/// `argument` names the argument in messages (e.g. `options`).
+///
+/// A misspelt field is an [`Error::InvalidOption`] naming it with the
+/// fields that exist (the option types refuse unknown fields, so a typo
+/// never silently does nothing); a wrong type is [`Error::Shape`] with the
+/// field's path. Null means the defaults.
+pub fn options_from_data<T: DeserializeOwned + Default>(
+    value: Value,
+    argument: &str,
+) -> Result<T, Error> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let at = if path == "." {
+            argument.to_owned()
+        } else {
+            format!("{argument}.{path}")
+        };
+        let message = err.into_inner().to_string();
+        if message.starts_with("unknown field") {
+            Error::InvalidOption {
+                option: at,
+                message: format!("{message}; check its spelling"),
+            }
+        } else {
+            Error::Shape { path: at, message }
+        }
+    })
+}
+
+/// One environment's outcome of a delivery as plain data: its Rust JSON,
+/// with `error` (when it failed) as `{code, message, details}` so callers
+/// can tell a refused release gate from a lock or a rollout failure.
+pub fn outcome_data(
+    outcome: &template_k8s::delivery::EnvironmentOutcome,
+) -> serde_json::Result<Value> {
+    let mut value = to_data(outcome)?;
+    if let (Some(err), Value::Object(map)) = (&outcome.error, &mut value) {
+        let report = crate::Classify::report(err);
+        map.insert(
+            "error".to_owned(),
+            serde_json::json!({
+                "code": report.class.code(),
+                "message": report.message,
+                "details": report.details,
+            }),
+        );
+    }
+    Ok(value)
+}
+
 /// The release state named as in documents (`draft`, `testing`, `released`,
 /// `deprecated`), or a message listing the names.
 pub fn parse_release_state(name: &str) -> Result<ReleaseState, String> {
@@ -61,6 +115,28 @@ mod tests {
             err.contains("`gone`") && err.contains("deprecated"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn misspelt_options_name_the_field_and_the_choices() {
+        let given = json!({"overrides": {"replica": {"web": 2}}});
+        let err = options_from_data::<template_core::InstallOptions>(given, "options").unwrap_err();
+        let Error::InvalidOption { option, message } = err else {
+            panic!("expected an invalid option, got {err:?}");
+        };
+        assert_eq!(option, "options.overrides.replica");
+        assert!(message.contains("`replicas`"), "{message}");
+
+        let wrong_type = json!({"prune": "yes"});
+        let err =
+            options_from_data::<template_core::UpgradeOptions>(wrong_type, "options").unwrap_err();
+        assert!(
+            matches!(&err, Error::Shape { path, .. } if path == "options.prune"),
+            "{err:?}"
+        );
+        let defaults: template_core::RollbackOptions =
+            options_from_data(Value::Null, "options").unwrap();
+        assert_eq!(defaults, template_core::RollbackOptions::default());
     }
 
     #[test]

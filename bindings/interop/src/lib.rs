@@ -17,5 +17,7 @@
 pub mod data;
 pub mod error_report;
 
-pub use data::{from_data, parse_release_state, release_state_name, to_data};
-pub use error_report::{ErrorClass, ErrorReport, error_report};
+pub use data::{
+    from_data, options_from_data, outcome_data, parse_release_state, release_state_name, to_data,
+};
+pub use error_report::{Classify, ErrorClass, ErrorReport, error_report};

@@ -20,9 +20,30 @@ function vectors() {
   return JSON.parse(fs.readFileSync(path.join(DATA, 'vectors', 'foundation.json'), 'utf8'))
 }
 
+/**
+ * Publishes the Pig fixture `version` to `market` with synthetic images
+ * written as an OCI layout under `dir` (`layout`: options of
+ * images.writeOciLayout); returns the published Template.
+ */
+async function publishPig(market, version, dir, layout = {}) {
+  const images = require('./images')
+  const doc = loadFixture(`pig/${version}.yaml`).toObject()
+  const layoutDir = fs.mkdtempSync(path.join(dir, 'layout-'))
+  const digests = images.writeOciLayout(layoutDir, images.imageNames(doc), layout)
+  await market.addOciLayout(layoutDir)
+  const logo = market.addBlob(images.pigLogo())
+  const pinned = Template.fromObject(images.repin(doc, digests, logo))
+  market.publish(pinned)
+  return pinned
+}
+
+function planVectors() {
+  return JSON.parse(fs.readFileSync(path.join(DATA, 'vectors', 'plans.json'), 'utf8'))
+}
+
 /** The base document with the top-level fields of `fields` replaced. */
 function overlay(base, fields) {
   return { ...structuredClone(base), ...structuredClone(fields) }
 }
 
-module.exports = { fixtureText, loadFixture, vectors, overlay }
+module.exports = { DATA, fixtureText, loadFixture, vectors, planVectors, overlay, publishPig }

@@ -2,17 +2,25 @@
 //! `apptemplate`.
 //!
 //! Thin by design: each function converts its arguments, calls
-//! `template-core`, and converts the result back. Values cross as plain
-//! Python data with the content of the Rust JSON (`convert`); core errors
-//! become one exception class per kind (`errors`). The modules follow the
-//! core's: `document` (the `Template` class), `versions`, `publish`.
-//! A new core module gets a file here with its own `register`.
+//! `template-core`, `template-market` or `template-k8s`, and converts the
+//! result back. Values cross as plain Python data with the content of the
+//! Rust JSON (`convert`); errors become one exception class per kind
+//! (`errors`). Modules: `document` (the `Template` class), `versions`,
+//! `publish`, `plans` (diffs, plans, records, states), `market` (the
+//! `Market` class and keys), `delivery` (the `Delivery` class, on one
+//! shared tokio runtime); `options` reads option dicts, `progress` runs
+//! progress callables.
 
 use pyo3::prelude::*;
 
 mod convert;
+mod delivery;
 mod document;
 mod errors;
+mod market;
+mod options;
+mod plans;
+mod progress;
 mod publish;
 mod versions;
 
@@ -22,5 +30,8 @@ fn _apptemplate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     document::register(m)?;
     versions::register(m)?;
     publish::register(m)?;
+    plans::register(m)?;
+    market::register(m)?;
+    delivery::register(m)?;
     Ok(())
 }

@@ -1,7 +1,9 @@
-//! The shared test vectors (`tests/data/vectors/foundation.json`) hold for
-//! the Rust core. The Python and Node suites check the same file, so the
-//! three cannot drift; when a message or digest changes on purpose, update
-//! the file and all three follow.
+//! The shared test vectors (`tests/data/vectors/foundation.json` and
+//! `tests/data/vectors/plans.json`) hold for the Rust core. The Python and
+//! Node suites check the same files, so the three cannot drift; when a
+//! message, digest or plan changes on purpose, update the file (plans.json:
+//! `UPDATE_VECTORS=1 cargo test -p template-core --test vectors`) and all
+//! three follow.
 
 use serde_json::{Value, json};
 use template_core::{
@@ -299,5 +301,195 @@ fn every_section_has_cases() {
         "build_incremental",
     ] {
         assert!(!cases(&v, section).is_empty(), "{section}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Plans (`tests/data/vectors/plans.json`): diff, install, upgrade with a kept
+// customization, apply, and rollback after a failed step, on the Pig
+// fixtures. Regenerate with
+// `UPDATE_VECTORS=1 cargo test -p template-core --test vectors`.
+
+const PLAN_VECTORS_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/data/vectors/plans.json"
+);
+
+/// The customer's heap setting, kept over the new default by the upgrade.
+const CUSTOMER_HEAP: &str = "-Xms1g -Xmx3g";
+
+fn plan_vectors_about() -> Value {
+    json!([
+        "Shared test vectors of diffs, plans, apply and rollback on the Pig fixtures (tests/data/pig).",
+        "Checked by crates/template-core/tests/vectors.rs, bindings/python/tests and bindings/node/test alike.",
+        "Regenerate with `UPDATE_VECTORS=1 cargo test -p template-core --test vectors`; expected values are the Rust core's.",
+        "Every value is the plain serde JSON of the Rust type (plans unmasked); `text` is the core's render_text().",
+        "from/to: fixture paths under tests/data. diff: diff(from, to) as `json` and `text`.",
+        "install: plan_install(from, options) as `plan` and `text`; `state` is install_state(plan).",
+        "installed: install.state after the customer edited upms env JAVA_OPTS (kept by the upgrade); an input.",
+        "upgrade: plan_upgrade(installed, from, to, options) as `plan` and `text`; `state` is apply(installed, plan).",
+        "rollback: the record is the UpgradeRecord {before: installed, plan: upgrade.plan, outcome: rollback.outcome};",
+        "`current` is record.state_after(); `plan`/`text` are plan_rollback(record, current, options);",
+        "`state` is apply(current, plan): the snapshot's images and config, volumes never shrunk."
+    ])
+}
+
+fn plan_json(plan: &template_core::Plan) -> Value {
+    serde_json::to_value(plan).expect("plan JSON")
+}
+
+/// Computes every expected value of plans.json from the inputs it holds
+/// (options, installed state, outcome), as the bindings do.
+fn compute_plan_vectors(inputs: &Value) -> Value {
+    use template_core::{
+        InstallOptions, InstalledState, RollbackOptions, UpgradeOptions, UpgradeRecord, apply,
+        diff, install_state, plan_install, plan_rollback, plan_upgrade,
+    };
+    let from_file = inputs["from"].as_str().expect("from");
+    let to_file = inputs["to"].as_str().expect("to");
+    let (from, to) = (fixture(from_file), fixture(to_file));
+
+    let d = diff(&from, &to).expect("diff");
+
+    let install_options: InstallOptions =
+        serde_json::from_value(inputs["install"]["options"].clone()).expect("install options");
+    let install = plan_install(&from, &install_options).expect("plan_install");
+    let installed_fresh = install_state(&install).expect("install_state");
+
+    let installed: InstalledState = match inputs.get("installed") {
+        Some(v) if !v.is_null() => serde_json::from_value(v.clone()).expect("installed"),
+        _ => {
+            let mut s = installed_fresh.clone();
+            s.set_env("upms", "JAVA_OPTS", CUSTOMER_HEAP)
+                .expect("customer edit");
+            s
+        }
+    };
+
+    let upgrade_options: UpgradeOptions =
+        serde_json::from_value(inputs["upgrade"]["options"].clone()).expect("upgrade options");
+    let upgrade = plan_upgrade(&installed, &from, &to, &upgrade_options).expect("plan_upgrade");
+    let upgraded = apply(&installed, &upgrade).expect("apply");
+
+    let outcome = inputs["rollback"]["outcome"].clone();
+    let record: UpgradeRecord = serde_json::from_value(json!({
+        "before": installed,
+        "plan": upgrade,
+        "outcome": outcome,
+    }))
+    .expect("record");
+    let current = record.state_after().expect("state_after");
+    let rollback_options: RollbackOptions =
+        serde_json::from_value(inputs["rollback"]["options"].clone()).expect("rollback options");
+    let rollback = plan_rollback(&record, &current, &rollback_options).expect("plan_rollback");
+    let rolled_back = apply(&current, &rollback).expect("apply rollback");
+
+    json!({
+        "about": plan_vectors_about(),
+        "from": from_file,
+        "to": to_file,
+        "diff": {"json": d, "text": d.render_text()},
+        "install": {
+            "options": install_options,
+            "plan": plan_json(&install),
+            "text": install.render_text(),
+            "state": installed_fresh,
+        },
+        "installed": installed,
+        "upgrade": {
+            "options": upgrade_options,
+            "plan": plan_json(&upgrade),
+            "text": upgrade.render_text(),
+            "state": upgraded,
+        },
+        "rollback": {
+            "outcome": record.outcome,
+            "current": current,
+            "options": rollback_options,
+            "plan": plan_json(&rollback),
+            "text": rollback.render_text(),
+            "state": rolled_back,
+        },
+    })
+}
+
+/// The inputs used when plans.json does not exist yet.
+fn default_plan_inputs() -> Value {
+    json!({
+        "from": "pig/1.0.0.yaml",
+        "to": "pig/2.0.0.yaml",
+        "install": {"options": {"overrides": {"env": {"monitor": {"ADMIN_PASSWORD": "Sup3r-s3cret-admin"}}}}},
+        "upgrade": {"options": {}},
+        "rollback": {
+            "options": {},
+            "outcome": {"status": "failed_at_step", "step": 3, "message": "image pull failed"},
+        },
+    })
+}
+
+#[test]
+fn plan_vectors_are_the_cores_results() {
+    let regenerate = std::env::var_os("UPDATE_VECTORS").is_some();
+    let stored: Option<Value> = std::fs::read_to_string(PLAN_VECTORS_PATH)
+        .ok()
+        .map(|text| serde_json::from_str(&text).expect("plans.json is JSON"));
+    let inputs = stored.clone().unwrap_or_else(default_plan_inputs);
+    let computed = compute_plan_vectors(&inputs);
+    if regenerate {
+        let mut text = serde_json::to_string_pretty(&computed).expect("JSON");
+        text.push('\n');
+        std::fs::write(PLAN_VECTORS_PATH, text).expect("write plans.json");
+        return;
+    }
+    let stored = stored.expect(
+        "tests/data/vectors/plans.json is missing; run `UPDATE_VECTORS=1 cargo test -p template-core --test vectors`",
+    );
+    for section in [
+        "diff",
+        "install",
+        "installed",
+        "upgrade",
+        "rollback",
+        "about",
+    ] {
+        assert_eq!(
+            computed[section], stored[section],
+            "plans.json section `{section}` is stale; run `UPDATE_VECTORS=1 cargo test -p template-core --test vectors` and review the change"
+        );
+    }
+}
+
+#[test]
+fn plan_vectors_show_the_kept_customization_and_the_failed_step() {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(PLAN_VECTORS_PATH).expect("plans.json exists"),
+    )
+    .expect("JSON");
+    let kept: Vec<&Value> = v["upgrade"]["plan"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .flat_map(|s| s["kept"].as_array().into_iter().flatten())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|k| k["path"] == "components[upms].env[JAVA_OPTS]"),
+        "the upgrade keeps the customer's heap: {kept:?}"
+    );
+    assert_eq!(
+        v["upgrade"]["state"]["components"]["upms"]["customizations"]["env"]["JAVA_OPTS"],
+        CUSTOMER_HEAP
+    );
+    assert_eq!(v["rollback"]["outcome"]["status"], "failed_at_step");
+    let installed = v["installed"]["components"]
+        .as_object()
+        .expect("components");
+    for (key, component) in installed {
+        let restored = &v["rollback"]["state"]["components"][key];
+        assert_eq!(
+            restored["spec"], component["spec"],
+            "rollback restores {key}"
+        );
+        assert_eq!(restored["version"], component["version"], "{key}");
     }
 }

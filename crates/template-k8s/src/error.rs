@@ -8,6 +8,11 @@ pub enum Error {
     #[error(transparent)]
     Template(#[from] template_core::Error),
 
+    /// The local market failed: a version it lacks, an image relocation a
+    /// registry refused, a damaged market.
+    #[error(transparent)]
+    Market(#[from] template_market::MarketError),
+
     /// The environment only accepts released versions.
     #[error(
         "environment `{environment}` only accepts released versions, but {template} {version} is {state:?}; release it in the market first or install into a non-production environment"

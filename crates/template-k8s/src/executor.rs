@@ -13,6 +13,7 @@
 //! definition, so a rollback must put the old one back.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -20,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde::Serialize;
 use serde_json::json;
 use template_core::{
     Action, InstallOptions, InstalledState, Outcome, Plan, RandomSource, RollbackOptions,
@@ -34,12 +36,13 @@ use crate::drift::{DetectedChange, detect_drift};
 use crate::environment::{EnvironmentProfile, check_release_gate};
 use crate::error::{Error, Result};
 use crate::lock::{LockOptions, OperationLock};
+use crate::progress::{DeliveryEvent, ProgressFn};
 use crate::render::{
     Exposure, RenderOptions, RenderedObject, generated_secret_key, generated_secret_name,
     render_component,
 };
 use crate::store::{RecordSummary, Store};
-use crate::wait::{WaitOptions, wait_ready};
+use crate::wait::{WaitOptions, is_waited_for, wait_ready};
 
 /// How the executor works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,14 +73,16 @@ impl ExecutorOptions {
     }
 }
 
-/// What an operation did.
-#[derive(Debug, Clone)]
+/// What an operation did. Serializes as plain data (the bindings hand it
+/// out as a dictionary or object).
+#[derive(Debug, Clone, Serialize)]
 pub struct OperationReport {
     /// Revision the operation is recorded as.
     pub revision: u32,
     /// The plan that ran.
     pub plan: Plan,
-    /// User changes found on the cluster and kept (upgrades only).
+    /// Values users changed directly on the cluster: kept by an upgrade;
+    /// found before a rollback, which puts the recorded values back.
     pub drift: Vec<DetectedChange>,
     /// The installed state afterwards.
     pub state: InstalledState,
@@ -89,6 +94,7 @@ pub struct Executor {
     client: Client,
     profile: EnvironmentProfile,
     options: ExecutorOptions,
+    progress: Option<Arc<ProgressFn<'static>>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -96,6 +102,7 @@ impl std::fmt::Debug for Executor {
         f.debug_struct("Executor")
             .field("profile", &self.profile)
             .field("options", &self.options)
+            .field("progress", &self.progress.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +115,21 @@ impl Executor {
             client,
             profile,
             options,
+            progress: None,
+        }
+    }
+
+    /// The same executor, reporting steps applied, waits and finished
+    /// operations to `hook` (see [`DeliveryEvent`]). The hook may be called
+    /// from several tasks of one wave at once.
+    pub fn with_progress(mut self, hook: Arc<ProgressFn<'static>>) -> Executor {
+        self.progress = Some(hook);
+        self
+    }
+
+    fn report(&self, event: &DeliveryEvent) {
+        if let Some(hook) = &self.progress {
+            hook(event);
         }
     }
 
@@ -216,7 +238,10 @@ impl Executor {
     }
 
     /// Rolls `template` back to the state recorded before revision
-    /// `revision`; recorded as a revision of its own.
+    /// `revision`; recorded as a revision of its own. Values users edited
+    /// on the cluster since the last operation are read first and listed
+    /// in [`OperationReport::drift`]: the rollback puts the recorded values
+    /// back where it touches them.
     pub async fn rollback(
         &self,
         template: &str,
@@ -229,7 +254,8 @@ impl Executor {
             let current = self.installed(&store, template).await?;
             let record = store.record(revision).await?;
             let plan = plan_rollback(&record, &current, options)?;
-            self.run(&lock, &store, current, plan, Vec::new()).await
+            let (_, drift) = detect_drift(&self.client, &current, &self.render_options()).await?;
+            self.run(&lock, &store, current, plan, drift).await
         }
         .await;
         finish(lock, result).await
@@ -433,7 +459,7 @@ impl Executor {
                 };
                 tasks.push((number, step.component.clone(), work));
             }
-            let results = self.run_wave(tasks).await;
+            let results = self.run_wave(wave, tasks).await;
             for (number, component, result) in results {
                 // Applied objects count as done even when not ready.
                 done.insert(number);
@@ -463,7 +489,18 @@ impl Executor {
                 message: message.clone(),
             },
         };
-        store.write_record(revision, &record).await?;
+        let applied: Vec<usize> = done.iter().copied().collect();
+        store
+            .write_record_applied(revision, &record, &applied)
+            .await?;
+        self.report(&DeliveryEvent::Done {
+            environment: self.profile.name.clone(),
+            namespace: self.profile.namespace.clone(),
+            template: plan.template.clone(),
+            operation: plan.kind,
+            revision,
+            ok: failure.is_none(),
+        });
         if let Some((step, component, message)) = failure {
             return Err(Error::StepFailed {
                 revision,
@@ -483,6 +520,7 @@ impl Executor {
     /// Runs the steps of one wave, at most `concurrency` at a time.
     async fn run_wave(
         &self,
+        wave: usize,
         tasks: Vec<(usize, String, StepWork)>,
     ) -> Vec<(usize, String, Result<()>)> {
         let limit = self.options.concurrency.max(1);
@@ -496,11 +534,16 @@ impl Executor {
                     break;
                 };
                 let client = self.client.clone();
-                let namespace = self.profile.namespace.clone();
                 let wait = self.options.wait;
-                let key = component.clone();
-                let handle =
-                    set.spawn(async move { work.run(&client, &namespace, &key, wait).await });
+                let reporter = StepReporter {
+                    hook: self.progress.clone(),
+                    environment: self.profile.name.clone(),
+                    namespace: self.profile.namespace.clone(),
+                    wave,
+                    step: number,
+                    component: component.clone(),
+                };
+                let handle = set.spawn(async move { work.run(&client, wait, &reporter).await });
                 running.insert(handle.id(), (number, component));
             }
             let Some(joined) = set.join_next_with_id().await else {
@@ -532,18 +575,85 @@ enum StepWork {
     Remove(Vec<RenderedObject>),
 }
 
+/// Where one step reports its progress.
+struct StepReporter {
+    hook: Option<Arc<ProgressFn<'static>>>,
+    environment: String,
+    namespace: String,
+    wave: usize,
+    step: usize,
+    component: String,
+}
+
+impl StepReporter {
+    fn applied(&self) {
+        self.send(DeliveryEvent::StepApplied {
+            environment: self.environment.clone(),
+            namespace: self.namespace.clone(),
+            wave: self.wave,
+            step: self.step,
+            component: self.component.clone(),
+        });
+    }
+
+    fn waiting(&self, objects: Vec<String>) {
+        self.send(DeliveryEvent::Waiting {
+            environment: self.environment.clone(),
+            namespace: self.namespace.clone(),
+            wave: self.wave,
+            step: self.step,
+            component: self.component.clone(),
+            objects,
+        });
+    }
+
+    fn done(&self, result: &Result<()>) {
+        self.send(DeliveryEvent::StepDone {
+            environment: self.environment.clone(),
+            namespace: self.namespace.clone(),
+            wave: self.wave,
+            step: self.step,
+            component: self.component.clone(),
+            ok: result.is_ok(),
+            error: result.as_ref().err().map(ToString::to_string),
+        });
+    }
+
+    fn send(&self, event: DeliveryEvent) {
+        if let Some(hook) = &self.hook {
+            hook(&event);
+        }
+    }
+}
+
 impl StepWork {
-    async fn run(
+    async fn run(self, client: &Client, wait: WaitOptions, reporter: &StepReporter) -> Result<()> {
+        let result = self.carry_out(client, wait, reporter).await;
+        reporter.done(&result);
+        result
+    }
+
+    async fn carry_out(
         self,
         client: &Client,
-        namespace: &str,
-        component: &str,
         wait: WaitOptions,
+        reporter: &StepReporter,
     ) -> Result<()> {
+        let namespace = reporter.namespace.as_str();
+        let component = reporter.component.as_str();
         match self {
             StepWork::Apply(objects) => {
                 for object in &objects {
                     apply_object(client, namespace, object).await?;
+                }
+                reporter.applied();
+                let waited: Vec<String> = objects
+                    .iter()
+                    .filter(|o| is_waited_for(&o.kind))
+                    .map(|o| format!("{}/{}", o.kind, o.name))
+                    .collect();
+                if !waited.is_empty() {
+                    reporter.waiting(waited);
                 }
                 wait_ready(client, namespace, component, &objects, wait).await
             }
@@ -564,6 +674,7 @@ impl StepWork {
                         }
                     }
                 }
+                reporter.applied();
                 Ok(())
             }
         }

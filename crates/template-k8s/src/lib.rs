@@ -12,23 +12,32 @@
 //!   grow), [`wait`] (generation-aware readiness), [`lock`] (a Lease that
 //!   expires and is taken over), [`store`] (state and history as small
 //!   Secrets in the namespace) and [`drift`] (user edits found on the
-//!   cluster, kept by upgrades).
+//!   cluster, kept by upgrades);
+//! - [`delivery`]: versions of a local market to one or several
+//!   environments, images relocated to each environment's registry first,
+//!   with [`progress`] events and generated secrets from [`random`].
 
 pub mod apply;
+pub mod delivery;
 pub mod drift;
 pub mod environment;
 pub mod error;
 pub mod executor;
 pub mod lock;
+pub mod progress;
+pub mod random;
 pub mod render;
 pub mod store;
 pub mod wait;
 
+pub use delivery::{Delivery, DeliveryAction, EnvironmentOutcome, RelocationSummary};
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};
 pub use executor::{Executor, ExecutorOptions, OperationReport};
 pub use lock::{LockOptions, OperationLock};
+pub use progress::{DeliveryEvent, ProgressFn};
+pub use random::OsRandom;
 pub use render::{Exposure, RenderOptions, RenderedObject, render, render_component};
 pub use store::{RecordSummary, Store};
 pub use wait::WaitOptions;

@@ -52,6 +52,11 @@ pub struct RecordSummary {
     pub to_version: String,
     /// How it ended: `succeeded`, `failed at step N: ...`, `partly applied`.
     pub outcome: String,
+    /// Steps whose objects were applied, in plan order: every step of a
+    /// success; for a failure, exactly those applied (steps of one wave run
+    /// together, so steps numbered after the failed one may be among them).
+    #[serde(default)]
+    pub applied_steps: Vec<usize>,
     /// Start time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -68,6 +73,19 @@ impl RecordSummary {
             kind: record.plan.kind,
             from_version: record.plan.from_version.clone(),
             to_version: record.plan.to_version.clone(),
+            applied_steps: match &record.outcome {
+                Outcome::Succeeded => record.plan.steps.iter().map(|s| s.number).collect(),
+                Outcome::PartlyApplied { applied_steps } => applied_steps.clone(),
+                // What the record alone says; the executor stores the exact
+                // set with `write_record_applied`.
+                Outcome::FailedAtStep { step, .. } => record
+                    .plan
+                    .steps
+                    .iter()
+                    .map(|s| s.number)
+                    .filter(|n| n < step)
+                    .collect(),
+            },
             outcome: match &record.outcome {
                 Outcome::Succeeded => "succeeded".to_owned(),
                 Outcome::FailedAtStep { step, message } => {
@@ -134,10 +152,34 @@ impl Store {
     /// Overwrites revision `revision` (used to finish a record started
     /// before an operation ran).
     pub async fn write_record(&self, revision: u32, record: &UpgradeRecord) -> Result<()> {
+        self.write_record_summary(revision, record, &RecordSummary::of(revision, record))
+            .await
+    }
+
+    /// Overwrites revision `revision`, summarized with the steps that were
+    /// really applied (a failed wave may have applied steps after the one
+    /// that failed).
+    pub async fn write_record_applied(
+        &self,
+        revision: u32,
+        record: &UpgradeRecord,
+        applied_steps: &[usize],
+    ) -> Result<()> {
+        let mut summary = RecordSummary::of(revision, record);
+        summary.applied_steps = applied_steps.to_vec();
+        self.write_record_summary(revision, record, &summary).await
+    }
+
+    async fn write_record_summary(
+        &self,
+        revision: u32,
+        record: &UpgradeRecord,
+        summary: &RecordSummary,
+    ) -> Result<()> {
         let name = self.record_name(revision);
         let bytes = serde_json::to_vec(record).map_err(|e| self.corrupt(&name, &e.to_string()))?;
-        let summary = serde_json::to_string(&RecordSummary::of(revision, record))
-            .map_err(|e| self.corrupt(&name, &e.to_string()))?;
+        let summary =
+            serde_json::to_string(summary).map_err(|e| self.corrupt(&name, &e.to_string()))?;
         let labels = BTreeMap::from([(LABEL_REVISION.to_owned(), revision.to_string())]);
         let annotations = BTreeMap::from([(ANNOTATION_SUMMARY.to_owned(), summary)]);
         self.write_document(&name, &bytes, labels, annotations)

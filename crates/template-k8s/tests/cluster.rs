@@ -552,6 +552,18 @@ async fn s3_failed_wave_is_recorded_and_rollback_restores_1_0() {
     assert_eq!(size.map(|q| q.0).as_deref(), Some("20Gi"));
     let history = exec.history("pig").await.expect("history");
     assert_eq!(history.len(), 3);
+    // The failed upgrade lists the steps really applied: every step of the
+    // waves up to the failed one, including those numbered after it.
+    let failed_wave = record.plan.step(*step).expect("failed step").wave;
+    let mut expected: Vec<usize> = record
+        .plan
+        .steps
+        .iter()
+        .filter(|s| s.wave <= failed_wave)
+        .map(|s| s.number)
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(history[1].applied_steps, expected, "{:?}", history[1]);
     assert_eq!(history[2].kind, PlanKind::Rollback);
     assert_eq!(history[2].outcome, "succeeded");
     eprintln!(

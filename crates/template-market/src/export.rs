@@ -82,8 +82,9 @@ impl ExportRequest {
     }
 }
 
-/// What an export wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an export wrote. Serializes with its field names, the files as
+/// strings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExportReport {
     /// Digest of the package manifest (what the signature signs).
     pub manifest_digest: String,
@@ -98,6 +99,7 @@ pub struct ExportReport {
     /// Bytes of archive written.
     pub archive_bytes: u64,
     /// The files written, for exports to files or parts.
+    #[serde(serialize_with = "crate::ser::paths")]
     pub files: Vec<PathBuf>,
 }
 

@@ -14,7 +14,7 @@ use crate::error::{MarketError, Result, io_err};
 use crate::store::COPY_BUFFER;
 use crate::{MAX_DOCUMENT_BYTES, Market};
 
-/// An image the market names.
+/// An image the market names. Serializes as `{name, digest, reference}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ImageRef {
     /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
@@ -27,6 +27,20 @@ impl ImageRef {
     /// `name@digest`, the form template documents use.
     pub fn reference(&self) -> String {
         format!("{}@{}", self.name, self.digest)
+    }
+}
+
+impl serde::Serialize for ImageRef {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ImageRef", 3)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("digest", &self.digest)?;
+        s.serialize_field("reference", &self.reference())?;
+        s.end()
     }
 }
 

@@ -67,8 +67,10 @@ pub struct ImportOptions {
     pub reserve_bytes: u64,
 }
 
-/// What happened to one version of the package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened to one version of the package. Serializes as its
+/// snake_case name (`added`, `unchanged`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ImportedVersion {
     /// New in this market.
     Added,
@@ -76,14 +78,16 @@ pub enum ImportedVersion {
     Unchanged,
 }
 
-/// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an import did. Serializes with its field names; each version as
+/// `{version, outcome}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ImportReport {
     /// Digest of the package manifest.
     pub manifest_digest: String,
     /// Template id.
     pub template: String,
     /// Each version with what happened to it.
+    #[serde(serialize_with = "crate::ser::imported_versions")]
     pub versions: Vec<(String, ImportedVersion)>,
     /// Id of the key that signed the package, when signed and trusted.
     pub signer: Option<String>,

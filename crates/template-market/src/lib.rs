@@ -41,6 +41,7 @@ mod import;
 mod parts;
 mod progress;
 mod relocate;
+mod ser;
 mod signing;
 mod store;
 pub mod testkit;
@@ -50,6 +51,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
+use serde::Serialize;
 use template_core::package::format::*;
 use template_core::package::{
     Inventory, InventoryVersion, canonical_json, descriptor, image_digest, image_name,
@@ -85,8 +87,8 @@ pub struct Market {
     store: Store,
 }
 
-/// A template and its versions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A template and its versions. Serializes with its field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TemplateSummary {
     /// Template id.
     pub id: String,
@@ -96,8 +98,9 @@ pub struct TemplateSummary {
     pub versions: Vec<VersionSummary>,
 }
 
-/// A version as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A version as listed. Serializes with its field names, the state as
+/// documents name it (`draft`, `testing`, `released`, `deprecated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionSummary {
     /// Template id.
     pub template: String,
@@ -109,8 +112,8 @@ pub struct VersionSummary {
     pub content_digest: String,
 }
 
-/// What [`Market::gc`] removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What [`Market::gc`] removed. Serializes with its field names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GcReport {
     /// Blobs removed.
     pub blobs_removed: usize,
@@ -118,8 +121,8 @@ pub struct GcReport {
     pub bytes_freed: u64,
 }
 
-/// What [`Market::verify`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What [`Market::verify`] found. Serializes with its field names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     /// Blobs hashed.
     pub blobs_checked: usize,

@@ -2,8 +2,12 @@
 
 use std::io::{self, Read};
 
-/// What an operation is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use serde::Serialize;
+
+/// What an operation is doing. Serializes as its snake_case name
+/// (`export`, `import`, `commit`, `done`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Writing a package.
     Export,
@@ -16,8 +20,9 @@ pub enum Phase {
 }
 
 /// One progress report: bytes done and total, and the current item (a
-/// blob's archive entry, or a step of the commit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// blob's archive entry, or a step of the commit). Serializes with its
+/// field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Progress<'a> {
     /// What is being done.
     pub phase: Phase,

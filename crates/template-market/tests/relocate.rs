@@ -89,9 +89,8 @@ impl Registry {
 
     fn target(&self) -> RegistryTarget {
         RegistryTarget {
-            registry: format!("{}/mirror", self.address()),
             insecure: true,
-            credentials: None,
+            ..RegistryTarget::new(format!("{}/mirror", self.address()))
         }
     }
 }
@@ -300,9 +299,8 @@ fn an_unreachable_registry_is_named_in_the_error() {
     let market = Market::open(tmp.path().join("market")).unwrap();
     testkit::publish_pig(&market, "1.0.0").unwrap();
     let target = RegistryTarget {
-        registry: format!("127.0.0.1:{port}"),
         insecure: true,
-        credentials: None,
+        ..RegistryTarget::new(format!("127.0.0.1:{port}"))
     };
     let err = market
         .relocate_version("pig", "1.0.0", &target, &options(), &mut |_| {

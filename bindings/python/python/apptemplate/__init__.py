@@ -1,22 +1,59 @@
-"""Versioned application templates: load, validate, version and publish.
+"""Versioned application templates delivered as offline packages.
 
-Thin bindings of the Rust crate ``template-core``: every function here calls
-the Rust implementation, so results are the same as from Rust and Node.
-Values come back as plain data (dicts and lists with the content of the Rust
-JSON); errors are subclasses of :class:`TemplateError`, importable from
-:mod:`apptemplate.exceptions`.
+Thin bindings of the Rust crates ``template-core`` (documents, versions,
+publishing, diffs and plans), ``template-market`` (the local market, offline
+packages, signing, relocation to registries) and ``template-k8s``
+(installing, upgrading and rolling back on Kubernetes clusters): every
+function here calls the Rust implementation, so results are the same as from
+Rust and Node. Values come back as plain data (dicts and lists with the
+content of the Rust JSON); errors are subclasses of :class:`TemplateError`,
+importable from :mod:`apptemplate.exceptions`. Long operations release the
+GIL and accept a ``progress`` callable that gets one dict per report.
 """
 
 from apptemplate._apptemplate import (
+    Delivery,
+
+    Market,
     Template,
+    apply,
+    apply_steps,
     build_incremental,
     check_publish,
+    customize,
+    diff,
+    diff_text,
+    empty_state,
+    generate_key_pair,
+    install_state,
+    plan_install,
+    plan_json,
+    plan_rollback,
+    plan_text,
+    plan_upgrade,
+    record_applied_steps,
+    record_state_after,
     upgrade_candidates,
+    upgrade_record,
 )
 from apptemplate.exceptions import (
     DocumentError,
+    InsufficientSpaceError,
+    InvalidArgumentError,
     InvalidVersionError,
+    KubernetesError,
+    LockedError,
+    MarketError,
+    MissingBaseError,
+    NotFoundError,
+    OperationCancelledError,
+    PackageIntegrityError,
+    PreconditionError,
+    RegistryError,
+    ReleaseGateError,
     ReleaseStateError,
+    RolloutError,
+    SignatureError,
     TemplateError,
     TemplateMismatchError,
     ValidationError,
@@ -32,21 +69,53 @@ from apptemplate.types import (
 )
 
 __all__ = [
+    "Delivery",
     "DocumentError",
     "IncrementalChange",
     "IncrementalSummary",
+    "InsufficientSpaceError",
+    "InvalidArgumentError",
     "InvalidVersionError",
+    "KubernetesError",
+    "LockedError",
+    "Market",
+    "MarketError",
+    "MissingBaseError",
+    "NotFoundError",
+    "OperationCancelledError",
+    "PackageIntegrityError",
+    "PreconditionError",
     "Problem",
     "PublishOutcome",
+    "RegistryError",
+    "ReleaseGateError",
     "ReleaseState",
     "ReleaseStateError",
+    "RolloutError",
+    "SignatureError",
     "Template",
     "TemplateError",
     "TemplateMismatchError",
     "ValidationError",
     "VersionConflictError",
     "WriteError",
+    "apply",
+    "apply_steps",
     "build_incremental",
     "check_publish",
+    "customize",
+    "diff",
+    "diff_text",
+    "empty_state",
+    "generate_key_pair",
+    "install_state",
+    "plan_install",
+    "plan_json",
+    "plan_rollback",
+    "plan_text",
+    "plan_upgrade",
+    "record_applied_steps",
+    "record_state_after",
     "upgrade_candidates",
+    "upgrade_record",
 ]

@@ -1,22 +1,78 @@
 """Type stubs of the Rust extension module (checked by mypy's stubtest)."""
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, final
+import os
+import pathlib
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final
 
-from apptemplate.types import IncrementalChange, IncrementalSummary, Problem, PublishOutcome, ReleaseState
+from apptemplate.types import (
+    Data,
+    Environment,
+    ExportReport,
+    GcReport,
+    ImageInfo,
+    ImportReport,
+    IncrementalChange,
+    IncrementalSummary,
+    KeyPair,
+    PackageProgress,
+    Problem,
+    PublishOutcome,
+    RegistryAccess,
+    RelocateProgress,
+    RelocateReport,
+    ReleaseState,
+    TemplateInfo,
+    VerifyReport,
+    VersionInfo,
+)
+
+_Path = Union[str, os.PathLike[str]]
 
 __all__ = [
+    "Delivery",
     "DocumentError",
+    "InsufficientSpaceError",
+    "InvalidArgumentError",
     "InvalidVersionError",
+    "KubernetesError",
+    "LockedError",
+    "Market",
+    "MarketError",
+    "MissingBaseError",
+    "NotFoundError",
+    "OperationCancelledError",
+    "PackageIntegrityError",
+    "PreconditionError",
+    "RegistryError",
+    "ReleaseGateError",
     "ReleaseStateError",
+    "RolloutError",
+    "SignatureError",
     "Template",
     "TemplateError",
     "TemplateMismatchError",
     "ValidationError",
     "VersionConflictError",
     "WriteError",
+    "apply",
+    "apply_steps",
     "build_incremental",
     "check_publish",
+    "customize",
+    "diff",
+    "diff_text",
+    "empty_state",
+    "generate_key_pair",
+    "install_state",
+    "plan_install",
+    "plan_json",
+    "plan_rollback",
+    "plan_text",
+    "plan_upgrade",
+    "record_applied_steps",
+    "record_state_after",
     "upgrade_candidates",
+    "upgrade_record",
 ]
 
 @final
@@ -73,6 +129,224 @@ def check_publish(
 def build_incremental(base: Template, change: IncrementalChange) -> Tuple[Template, IncrementalSummary]:
     """A new version from `base` with the components, plugins and modules of `change`."""
 
+def diff(old: Template, new: Template) -> Data:
+    """What changed from `old` to `new` (same template), secret values masked."""
+
+def diff_text(old: Template, new: Template) -> str:
+    """The diff from `old` to `new` as text for people."""
+
+def plan_install(version: Template, options: Optional[Mapping[str, Any]] = None) -> Data:
+    """The plan installing `version`; `options` shaped like the Rust InstallOptions."""
+
+def plan_upgrade(
+    installed: Mapping[str, Any], old: Template, new: Template, options: Optional[Mapping[str, Any]] = None
+) -> Data:
+    """The plan upgrading `installed` (at `old`) to `new`, keeping the user's changes."""
+
+def plan_rollback(
+    record: Mapping[str, Any], current: Mapping[str, Any], options: Optional[Mapping[str, Any]] = None
+) -> Data:
+    """The plan returning `current` to the state recorded before `record`."""
+
+def plan_text(plan: Mapping[str, Any]) -> str:
+    """A plan as text for people."""
+
+def plan_json(plan: Mapping[str, Any]) -> str:
+    """A plan as pretty JSON with every secret value masked."""
+
+def apply(state: Mapping[str, Any], plan: Mapping[str, Any]) -> Data:
+    """The installed state after every step of `plan` ran on `state`."""
+
+def apply_steps(state: Mapping[str, Any], plan: Mapping[str, Any], steps: Sequence[int]) -> Data:
+    """The installed state after only the steps numbered in `steps` ran."""
+
+def install_state(plan: Mapping[str, Any]) -> Data:
+    """The installed state an install plan leads to."""
+
+def upgrade_record(
+    before: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    outcome: Mapping[str, Any],
+    *,
+    started_at: Optional[str] = None,
+    finished_at: Optional[str] = None,
+) -> Data:
+    """An upgrade record of `plan` run on `before`, ended with `outcome`."""
+
+def record_state_after(record: Mapping[str, Any]) -> Data:
+    """The installed state after a record's plan, as far as its outcome says it ran."""
+
+def record_applied_steps(record: Mapping[str, Any]) -> List[int]:
+    """The numbers of the steps a record's plan did."""
+
+def empty_state(template: str) -> Data:
+    """The installed state of `template` before its first install."""
+
+def customize(
+    state: Mapping[str, Any],
+    *,
+    env: Optional[Mapping[str, Mapping[str, str]]] = None,
+    config_files: Optional[Mapping[str, Mapping[str, str]]] = None,
+    replicas: Optional[Mapping[str, int]] = None,
+    volume_capacities: Optional[Mapping[str, Mapping[str, str]]] = None,
+) -> Data:
+    """`state` with user edits recorded as customizations (kept by upgrades)."""
+
+def generate_key_pair() -> KeyPair:
+    """A new Ed25519 key pair for signing packages."""
+
+@final
+class Market:
+    """A local market rooted at a directory."""
+
+    def __new__(cls, root: _Path) -> Market: ...
+    @staticmethod
+    def open(root: _Path) -> Market:
+        """Same as Market(root)."""
+    @property
+    def root(self) -> pathlib.Path:
+        """The market's directory."""
+    def add_oci_layout(self, directory: _Path, names: Optional[Sequence[str]] = None) -> List[ImageInfo]:
+        """Adds the images of an OCI image layout directory."""
+    def add_docker_archive(self, tarball: _Path) -> List[ImageInfo]:
+        """Adds the images of a docker save tarball."""
+    def add_blob(self, data: bytes) -> str:
+        """Stores a blob (e.g. a logo) and returns its digest."""
+    def images(self) -> List[ImageInfo]:
+        """Every image the market names."""
+    def publish(self, template: Template, *, overwrite: bool = False) -> PublishOutcome:
+        """Publishes a version whose images and logo are in the market."""
+    def templates(self) -> List[TemplateInfo]:
+        """Every template with its versions."""
+    def versions(self, template: str) -> List[VersionInfo]:
+        """The versions of `template`, oldest first."""
+    def version(self, template: str, version: str) -> Template:
+        """One version's document."""
+    def set_release_state(self, template: str, version: str, state: ReleaseState) -> None:
+        """Moves a version to another release state, as the life cycle allows."""
+    def inventory(self) -> Data:
+        """What the market holds, for differential exports aimed at it."""
+    def export(
+        self,
+        path: _Path,
+        template: str,
+        versions: Sequence[str],
+        *,
+        base_versions: Optional[Sequence[str]] = None,
+        base_inventory: Optional[Mapping[str, Any]] = None,
+        signing_key: Optional[str] = None,
+        part_size: Optional[int] = None,
+        compression: Optional[Literal["zstd", "none"]] = None,
+        compression_level: Optional[int] = None,
+        progress: Optional[Callable[[PackageProgress], object]] = None,
+    ) -> ExportReport:
+        """Writes an offline package (full or differential, optionally signed or split)."""
+    def import_package(
+        self,
+        source: Union[_Path, Sequence[_Path]],
+        *,
+        trusted_keys: Optional[Sequence[str]] = None,
+        allow_unsigned: bool = False,
+        allow_untrusted: bool = False,
+        reserve_bytes: int = 0,
+        progress: Optional[Callable[[PackageProgress], object]] = None,
+    ) -> ImportReport:
+        """Imports a package file, or its parts in order."""
+    def relocate_version(
+        self,
+        template: str,
+        version: str,
+        registry: str,
+        *,
+        insecure: bool = False,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        auth_file: Optional[_Path] = None,
+        ca_file: Optional[_Path] = None,
+        public_roots: bool = True,
+        parallelism: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        push_tags: Optional[bool] = None,
+        request_timeout: Optional[float] = None,
+        progress: Optional[Callable[[RelocateProgress], object]] = None,
+    ) -> RelocateReport:
+        """Pushes every image of a version to a registry, skipping what is there."""
+    def delete_version(self, template: str, version: str, *, force: bool = False) -> None:
+        """Removes a version; released and deprecated ones need force."""
+    def gc(self) -> GcReport:
+        """Deletes unreferenced blobs and abandoned imports."""
+    def verify(self) -> VerifyReport:
+        """Hashes every blob and checks every version has its blobs."""
+
+@final
+class Delivery:
+    """Delivers versions of a market to Kubernetes environments."""
+
+    def __new__(
+        cls,
+        market: Market,
+        *,
+        kubeconfig: Optional[_Path] = None,
+        registries: Optional[Sequence[RegistryAccess]] = None,
+        identity: str = "apptemplate-python",
+        wait_timeout: Optional[float] = None,
+        poll_interval: Optional[float] = None,
+        concurrency: Optional[int] = None,
+        lease_duration: Optional[float] = None,
+        exposure: Optional[Literal["node_port", "load_balancer"]] = None,
+        relocate_parallelism: Optional[int] = None,
+        relocate_chunk_size: Optional[int] = None,
+        relocate_push_tags: Optional[bool] = None,
+        relocate_request_timeout: Optional[float] = None,
+    ) -> Delivery: ...
+    def state(self, env: Environment, template: str) -> Optional[Data]:
+        """The installed state of `template` in `env`, or None."""
+    def history(self, env: Environment, template: str) -> List[Data]:
+        """The history of `template` in `env`, oldest first."""
+    def relocate(
+        self, env: Environment, template: str, version: str, *, progress: Optional[Callable[[Data], object]] = None
+    ) -> Optional[Data]:
+        """Pushes a version's images to the environment's registry; None without registry."""
+    def install(
+        self,
+        env: Environment,
+        template: str,
+        version: str,
+        options: Optional[Mapping[str, Any]] = None,
+        *,
+        progress: Optional[Callable[[Data], object]] = None,
+    ) -> Data:
+        """Installs a version: release gate, relocation, then the plan in waves."""
+    def upgrade(
+        self,
+        env: Environment,
+        template: str,
+        to: str,
+        options: Optional[Mapping[str, Any]] = None,
+        *,
+        progress: Optional[Callable[[Data], object]] = None,
+    ) -> Data:
+        """Upgrades the installed version to `to`, keeping the user's changes."""
+    def rollback(
+        self,
+        env: Environment,
+        template: str,
+        revision: int,
+        options: Optional[Mapping[str, Any]] = None,
+        *,
+        progress: Optional[Callable[[Data], object]] = None,
+    ) -> Data:
+        """Returns the installation to the state before `revision`."""
+    def deliver(
+        self,
+        envs: Sequence[Environment],
+        template: str,
+        version: str,
+        *,
+        progress: Optional[Callable[[Data], object]] = None,
+    ) -> List[Data]:
+        """One version to several environments; one outcome per environment."""
+
 class TemplateError(Exception):
     """Base class of every error apptemplate raises."""
 
@@ -101,3 +375,45 @@ class TemplateMismatchError(TemplateError):
 
 class WriteError(TemplateError):
     """Writing a document failed."""
+
+class InvalidArgumentError(TemplateError):
+    """An option or argument is not usable."""
+
+class PackageIntegrityError(TemplateError):
+    """An offline package is damaged, truncated, tampered with or hostile."""
+
+class SignatureError(TemplateError):
+    """A package is unsigned, signed by an untrusted key, or its signature does not verify."""
+
+class MissingBaseError(TemplateError):
+    """A differential package needs a base this market lacks."""
+
+class NotFoundError(TemplateError):
+    """A template, version, image or blob the market does not hold."""
+
+class InsufficientSpaceError(TemplateError):
+    """Not enough free disk space."""
+
+class MarketError(TemplateError):
+    """The market's files, keys or image sources failed."""
+
+class RegistryError(TemplateError):
+    """A registry refused or failed a relocation request."""
+
+class OperationCancelledError(TemplateError):
+    """The operation was stopped; running it again resumes."""
+
+class LockedError(TemplateError):
+    """Another operation holds the installation's lock."""
+
+class ReleaseGateError(TemplateError):
+    """A production environment refused an unreleased version."""
+
+class RolloutError(TemplateError):
+    """A workload did not become ready, or a step failed."""
+
+class PreconditionError(TemplateError):
+    """The operation does not fit what is installed."""
+
+class KubernetesError(TemplateError):
+    """The cluster could not be reached, or its API failed."""

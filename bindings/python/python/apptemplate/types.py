@@ -63,4 +63,183 @@ class IncrementalChange(_IncrementalChangeRequired, total=False):
     config_groups: List[Dict[str, Any]]
 
 
-__all__ = ["IncrementalChange", "IncrementalSummary", "Problem", "PublishOutcome", "ReleaseState"]
+class ImageInfo(TypedDict):
+    """An image the market holds."""
+
+    name: str
+    """Name without digest, e.g. ``registry.example.com/pig/gateway:3.8.2``."""
+    digest: str
+    """Manifest digest."""
+    reference: str
+    """``name@digest``, the form template documents use."""
+
+
+class VersionInfo(TypedDict):
+    """A version as the market lists it."""
+
+    template: str
+    version: str
+    state: ReleaseState
+    content_digest: str
+
+
+class TemplateInfo(TypedDict):
+    """A template and its versions, oldest first."""
+
+    id: str
+    name: str
+    versions: List[VersionInfo]
+
+
+class KeyPair(TypedDict):
+    """A signing key pair from :func:`generate_key_pair`."""
+
+    public: str
+    """minisign ``.pub`` file text; give it to importers."""
+    public_base64: str
+    """The public key as one base64 line."""
+    secret: str
+    """minisign secret key file text (unencrypted); keep it secret."""
+    key_id: str
+    """The key's id, as minisign prints it."""
+
+
+class PackageProgress(TypedDict):
+    """One progress report of an export or import."""
+
+    phase: Literal["export", "import", "commit", "done"]
+    bytes_done: int
+    bytes_total: int
+    items_done: int
+    items_total: int
+    item: str
+
+
+class RelocateProgress(TypedDict):
+    """One progress report of a relocation."""
+
+    event: str
+    """``skipped``, ``uploading``, ``uploaded``, ``mounted``, ``manifest_pushed``, ``manifest_skipped`` or ``done``."""
+    bytes_done: int
+    bytes_total: int
+    blobs_done: int
+    blobs_total: int
+    item: str
+
+
+class ExportReport(TypedDict):
+    """What an export wrote."""
+
+    manifest_digest: str
+    carried_blobs: int
+    carried_bytes: int
+    omitted_blobs: int
+    omitted_bytes: int
+    archive_bytes: int
+    files: List[str]
+
+
+class ImportedVersion(TypedDict):
+    version: str
+    outcome: Literal["added", "unchanged"]
+
+
+class ImportReport(TypedDict):
+    """What an import did."""
+
+    manifest_digest: str
+    template: str
+    versions: List[ImportedVersion]
+    signer: Optional[str]
+    blobs_written: int
+    bytes_written: int
+    blobs_skipped: int
+
+
+class RelocatedImage(TypedDict):
+    name: str
+    digest: str
+    relocated: str
+    """``<registry>/<repository>@<digest>``."""
+
+
+class RelocateReport(TypedDict):
+    """What a relocation did."""
+
+    blobs_checked: int
+    blobs_skipped: int
+    blobs_uploaded: int
+    blobs_mounted: int
+    bytes_uploaded: int
+    manifests_pushed: int
+    manifests_skipped: int
+    images: List[RelocatedImage]
+
+
+class GcReport(TypedDict):
+    blobs_removed: int
+    bytes_freed: int
+
+
+class VerifyReport(TypedDict):
+    blobs_checked: int
+    problems: List[str]
+
+
+class _RegistryAccessRequired(TypedDict):
+    registry: str
+
+
+class RegistryAccess(_RegistryAccessRequired, total=False):
+    """How :class:`Delivery` reaches a registry a profile names."""
+
+    insecure: bool
+    username: str
+    password: str
+    auth_file: str
+    ca_file: str
+    public_roots: bool
+
+
+class _EnvironmentRequired(TypedDict):
+    name: str
+    namespace: str
+
+
+class Environment(_EnvironmentRequired, total=False):
+    """An environment profile (the Rust ``EnvironmentProfile``)."""
+
+    context: Optional[str]
+    registry: Optional[str]
+    released_only: bool
+    env_overrides: Dict[str, Dict[str, str]]
+    storage_class: Optional[str]
+
+
+Data = Dict[str, Any]
+"""A diff, plan, installed state, record or report: the Rust JSON as a dict."""
+
+
+__all__ = [
+    "Data",
+    "Environment",
+    "ExportReport",
+    "GcReport",
+    "ImageInfo",
+    "ImportReport",
+    "ImportedVersion",
+    "IncrementalChange",
+    "IncrementalSummary",
+    "KeyPair",
+    "PackageProgress",
+    "Problem",
+    "PublishOutcome",
+    "RegistryAccess",
+    "RelocateProgress",
+    "RelocateReport",
+    "RelocatedImage",
+    "ReleaseState",
+    "TemplateInfo",
+    "VerifyReport",
+    "VersionInfo",
+]

@@ -13,6 +13,7 @@ use crate::model::TemplateVersion;
 
 /// Choices made when installing a version into one environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstallOptions {
     /// Optional modules switched on (`true`) or off (`false`); modules not
     /// listed follow their `enabled_by_default`.
@@ -25,6 +26,7 @@ pub struct InstallOptions {
 
 /// Per-environment values that differ from the template.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Overrides {
     /// Env values: component key → variable name → value. Only editable
     /// variables may be overridden.

@@ -94,6 +94,7 @@ impl UpgradeRecord {
 
 /// Choices made for one rollback.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackOptions {
     /// Remove components that are not in the snapshot (those the upgrade
     /// added). By default they are kept, as the seeds' platform does.

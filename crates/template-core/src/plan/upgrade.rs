@@ -31,6 +31,7 @@ use crate::quantity::parse_quantity;
 
 /// Choices made for one upgrade.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpgradeOptions {
     /// Optional modules switched on or off; modules not listed keep the
     /// installed choice, and modules new in the target follow their default.

@@ -1,0 +1,302 @@
+//! `Delivery`: versions of a market to Kubernetes environments
+//! (`template_k8s::delivery::Delivery`). Every operation returns a Promise
+//! whose work runs on napi's tokio runtime; progress events (the Rust
+//! `DeliveryEvent`s as plain objects, tagged by `phase`) reach the callback
+//! through a threadsafe function called without blocking.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apptemplate_interop::{Classify, ErrorReport, from_data, to_data};
+use napi::bindgen_prelude::{Env, PromiseRaw, Result};
+use napi_derive::napi;
+use serde_json::Value;
+use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
+use template_k8s::{DeliveryEvent, EnvironmentOutcome, EnvironmentProfile, ExecutorOptions};
+
+use crate::errors::js_error;
+use crate::market::{Market, MarketRelocateOptions, RegistryOptions};
+use crate::options::read_options;
+use crate::task::{ProgressCallback, report};
+
+/// How a `Delivery` reaches clusters and registries, and how it waits.
+#[napi(object)]
+#[derive(Debug, Default)]
+pub struct DeliveryOptions {
+    /// kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)
+    /// when absent. Each profile's `context` selects the cluster in it.
+    pub kubeconfig: Option<String>,
+    /// Who holds the installation's lock while an operation runs
+    /// (default `apptemplate-node`).
+    pub identity: Option<String>,
+    /// Give up on a workload that is not ready after this many seconds
+    /// (default 300): the operation fails with `ROLLOUT_FAILED`.
+    pub wait_timeout_seconds: Option<u32>,
+    /// Steps of one dependency wave applied at the same time (default 4).
+    pub concurrency: Option<u32>,
+    /// Access to the registries the profiles name (plain HTTP,
+    /// credentials, CA); a registry not listed is reached anonymously over
+    /// HTTPS.
+    pub registries: Option<Vec<RegistryOptions>>,
+    /// How images are relocated to the registries.
+    pub relocate: Option<MarketRelocateOptions>,
+}
+
+/// Delivers the versions of a market to environments: release gate,
+/// relocation of the images to the environment's registry, then install,
+/// upgrade or rollback on its cluster, recorded there for later rollbacks.
+#[napi]
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    inner: Arc<template_k8s::Delivery>,
+}
+
+type Outcome<T> = std::result::Result<T, ErrorReport>;
+
+/// Reads an environment profile given as a plain object (`DOCUMENT_INVALID`
+/// naming the field when it does not fit).
+fn profile(value: Value) -> Outcome<EnvironmentProfile> {
+    from_data(value).map_err(|e| e.report())
+}
+
+fn data<T: serde::Serialize>(value: &T) -> Outcome<Value> {
+    to_data(value).map_err(|e| {
+        template_core::Error::Write {
+            message: e.to_string(),
+        }
+        .report()
+    })
+}
+
+/// The plain form of one environment's outcome; its error, if any, as
+/// `{code, message, details}`.
+fn outcome_data(outcome: &EnvironmentOutcome) -> Outcome<Value> {
+    apptemplate_interop::outcome_data(outcome).map_err(|e| {
+        template_core::Error::Write {
+            message: e.to_string(),
+        }
+        .report()
+    })
+}
+
+/// A progress function for the Rust side that forwards every event.
+fn forward(
+    callback: Option<ProgressCallback<Value>>,
+) -> impl Fn(&DeliveryEvent) + Send + Sync + 'static {
+    move |event: &DeliveryEvent| {
+        if let Ok(value) = to_data(event) {
+            report(callback.as_ref(), value);
+        }
+    }
+}
+
+/// Runs `work` on napi's tokio runtime; the Promise resolves to its value
+/// or rejects with its classified error.
+fn promise<'env, F>(env: &'env Env, work: F) -> Result<PromiseRaw<'env, Value>>
+where
+    F: std::future::Future<Output = Outcome<Value>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, out| match out {
+        Ok(value) => Ok(value),
+        Err(report) => Err(js_error(env, &report)),
+    })
+}
+
+#[napi]
+impl Delivery {
+    /// A delivery from `market` with `options`.
+    #[napi(constructor)]
+    pub fn new(env: Env, market: &Market, options: Option<DeliveryOptions>) -> Result<Self> {
+        let options = options.unwrap_or_default();
+        let mut executor =
+            ExecutorOptions::new(options.identity.as_deref().unwrap_or("apptemplate-node"));
+        if let Some(seconds) = options.wait_timeout_seconds {
+            executor.wait.timeout = Duration::from_secs(u64::from(seconds));
+        }
+        if let Some(n) = options.concurrency {
+            executor.concurrency = n.max(1) as usize;
+        }
+        let mut inner = template_k8s::Delivery::new(market.inner.clone(), executor);
+        if let Some(path) = options.kubeconfig {
+            inner = inner.with_kubeconfig(path);
+        }
+        for registry in options.registries.iter().flatten() {
+            let target = registry.target().map_err(|r| js_error(&env, &r))?;
+            inner = inner.with_registry(target);
+        }
+        if let Some(relocate) = options.relocate {
+            let relocate = relocate.options().map_err(|r| js_error(&env, &r))?;
+            inner = inner.with_relocate_options(relocate);
+        }
+        Ok(Delivery {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The installed state of `template` in the environment, or null when
+    /// it is not installed there.
+    #[napi(
+        ts_args_type = "environment: EnvironmentProfile, template: string",
+        ts_return_type = "Promise<InstalledState | null>"
+    )]
+    pub fn state<'env>(
+        &self,
+        env: &'env Env,
+        environment: Value,
+        template: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        promise(env, async move {
+            let profile = profile(environment)?;
+            let state = delivery
+                .state(&profile, &template)
+                .await
+                .map_err(|e| e.report())?;
+            data(&state)
+        })
+    }
+
+    /// The recorded operations on `template` in the environment, oldest
+    /// first (revisions to roll back to).
+    #[napi(
+        ts_args_type = "environment: EnvironmentProfile, template: string",
+        ts_return_type = "Promise<Array<RecordSummary>>"
+    )]
+    pub fn history<'env>(
+        &self,
+        env: &'env Env,
+        environment: Value,
+        template: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        promise(env, async move {
+            let profile = profile(environment)?;
+            let history = delivery
+                .history(&profile, &template)
+                .await
+                .map_err(|e| e.report())?;
+            data(&history)
+        })
+    }
+
+    /// Installs `template` `version` into the environment: release gate
+    /// (`RELEASE_GATE`), relocation of its images to the profile's
+    /// registry, then every component in dependency waves, waiting for
+    /// readiness (`ROLLOUT_FAILED` when one does not become ready).
+    #[napi(
+        ts_args_type = "environment: EnvironmentProfile, template: string, version: string, options?: InstallOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_return_type = "Promise<OperationReport>"
+    )]
+    pub fn install<'env>(
+        &self,
+        env: &'env Env,
+        environment: Value,
+        template: String,
+        version: String,
+        options: Option<Value>,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        let options: Outcome<InstallOptions> = read_options(options).map_err(|e| e.report());
+        promise(env, async move {
+            let (profile, options) = (profile(environment)?, options?);
+            let report = delivery
+                .install(&profile, &template, &version, &options, &forward(progress))
+                .await
+                .map_err(|e| e.report())?;
+            data(&report)
+        })
+    }
+
+    /// Upgrades the environment's installation of `template` to version
+    /// `to`; the installed version is read from the cluster, both documents
+    /// from the market. Values users changed on the cluster are kept.
+    #[napi(
+        ts_args_type = "environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_return_type = "Promise<OperationReport>"
+    )]
+    pub fn upgrade<'env>(
+        &self,
+        env: &'env Env,
+        environment: Value,
+        template: String,
+        to: String,
+        options: Option<Value>,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        let options: Outcome<UpgradeOptions> = read_options(options).map_err(|e| e.report());
+        promise(env, async move {
+            let (profile, options) = (profile(environment)?, options?);
+            let report = delivery
+                .upgrade(&profile, &template, &to, &options, &forward(progress))
+                .await
+                .map_err(|e| e.report())?;
+            data(&report)
+        })
+    }
+
+    /// Puts the environment's installation back to the state recorded
+    /// before `revision` (see `history`).
+    #[napi(
+        ts_args_type = "environment: EnvironmentProfile, template: string, revision: number, options?: RollbackOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_return_type = "Promise<OperationReport>"
+    )]
+    pub fn rollback<'env>(
+        &self,
+        env: &'env Env,
+        environment: Value,
+        template: String,
+        revision: u32,
+        options: Option<Value>,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        let options: Outcome<RollbackOptions> = read_options(options).map_err(|e| e.report());
+        promise(env, async move {
+            let (profile, options) = (profile(environment)?, options?);
+            let report = delivery
+                .rollback(&profile, &template, revision, &options, &forward(progress))
+                .await
+                .map_err(|e| e.report())?;
+            data(&report)
+        })
+    }
+
+    /// Delivers one version to several environments: every release gate
+    /// is checked first (if one refuses, the Promise rejects with
+    /// `RELEASE_GATE` and nothing is touched), images are relocated once
+    /// per registry, then each environment is installed, upgraded or left
+    /// unchanged. Resolves to one outcome per environment; a failed
+    /// environment has `error` (`{code, message, details}`) and does not
+    /// stop the others.
+    #[napi(
+        ts_args_type = "environments: Array<EnvironmentProfile>, template: string, version: string, progress?: (event: DeliveryEvent) => unknown",
+        ts_return_type = "Promise<Array<EnvironmentOutcome>>"
+    )]
+    pub fn deliver<'env>(
+        &self,
+        env: &'env Env,
+        environments: Vec<Value>,
+        template: String,
+        version: String,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        promise(env, async move {
+            let profiles = environments
+                .into_iter()
+                .map(profile)
+                .collect::<Outcome<Vec<_>>>()?;
+            let outcomes = delivery
+                .deliver(&profiles, &template, &version, &forward(progress))
+                .await
+                .map_err(|e| e.report())?;
+            let values = outcomes
+                .iter()
+                .map(outcome_data)
+                .collect::<Outcome<Vec<_>>>()?;
+            Ok(Value::Array(values))
+        })
+    }
+}

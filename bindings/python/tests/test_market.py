@@ -1,0 +1,261 @@
+"""The market from Python on the Pig fixtures: images, publish, release
+states, full and differential packages with progress, import into a second
+market, signatures, tampering, missing bases, parts, delete and gc."""
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+import apptemplate
+from apptemplate import Market, Template
+from apptemplate.types import KeyPair, PackageProgress
+from apptemplate.exceptions import (
+    InvalidArgumentError,
+    MissingBaseError,
+    NotFoundError,
+    PackageIntegrityError,
+    ReleaseStateError,
+    SignatureError,
+    TemplateError,
+    ValidationError,
+    VersionConflictError,
+)
+from conftest import add_pig_version
+
+Loader = Callable[[str], Template]
+
+
+@pytest.fixture(scope="module")
+def keys() -> KeyPair:
+    return apptemplate.generate_key_pair()
+
+
+def test_a_broken_document_lists_every_problem_with_its_path(load_fixture: Loader) -> None:
+    doc = load_fixture("pig/1.0.0.yaml").to_dict()
+    doc["components"][0]["image"] = "mysql:latest"
+    doc["components"][1]["ports"][0]["port"] = 0
+    broken = Template.from_dict(doc)
+    with pytest.raises(ValidationError) as info:
+        broken.ensure_valid()
+    paths = [p["path"] for p in info.value.problems]
+    assert paths == [p["path"] for p in broken.validate()]
+    assert any(p.startswith(f"components[{doc['components'][0]['key']}].image") for p in paths), paths
+    assert len(paths) >= 2 and info.value.code == "VALIDATION_FAILED"
+    with pytest.raises(ValidationError):
+        apptemplate.plan_install(broken)
+
+
+def test_published_versions_are_listed_with_their_images(pig_market: Market) -> None:
+    versions = pig_market.versions("pig")
+    assert [(v["version"], v["state"]) for v in versions] == [("1.0.0", "draft"), ("2.0.0", "draft")]
+    assert pig_market.root.name == "market" and Market.open(pig_market.root).versions("pig") == versions
+    [summary] = pig_market.templates()
+    assert summary["id"] == "pig" and len(summary["versions"]) == 2
+    v2 = pig_market.version("pig", "2.0.0")
+    assert v2.content_digest() == versions[1]["content_digest"]
+    refs = {i["reference"] for i in pig_market.images()}
+    assert {c["image"] for c in v2.to_dict()["components"]} <= refs
+    assert pig_market.verify()["problems"] == []
+    inventory = pig_market.inventory()
+    assert {(v["template"], v["version"]) for v in inventory["versions"]} == {("pig", "1.0.0"), ("pig", "2.0.0")}
+
+
+def test_publish_rules_hold(pig_market: Market, load_fixture: Loader) -> None:
+    v1 = pig_market.version("pig", "1.0.0")
+    assert pig_market.publish(v1)["outcome"] == "unchanged"
+    changed = v1.to_dict()
+    changed["release_notes"] = "something else"
+    with pytest.raises(VersionConflictError):
+        pig_market.publish(Template.from_dict(changed))
+    with pytest.raises(NotFoundError):
+        pig_market.version("pig", "9.9.9")
+    # The fixture's own digests name images this market does not hold.
+    with pytest.raises(NotFoundError) as info:
+        pig_market.publish(load_fixture("pig/1.0.0.yaml"), overwrite=True)
+    assert info.value.details["kind"] == "missing_content"
+
+
+def test_release_states_move_through_the_life_cycle(tmp_path: Path, load_fixture: Loader) -> None:
+    market = Market(tmp_path / "m")
+    add_pig_version(market, load_fixture("pig/1.0.0.yaml"), tmp_path)
+    with pytest.raises(ReleaseStateError) as info:
+        market.set_release_state("pig", "1.0.0", "released")
+    assert info.value.details["allowed"] == ["testing"]
+    market.set_release_state("pig", "1.0.0", "testing")
+    market.set_release_state("pig", "1.0.0", "released")
+    assert market.versions("pig")[0]["state"] == "released"
+    with pytest.raises(ReleaseStateError):
+        market.delete_version("pig", "1.0.0")
+    with pytest.raises(InvalidArgumentError):
+        market.set_release_state("pig", "1.0.0", "gone")  # type: ignore[arg-type]
+    market.delete_version("pig", "1.0.0", force=True)
+    assert market.versions("pig") == [] or market.templates() == []
+    freed = market.gc()
+    assert freed["blobs_removed"] > 0 and freed["bytes_freed"] > 0
+    assert market.verify()["problems"] == []
+
+
+def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
+    events: List[PackageProgress] = []
+    full = pig_market.export(tmp_path / "pig-1.0.0.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret"],
+                             progress=events.append)
+    assert full["carried_blobs"] > 0 and full["omitted_blobs"] == 0
+    assert full["files"] == [str(tmp_path / "pig-1.0.0.tar.zst")]
+    assert events and events[-1]["phase"] == "done"
+    assert {e["phase"] for e in events} <= {"export", "done"}
+    assert events[-1]["bytes_done"] == events[-1]["bytes_total"] == full["carried_bytes"]
+
+    diff = pig_market.export(tmp_path / "pig-2.0.0-diff.tar.zst", "pig", ["2.0.0"], base_versions=["1.0.0"],
+                             signing_key=keys["secret"])
+    assert diff["omitted_blobs"] > 0 and diff["carried_bytes"] < full["carried_bytes"]
+
+    second = Market(tmp_path / "second")
+    imported: List[PackageProgress] = []
+    report = second.import_package(tmp_path / "pig-1.0.0.tar.zst", trusted_keys=[keys["public"]],
+                                   progress=imported.append)
+    assert report["versions"] == [{"version": "1.0.0", "outcome": "added"}]
+    assert report["signer"] == keys["key_id"]
+    assert imported[-1]["phase"] == "done" and "import" in {e["phase"] for e in imported}
+    again = second.import_package(str(tmp_path / "pig-1.0.0.tar.zst"), trusted_keys=[keys["public_base64"]])
+    assert again["versions"] == [{"version": "1.0.0", "outcome": "unchanged"}] and again["blobs_written"] == 0
+
+    report = second.import_package(tmp_path / "pig-2.0.0-diff.tar.zst", trusted_keys=[keys["public"]])
+    assert report["versions"] == [{"version": "2.0.0", "outcome": "added"}]
+    assert [v["content_digest"] for v in second.versions("pig")] == [v["content_digest"] for v in pig_market.versions("pig")]
+    assert second.verify()["problems"] == []
+
+    # Against the destination's inventory, nothing is left to carry.
+    nothing = pig_market.export(tmp_path / "again.tar.zst", "pig", ["1.0.0", "2.0.0"],
+                                base_inventory=second.inventory())
+    assert nothing["carried_blobs"] == 0 and nothing["omitted_blobs"] > 0
+
+
+def test_a_differential_package_needs_its_base(pig_market: Market, tmp_path: Path) -> None:
+    pig_market.export(tmp_path / "diff.tar.zst", "pig", ["2.0.0"], base_versions=["1.0.0"])
+    empty = Market(tmp_path / "empty")
+    with pytest.raises(MissingBaseError) as info:
+        empty.import_package(tmp_path / "diff.tar.zst", allow_unsigned=True)
+    assert info.value.code == "MISSING_BASE" and info.value.details["missing_blobs"] > 0
+    assert empty.templates() == []
+
+
+def test_signatures_are_checked(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
+    pig_market.export(tmp_path / "unsigned.tar.zst", "pig", ["1.0.0"])
+    pig_market.export(tmp_path / "signed.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret"])
+    market = Market(tmp_path / "m")
+    with pytest.raises(SignatureError) as info:
+        market.import_package(tmp_path / "unsigned.tar.zst")
+    assert info.value.details["kind"] == "unsigned"
+    other = apptemplate.generate_key_pair()
+    with pytest.raises(SignatureError) as info:
+        market.import_package(tmp_path / "signed.tar.zst", trusted_keys=[other["public"]])
+    assert info.value.details["kind"] == "untrusted_key"
+    with pytest.raises(SignatureError):
+        market.import_package(tmp_path / "signed.tar.zst", trusted_keys=["not a key"])
+    assert market.import_package(tmp_path / "unsigned.tar.zst", allow_unsigned=True)["versions"][0]["outcome"] == "added"
+
+
+def test_a_tampered_package_is_refused_and_changes_nothing(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
+    package = tmp_path / "plain.tar"
+    pig_market.export(package, "pig", ["1.0.0"], compression="none", signing_key=keys["secret"])
+    data = bytearray(package.read_bytes())
+    # Flip one byte in the middle of the archive: inside a layer blob.
+    data[len(data) // 2] ^= 0xFF
+    tampered = tmp_path / "tampered.tar"
+    tampered.write_bytes(bytes(data))
+    market = Market(tmp_path / "m")
+    with pytest.raises((PackageIntegrityError, SignatureError)) as info:
+        market.import_package(tampered, trusted_keys=[keys["public"]])
+    assert isinstance(info.value, TemplateError) and info.value.details["kind"]
+    assert market.templates() == []
+    assert market.import_package(package, trusted_keys=[keys["public"]])["versions"][0]["outcome"] == "added"
+
+
+def test_packages_split_into_parts(pig_market: Market, tmp_path: Path) -> None:
+    report = pig_market.export(tmp_path / "pig", "pig", ["1.0.0"], part_size=64 << 10)
+    parts = report["files"]
+    assert len(parts) > 1 and all(Path(p).stat().st_size <= 64 << 10 for p in parts)
+    market = Market(tmp_path / "m")
+    imported = market.import_package([Path(p) for p in parts], allow_unsigned=True)
+    assert imported["versions"] == [{"version": "1.0.0", "outcome": "added"}]
+    with pytest.raises(NotFoundError):
+        Market(tmp_path / "n").import_package([Path(p) for p in parts[:-1]] + [tmp_path / "missing"], allow_unsigned=True)
+
+
+def test_bad_arguments_are_named(pig_market: Market, tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], base_versions=["1.0.0"], base_inventory=pig_market.inventory())
+    assert info.value.details["argument"] == "base_versions"
+    with pytest.raises(InvalidArgumentError):
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], compression="gzip")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        pig_market.export(tmp_path / "x", "pig", [])
+    with pytest.raises(SignatureError):
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_key="garbage")
+
+
+def test_a_raising_progress_callback_is_re_raised(pig_market: Market, tmp_path: Path) -> None:
+    calls: List[PackageProgress] = []
+
+    def stop(event: PackageProgress) -> None:
+        calls.append(event)
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        pig_market.export(tmp_path / "p.tar.zst", "pig", ["1.0.0"], progress=stop)
+    assert len(calls) == 1, "the callback is not called again after it raised"
+
+
+def test_long_operations_release_the_gil(pig_market: Market, tmp_path: Path) -> None:
+    # While an export runs in another thread, this thread keeps running
+    # Python code; were the GIL held, it would stand still until the end.
+    ticks = 0
+    started = threading.Event()
+    done = threading.Event()
+
+    def export() -> None:
+        try:
+            pig_market.export(tmp_path / "gil.tar.zst", "pig", ["1.0.0", "2.0.0"], compression_level=19,
+                              progress=lambda _: started.set())
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=export)
+    worker.start()
+    started.wait()
+    while not done.is_set():
+        ticks += 1
+        done.wait(0.0005)
+    worker.join()
+    assert (tmp_path / "gil.tar.zst").exists()
+    assert ticks >= 3
+
+
+def test_images_from_a_docker_archive(tmp_path: Path) -> None:
+    import io
+    import json
+    import tarfile
+
+    from images import layer_tar, synthetic_bytes
+
+    layer = layer_tar("app/app.bin", synthetic_bytes("docker", 4096))
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    import hashlib
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["registry.example.com/demo/app:1.0"],
+                            "Layers": ["layer/layer.tar"]}]).encode()
+    archive = tmp_path / "app.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (("manifest.json", manifest), (config_name, config), ("layer/layer.tar", layer)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    market = Market(tmp_path / "m")
+    [image] = market.add_docker_archive(archive)
+    assert image["name"] == "registry.example.com/demo/app:1.0"
+    assert image["reference"] == f"{image['name']}@{image['digest']}"
+    assert market.images() == [image]
+    shutil.rmtree(tmp_path / "m")
