@@ -64,7 +64,9 @@ fn child(args: &[String]) {
         "export" => {
             let request = ExportRequest::new("bench", &[args[3].as_str()]);
             market
-                .export_to_file(&request, Path::new(&args[2]), &mut |_| {})
+                .export_to_file(&request, Path::new(&args[2]), &mut |_| {
+                    std::ops::ControlFlow::Continue(())
+                })
                 .unwrap();
         }
         "import" => {
@@ -73,7 +75,9 @@ fn child(args: &[String]) {
                 ..Default::default()
             };
             market
-                .import_file(Path::new(&args[2]), &options, &mut |_| {})
+                .import_file(Path::new(&args[2]), &options, &mut |_| {
+                    std::ops::ControlFlow::Continue(())
+                })
                 .unwrap();
         }
         other => panic!("unknown mode {other}"),
@@ -303,7 +307,9 @@ fn main() {
     let diff_request = ExportRequest::new("bench", &["2.0.0"])
         .with_base(ExportBase::Versions(vec!["1.0.0".into()]));
     let diff_report = market
-        .export_to_file(&diff_request, &diff_pkg, &mut |_| {})
+        .export_to_file(&diff_request, &diff_pkg, &mut |_| {
+            std::ops::ControlFlow::Continue(())
+        })
         .unwrap();
 
     let ours_size = fs::metadata(&ours_pkg).unwrap().len();

@@ -152,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = office.export_to_file(
         &ExportRequest::new("pig", &["1.0.0"]).signed_with(&keys.secret),
         &full,
-        &mut |_| {},
+        &mut |_| std::ops::ControlFlow::Continue(()),
     )?;
     println!(
         "  exported {} ({} blobs, {} bytes on the USB drive)",
@@ -169,6 +169,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let imported = site.import_file(&full, &trust, &mut |p: &Progress| {
         reports += 1;
         last = (p.bytes_done, p.bytes_total);
+        std::ops::ControlFlow::Continue(())
     })?;
     println!(
         "  customer imported {} blobs, signed by key {} ({} progress reports, last {}/{} bytes)",
@@ -234,7 +235,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_base(ExportBase::Inventory(inventory))
             .signed_with(&keys.secret),
         &delta,
-        &mut |_| {},
+        &mut |_| std::ops::ControlFlow::Continue(()),
     )?;
     println!(
         "  {}: {} bytes, carries {} blobs ({} bytes) and leaves out {} the customer has ({} bytes)",
@@ -248,11 +249,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tampered = std::fs::read(&delta)?;
     let middle = tampered.len() / 2;
     tampered[middle] ^= 1;
-    match site.import(&tampered[..], &trust, &mut |_| {}) {
+    match site.import(&tampered[..], &trust, &mut |_| {
+        std::ops::ControlFlow::Continue(())
+    }) {
         Ok(_) => return Err("a tampered package was accepted".into()),
         Err(e) => println!("  a copy with one flipped byte is refused:\n    {e}"),
     }
-    site.import_file(&delta, &trust, &mut |_| {})?;
+    site.import_file(&delta, &trust, &mut |_| std::ops::ControlFlow::Continue(()))?;
     let check = site.verify()?;
     println!(
         "  genuine package imported; market verified with {} problem(s)",

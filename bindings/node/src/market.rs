@@ -440,8 +440,11 @@ impl Market {
         let market = self.inner.clone();
         AsyncTask::new(Blocking::data(move || {
             let request = export_request(&options)?;
+            // Called without waiting for JavaScript: the callback cannot
+            // cancel, so the operation always continues.
             let mut on_progress = |p: &template_market::Progress<'_>| {
                 forward(progress.as_ref(), p);
+                std::ops::ControlFlow::Continue(())
             };
             let path = PathBuf::from(&options.path);
             match options.part_size {
@@ -490,8 +493,11 @@ impl Market {
                 reserve_bytes: size("reserveBytes", options.reserve_bytes.unwrap_or(0))?,
                 ..ImportOptions::default()
             };
+            // Called without waiting for JavaScript: the callback cannot
+            // cancel, so the operation always continues.
             let mut on_progress = |p: &template_market::Progress<'_>| {
                 forward(progress.as_ref(), p);
+                std::ops::ControlFlow::Continue(())
             };
             match source {
                 napi::Either::A(file) => {

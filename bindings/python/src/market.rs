@@ -286,7 +286,9 @@ impl Market {
     /// against `base_versions` (held by the destination) or
     /// `base_inventory` (the destination's `inventory()`); signed with
     /// `signing_key` (secret key file text). `progress` gets
-    /// `{phase, bytes_done, bytes_total, items_done, items_total, item}`.
+    /// `{phase, bytes_done, bytes_total, items_done, items_total, item}`;
+    /// an exception it raises stops the export (no file is left at `path`,
+    /// parts written are removed) and is re-raised.
     /// Returns the report (manifest digest, carried and omitted blobs,
     /// archive bytes, files written).
     #[pyo3(signature = (path, template, versions, *, base_versions = None, base_inventory = None,
@@ -320,7 +322,11 @@ impl Market {
         let callback = Callback::new(progress);
         let result = py.detach(|| {
             let mut report = |p: &Progress<'_>| {
-                callback.report(progress_data(p));
+                if callback.report(progress_data(p)) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
             };
             match part_size {
                 Some(size) => self
@@ -337,7 +343,12 @@ impl Market {
     /// Signed packages are accepted when signed by one of `trusted_keys`
     /// (public key file text or base64 line); unsigned ones only with
     /// `allow_unsigned`, unknown signers only with `allow_untrusted`.
-    /// Nothing changes unless every blob verifies. Returns the report
+    /// Nothing changes unless every blob verifies. `progress` gets
+    /// `{phase, bytes_done, bytes_total, items_done, items_total, item}`;
+    /// an exception it raises while blobs are imported stops the import
+    /// (the market is unchanged, a rerun reuses what was staged) and is
+    /// re-raised; raised once the commit has started, the import completes
+    /// and the exception is still re-raised. Returns the report
     /// (versions added or unchanged, signer, blobs written and skipped).
     #[pyo3(signature = (source, *, trusted_keys = None, allow_unsigned = false,
                         allow_untrusted = false, reserve_bytes = 0, progress = None))]
@@ -369,7 +380,11 @@ impl Market {
         let callback = Callback::new(progress);
         let result = py.detach(|| {
             let mut report = |p: &Progress<'_>| {
-                callback.report(progress_data(p));
+                if callback.report(progress_data(p)) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
             };
             match &source {
                 PackageSource::File(path) => self.inner.import_file(path, &options, &mut report),

@@ -4,7 +4,8 @@
 //! The callback reattaches to the interpreter for each call. When it
 //! raises, it is not called again; the exception is kept and re-raised
 //! when the operation returns. Operations whose Rust API can be stopped
-//! (relocation) stop at once; the others finish first.
+//! (relocation, exports, imports before their commit) stop at once; the
+//! others finish first.
 
 use std::sync::Mutex;
 

@@ -197,16 +197,32 @@ def test_bad_arguments_are_named(pig_market: Market, tmp_path: Path) -> None:
         pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_key="garbage")
 
 
-def test_a_raising_progress_callback_is_re_raised(pig_market: Market, tmp_path: Path) -> None:
+def test_a_raising_progress_callback_cancels_and_is_re_raised(pig_market: Market, tmp_path: Path) -> None:
     calls: List[PackageProgress] = []
 
     def stop(event: PackageProgress) -> None:
         calls.append(event)
-        raise RuntimeError("stop here")
+        if len(calls) == 2:
+            raise RuntimeError("stop here")
 
+    # The export stops at once: no package, no partial file.
+    package = tmp_path / "p.tar.zst"
     with pytest.raises(RuntimeError, match="stop here"):
-        pig_market.export(tmp_path / "p.tar.zst", "pig", ["1.0.0"], progress=stop)
-    assert len(calls) == 1, "the callback is not called again after it raised"
+        pig_market.export(package, "pig", ["1.0.0"], progress=stop)
+    assert len(calls) == 2, "the callback is not called again after it raised"
+    assert list(tmp_path.iterdir()) == []
+
+    pig_market.export(package, "pig", ["1.0.0"])
+    customer = Market.open(tmp_path / "customer")
+    calls.clear()
+    with pytest.raises(RuntimeError, match="stop here"):
+        customer.import_package(package, allow_unsigned=True, progress=stop)
+    assert len(calls) == 2
+    assert customer.versions("pig") == []
+    assert customer.verify()["problems"] == []
+
+    report = customer.import_package(package, allow_unsigned=True)
+    assert report["versions"] == [{"version": "1.0.0", "outcome": "added"}]
 
 
 def test_long_operations_release_the_gil(pig_market: Market, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@
 )]
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -26,61 +25,20 @@ use template_k8s::{
     Delivery, DeliveryAction, DeliveryEvent, EnvironmentProfile, Error, ExecutorOptions, Exposure,
     LockOptions, WaitOptions,
 };
+use template_market::testkit::registry::LocalRegistry;
 use template_market::testkit::{self, LayerSizes};
 use template_market::{ImageRef, Market, RegistryTarget};
 
-/// A `docker-registry` on 127.0.0.1, killed (by its PID) when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
+/// The test registry (Debian's `docker-registry` on 127.0.0.1).
+struct Registry(LocalRegistry);
 
 impl Registry {
     fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("docker-registry must be installed (apt-get install docker-registry; see .ci/setup)");
-        let registry = Registry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let answer = ureq::get(&format!("http://127.0.0.1:{port}/v2/")).call();
-            if matches!(&answer, Ok(r) if r.status() == 200) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer on port {port}: {answer:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        registry
+        Registry(LocalRegistry::start().unwrap())
     }
 
     fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.address()
     }
 
     fn access(&self) -> RegistryTarget {
@@ -105,13 +63,6 @@ impl Registry {
         )
         .call();
         matches!(answer, Ok(r) if r.status() == 200)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -14,7 +14,7 @@ use template_core::package::{
 };
 
 use crate::error::{MarketError, Result, io_err};
-use crate::progress::{Phase, Progress, ProgressReader};
+use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
 use crate::signing::{SecretKey, sign};
 use crate::store::COPY_BUFFER;
 use crate::{MAX_DOCUMENT_BYTES, Market};
@@ -228,11 +228,17 @@ impl Market {
     }
 
     /// Writes a package for `request` into `out`, reporting progress.
+    ///
+    /// A [`ControlFlow::Break`](std::ops::ControlFlow::Break) from
+    /// `progress` stops the export before the next blob or within a few MiB
+    /// of a large one: it fails with [`MarketError::Cancelled`] and `out`
+    /// holds an incomplete package. The final ([`Phase::Done`]) report
+    /// comes after everything is written and cannot cancel.
     pub fn export<W: Write>(
         &self,
         request: &ExportRequest,
         out: W,
-        progress: &mut dyn FnMut(&Progress<'_>),
+        progress: &mut ProgressCallback<'_>,
     ) -> Result<ExportReport> {
         let _lock = self.lock(false)?;
         let manifest = self.plan_locked(request)?;
@@ -264,10 +270,17 @@ impl Market {
         let total = manifest.carried_bytes;
         let items_total = manifest.blobs.len();
         let mut done = 0u64;
+        let cancelled_err = || MarketError::Cancelled {
+            what: format!(
+                "export of template {} version {}",
+                request.template,
+                request.versions.join(",")
+            ),
+        };
         for (i, d) in manifest.blobs.iter().enumerate() {
             let digest = d.digest().to_string();
             let item = template_core::package::blob_entry_name(&digest);
-            progress(&Progress {
+            let flow = progress(&Progress {
                 phase: Phase::Export,
                 bytes_done: done,
                 bytes_total: total,
@@ -275,7 +288,11 @@ impl Market {
                 items_total,
                 item: &item,
             });
+            if flow.is_break() {
+                return Err(cancelled_err());
+            }
             let file = self.store().open(&digest)?;
+            let mut cancelled = false;
             let reader = ProgressReader {
                 inner: BufReader::with_capacity(COPY_BUFFER, file),
                 phase: Phase::Export,
@@ -286,14 +303,20 @@ impl Market {
                 item: &item,
                 since_report: 0,
                 callback: progress,
+                cancelled: &mut cancelled,
             };
-            writer.write_blob(&digest, reader)?;
+            let written = writer.write_blob(&digest, reader);
+            if cancelled {
+                return Err(cancelled_err());
+            }
+            written?;
         }
         let mut counting = writer.finish()?;
         counting
             .flush()
             .map_err(io_err("flush", "package output"))?;
-        progress(&Progress {
+        // Everything is written: too late to cancel.
+        let _ = progress(&Progress {
             phase: Phase::Done,
             bytes_done: total,
             bytes_total: total,
@@ -313,40 +336,64 @@ impl Market {
     }
 
     /// Exports into the file `path`: written as `<path>.partial`, synced,
-    /// then renamed, so `path` only ever holds a complete package.
+    /// then renamed, so `path` only ever holds a complete package. When the
+    /// export fails or is cancelled (`progress` returned
+    /// [`ControlFlow::Break`](std::ops::ControlFlow::Break): the error is
+    /// [`MarketError::Cancelled`]), the `.partial` file is removed.
     pub fn export_to_file(
         &self,
         request: &ExportRequest,
         path: &Path,
-        progress: &mut dyn FnMut(&Progress<'_>),
+        progress: &mut ProgressCallback<'_>,
     ) -> Result<ExportReport> {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file = fs::File::create(&partial).map_err(io_err("create", &partial))?;
         let out = io::BufWriter::with_capacity(COPY_BUFFER, file);
-        let mut report = self.export(request, out, progress)?;
-        let file = fs::File::open(&partial).map_err(io_err("open", &partial))?;
-        file.sync_all().map_err(io_err("sync", &partial))?;
-        fs::rename(&partial, path).map_err(io_err("rename into", path))?;
+        let finished = self.export(request, out, progress).and_then(|report| {
+            let file = fs::File::open(&partial).map_err(io_err("open", &partial))?;
+            file.sync_all().map_err(io_err("sync", &partial))?;
+            fs::rename(&partial, path).map_err(io_err("rename into", path))?;
+            Ok(report)
+        });
+        let mut report = match finished {
+            Ok(report) => report,
+            Err(e) => {
+                let _ = fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
         report.files = vec![path.to_owned()];
         Ok(report)
     }
 
     /// Exports into parts of at most `part_size` bytes: `<base>.part-000`,
     /// `<base>.part-001`, ... Import them with [`Market::import_parts`].
+    /// When the export fails or is cancelled, the parts written so far are
+    /// removed.
     pub fn export_to_parts(
         &self,
         request: &ExportRequest,
         base: &Path,
         part_size: u64,
-        progress: &mut dyn FnMut(&Progress<'_>),
+        progress: &mut ProgressCallback<'_>,
     ) -> Result<ExportReport> {
         let writer = crate::parts::PartWriter::new(base, part_size);
         let mut holder = PartsSink {
             writer: Some(writer),
         };
-        let mut report = self.export(request, &mut holder, progress)?;
+        let mut report = match self.export(request, &mut holder, progress) {
+            Ok(report) => report,
+            Err(e) => {
+                if let Some(writer) = holder.writer.take() {
+                    for path in writer.written() {
+                        let _ = fs::remove_file(path);
+                    }
+                }
+                return Err(e);
+            }
+        };
         let writer = holder
             .writer
             .take()

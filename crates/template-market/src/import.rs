@@ -20,7 +20,7 @@ use template_core::package::{
 use crate::Market;
 use crate::catalog::{Catalog, VersionRecord};
 use crate::error::{MarketError, Result, io_err};
-use crate::progress::{Phase, Progress, ProgressReader};
+use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
 use crate::signing::{PublicKey, verify};
 use crate::store::{COPY_BUFFER, sync_dir};
 
@@ -105,7 +105,7 @@ struct ImportSink<'a, 'b> {
     catalog: Catalog,
     staging: Option<PathBuf>,
     report: ImportReport,
-    progress: &'a mut (dyn FnMut(&Progress<'_>) + 'b),
+    progress: &'a mut ProgressCallback<'b>,
     done: u64,
     total: u64,
     items_done: usize,
@@ -213,7 +213,7 @@ impl PackageSink for ImportSink<'_, '_> {
     fn blob(&mut self, descriptor: &Descriptor, data: &mut BlobReader<'_>) -> Result<()> {
         let digest = descriptor.digest().to_string();
         let item = data.entry().to_owned();
-        (self.progress)(&Progress {
+        let flow = (self.progress)(&Progress {
             phase: Phase::Import,
             bytes_done: self.done,
             bytes_total: self.total,
@@ -221,6 +221,9 @@ impl PackageSink for ImportSink<'_, '_> {
             items_total: self.items_total,
             item: &item,
         });
+        if flow.is_break() {
+            return Err(self.cancelled());
+        }
         let staging = self.staging.clone().ok_or_else(|| MarketError::Corrupt {
             path: self.market.staging_dir(),
             message: "blob before header".to_owned(),
@@ -240,6 +243,7 @@ impl PackageSink for ImportSink<'_, '_> {
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let mut file = fs::File::create(&partial).map_err(io_err("create", &partial))?;
+        let mut cancelled = false;
         let mut reader = ProgressReader {
             inner: data,
             phase: Phase::Import,
@@ -250,8 +254,15 @@ impl PackageSink for ImportSink<'_, '_> {
             item: &item,
             since_report: 0,
             callback: &mut *self.progress,
+            cancelled: &mut cancelled,
         };
-        copy(&mut reader, &mut file).map_err(|e| MarketError::Io {
+        let copied = copy(&mut reader, &mut file);
+        if cancelled {
+            drop(file);
+            let _ = fs::remove_file(&partial);
+            return Err(self.cancelled());
+        }
+        copied.map_err(|e| MarketError::Io {
             action: "stage",
             path: partial.clone(),
             source: e,
@@ -263,6 +274,17 @@ impl PackageSink for ImportSink<'_, '_> {
         self.report.bytes_written += descriptor.size();
         self.items_done += 1;
         Ok(())
+    }
+}
+
+impl ImportSink<'_, '_> {
+    fn cancelled(&self) -> MarketError {
+        MarketError::Cancelled {
+            what: format!(
+                "import of package {} (template {})",
+                self.report.manifest_digest, self.report.template
+            ),
+        }
     }
 }
 
@@ -294,11 +316,19 @@ impl Market {
     /// market lacks, and too little free space. Every blob is verified
     /// while it is staged; the catalog changes only after all are. Importing
     /// the same package again changes nothing.
+    ///
+    /// A [`ControlFlow::Break`](std::ops::ControlFlow::Break) from
+    /// `progress` during the [`Phase::Import`] reports stops the import
+    /// (before the next blob, or within a few MiB of a large one): it fails
+    /// with [`MarketError::Cancelled`] and the market is unchanged. Blobs
+    /// already staged are kept, so running the import again resumes. The
+    /// [`Phase::Commit`] and [`Phase::Done`] reports come once everything is
+    /// verified and cannot cancel.
     pub fn import<R: Read>(
         &self,
         source: R,
         options: &ImportOptions,
-        progress: &mut dyn FnMut(&Progress<'_>),
+        progress: &mut ProgressCallback<'_>,
     ) -> Result<ImportReport> {
         let _lock = self.lock(true)?;
         let catalog = self.catalog()?;
@@ -342,7 +372,7 @@ impl Market {
         let blobs_dir = store.blobs_dir();
         for (i, d) in manifest.blobs.iter().enumerate() {
             let digest = d.digest().to_string();
-            progress(&Progress {
+            let _ = progress(&Progress {
                 phase: Phase::Commit,
                 bytes_done: i as u64,
                 bytes_total: items_total as u64,
@@ -362,7 +392,7 @@ impl Market {
         sync_dir(&blobs_dir)?;
 
         // Catalog last: one atomic replacement makes everything visible.
-        progress(&Progress {
+        let _ = progress(&Progress {
             phase: Phase::Commit,
             bytes_done: manifest.blobs.len() as u64,
             bytes_total: items_total as u64,
@@ -400,7 +430,7 @@ impl Market {
         }
         catalog.save(&self.index_path())?;
 
-        progress(&Progress {
+        let _ = progress(&Progress {
             phase: Phase::Commit,
             bytes_done: items_total as u64 - 1,
             bytes_total: items_total as u64,
@@ -409,7 +439,7 @@ impl Market {
             item: "staging",
         });
         fs::remove_dir_all(&staging).map_err(io_err("remove", &staging))?;
-        progress(&Progress {
+        let _ = progress(&Progress {
             phase: Phase::Done,
             bytes_done: report.bytes_written,
             bytes_total: report.bytes_written,
@@ -425,7 +455,7 @@ impl Market {
         &self,
         path: &Path,
         options: &ImportOptions,
-        progress: &mut dyn FnMut(&Progress<'_>),
+        progress: &mut ProgressCallback<'_>,
     ) -> Result<ImportReport> {
         let file = fs::File::open(path).map_err(io_err("open", path))?;
         self.import(
@@ -440,7 +470,7 @@ impl Market {
         &self,
         parts: &[PathBuf],
         options: &ImportOptions,
-        progress: &mut dyn FnMut(&Progress<'_>),
+        progress: &mut ProgressCallback<'_>,
     ) -> Result<ImportReport> {
         for p in parts {
             if !p.is_file() {

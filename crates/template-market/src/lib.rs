@@ -65,7 +65,7 @@ pub use export::{ExportBase, ExportReport, ExportRequest};
 pub use images::ImageRef;
 pub use import::{ImportOptions, ImportReport, ImportedVersion, Trust};
 pub use parts::{PartWriter, PartsReader, part_paths};
-pub use progress::{Phase, Progress};
+pub use progress::{Phase, Progress, ProgressCallback};
 pub use relocate::{
     RegistryTarget, RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress,
     RelocateReport,

@@ -56,6 +56,11 @@ impl PartWriter {
         Ok(())
     }
 
+    /// The parts created so far.
+    pub(crate) fn written(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
     /// Flushes and syncs the last part; returns every part's path.
     pub fn finish(mut self) -> io::Result<Vec<PathBuf>> {
         if self.current.is_none() {

@@ -1,6 +1,7 @@
 //! Progress reports of exports and imports.
 
 use std::io::{self, Read};
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 
@@ -38,6 +39,13 @@ pub struct Progress<'a> {
     pub item: &'a str,
 }
 
+/// The progress callback of exports and imports: [`ControlFlow::Break`]
+/// stops the operation, which then fails with
+/// [`MarketError::Cancelled`](crate::MarketError::Cancelled) and leaves
+/// nothing half-visible (see [`Market::export_to_file`](crate::Market::export_to_file)
+/// and [`Market::import`](crate::Market::import)).
+pub type ProgressCallback<'a> = dyn FnMut(&Progress<'_>) -> ControlFlow<()> + 'a;
+
 /// How often a large blob reports progress.
 const REPORT_EVERY: u64 = 8 << 20;
 
@@ -51,17 +59,22 @@ pub(crate) struct ProgressReader<'a, 'b, R> {
     pub(crate) items_total: usize,
     pub(crate) item: &'a str,
     pub(crate) since_report: u64,
-    pub(crate) callback: &'a mut (dyn FnMut(&Progress<'_>) + 'b),
+    pub(crate) callback: &'a mut ProgressCallback<'b>,
+    /// Set when the callback asked to stop; the read then fails.
+    pub(crate) cancelled: &'a mut bool,
 }
 
 impl<R: Read> Read for ProgressReader<'_, '_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if *self.cancelled {
+            return Err(cancelled_io());
+        }
         let n = self.inner.read(buf)?;
         *self.done += n as u64;
         self.since_report += n as u64;
         if self.since_report >= REPORT_EVERY {
             self.since_report = 0;
-            (self.callback)(&Progress {
+            let flow = (self.callback)(&Progress {
                 phase: self.phase,
                 bytes_done: *self.done,
                 bytes_total: self.total,
@@ -69,7 +82,17 @@ impl<R: Read> Read for ProgressReader<'_, '_, R> {
                 items_total: self.items_total,
                 item: self.item,
             });
+            if flow.is_break() {
+                *self.cancelled = true;
+                return Err(cancelled_io());
+            }
         }
         Ok(n)
     }
+}
+
+/// The I/O error a cancelled [`ProgressReader`] fails with; callers check
+/// the `cancelled` flag and report [`MarketError::Cancelled`](crate::MarketError::Cancelled).
+fn cancelled_io() -> io::Error {
+    io::Error::other("cancelled by the progress callback")
 }

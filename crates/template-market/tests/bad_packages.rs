@@ -97,7 +97,9 @@ fn importing_bad_packages_changes_nothing() {
     };
     for c in cases() {
         let err = market
-            .import(&c.bytes[..], &options, &mut |_| {})
+            .import(&c.bytes[..], &options, &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })
             .unwrap_err();
         assert!(err.as_package_error().is_some(), "{}: {err}", c.file);
         assert_eq!(fs::read(market.root().join("index.json")).unwrap(), index);

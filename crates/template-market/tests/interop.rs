@@ -43,7 +43,9 @@ fn skopeo_reads_packages_and_the_market() {
     // Plain tar: skopeo's oci-archive transport.
     let tar = tmp.path().join("pig.tar");
     let request = ExportRequest::new("pig", &["1.0.0"]).with_compression(Compression::None);
-    market.export_to_file(&request, &tar, &mut |_| {}).unwrap();
+    market
+        .export_to_file(&request, &tar, &mut |_| std::ops::ControlFlow::Continue(()))
+        .unwrap();
     let reference = format!("oci-archive:{}:{}", tar.display(), auth.name);
     assert_eq!(skopeo_digest(&reference), auth.digest);
     let copied = tmp.path().join("copied");
@@ -53,7 +55,9 @@ fn skopeo_reads_packages_and_the_market() {
     // zstd archive unpacked with standard tools: an oci: layout.
     let zst = tmp.path().join("pig.tar.zst");
     market
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &zst, &mut |_| {})
+        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &zst, &mut |_| {
+            std::ops::ControlFlow::Continue(())
+        })
         .unwrap();
     let unpacked = tmp.path().join("unpacked");
     fs::create_dir_all(&unpacked).unwrap();
@@ -109,7 +113,7 @@ fn minisign_verifies_package_signatures() {
         .export_to_file(
             &ExportRequest::new("pig", &["1.0.0"]).signed_with(&keys.secret),
             &pkg,
-            &mut |_| {},
+            &mut |_| std::ops::ControlFlow::Continue(()),
         )
         .unwrap();
     let header = PackageReader::default()

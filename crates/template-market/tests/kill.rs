@@ -49,6 +49,7 @@ fn child_import() {
                     std::thread::sleep(std::time::Duration::from_secs(60));
                 }
             }
+            std::ops::ControlFlow::Continue(())
         })
         .unwrap();
     println!("FINISHED");
@@ -65,7 +66,7 @@ fn killed_import_leaves_the_market_valid_and_a_retry_succeeds() {
         .export_to_file(
             &ExportRequest::new("pig", &["1.0.0", "2.0.0"]),
             &pkg,
-            &mut |_| {},
+            &mut |_| std::ops::ControlFlow::Continue(()),
         )
         .unwrap();
 
@@ -74,7 +75,8 @@ fn killed_import_leaves_the_market_valid_and_a_retry_succeeds() {
     let mut events: Vec<(Phase, String)> = Vec::new();
     scratch
         .import_file(&pkg, &options(), &mut |p| {
-            events.push((p.phase, p.item.to_owned()))
+            events.push((p.phase, p.item.to_owned()));
+            std::ops::ControlFlow::Continue(())
         })
         .unwrap();
     let imports: Vec<usize> = (0..events.len())
@@ -147,7 +149,11 @@ fn killed_import_leaves_the_market_valid_and_a_retry_succeeds() {
         }
 
         // Retry succeeds and ends in the same state as an uninterrupted import.
-        market.import_file(&pkg, &options(), &mut |_| {}).unwrap();
+        market
+            .import_file(&pkg, &options(), &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
         assert_eq!(
             market.versions("pig").unwrap(),
             scratch.versions("pig").unwrap(),

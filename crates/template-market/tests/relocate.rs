@@ -9,19 +9,18 @@
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use template_market::testkit;
+use template_market::testkit::registry::{LocalRegistry, RegistryConfig};
 use template_market::{
     ImageRef, Market, MarketError, RegistryTarget, RelocateEvent, RelocateOptions,
 };
 
-/// A `docker-registry` on 127.0.0.1, killed (by its PID) when dropped.
+/// The test registry and the files its configuration names.
 struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+    inner: LocalRegistry,
+    _files: tempfile::TempDir,
 }
 
 impl Registry {
@@ -32,59 +31,24 @@ impl Registry {
     /// With `htpasswd` (a line `user:bcrypt-hash`), the registry wants basic
     /// auth.
     fn start_with(htpasswd: Option<&str>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some(line) = htpasswd {
-            let path = dir.path().join("htpasswd");
+        let files = tempfile::tempdir().unwrap();
+        let auth = htpasswd.map(|line| {
+            let path = files.path().join("htpasswd");
             std::fs::write(&path, format!("{line}\n")).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+            format!(
+                "  htpasswd:\n    realm: test\n    path: {}\n",
                 path.display()
-            ));
+            )
+        });
+        let inner = LocalRegistry::start_with(&RegistryConfig { tls: None, auth }).unwrap();
+        Registry {
+            inner,
+            _files: files,
         }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("docker-registry must be installed (apt-get install docker-registry; see .ci/setup)");
-        let registry = Registry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let answer = ureq::get(&format!("http://127.0.0.1:{port}/v2/")).call();
-            if matches!(&answer, Ok(r) if r.status() == 200)
-                || matches!(&answer, Err(ureq::Error::StatusCode(401)))
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer on port {port}: {answer:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        registry
     }
 
     fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.inner.address()
     }
 
     fn target(&self) -> RegistryTarget {
@@ -92,13 +56,6 @@ impl Registry {
             insecure: true,
             ..RegistryTarget::new(format!("{}/mirror", self.address()))
         }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -16,12 +16,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use template_market::testkit;
+use template_market::testkit::registry::{LocalRegistry, RegistryConfig};
 use template_market::{
     ImageRef, Market, MarketError, RegistryTarget, RelocateOptions, RelocateReport,
 };
@@ -184,94 +185,44 @@ enum Auth<'a> {
     Token { realm: &'a str, pki: &'a Pki },
 }
 
-/// A `docker-registry` on 127.0.0.1, killed (by its PID) when dropped.
+/// The test registry and the files its configuration names.
 struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+    inner: LocalRegistry,
+    _files: tempfile::TempDir,
 }
 
 impl Registry {
     /// With `tls`, it serves HTTPS with the PKI's server certificate.
     fn start(tls: Option<&Pki>, auth: Auth<'_>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some(pki) = tls {
-            config.push_str(&format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                pki.path("server.crt").display(),
-                pki.path("server.key").display()
-            ));
-        }
-        match auth {
+        let files = tempfile::tempdir().unwrap();
+        let auth = match auth {
             Auth::Htpasswd => {
-                let path = dir.path().join("htpasswd");
+                let path = files.path().join("htpasswd");
                 std::fs::write(&path, format!("{HTPASSWD}\n")).unwrap();
-                config.push_str(&format!(
-                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                format!(
+                    "  htpasswd:\n    realm: test\n    path: {}\n",
                     path.display()
-                ));
+                )
             }
-            Auth::Token { realm, pki } => config.push_str(&format!(
-                "auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+            Auth::Token { realm, pki } => format!(
+                "  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
                 pki.path("token.crt").display()
-            )),
+            ),
+        };
+        let config = RegistryConfig {
+            tls: tls.map(|pki| (pki.path("server.crt"), pki.path("server.key"))),
+            auth: Some(auth),
+        };
+        let inner = LocalRegistry::start_with(&config).unwrap();
+        Registry {
+            inner,
+            _files: files,
         }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("docker-registry must be installed (see .ci/setup)");
-        let mut registry = Registry { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                registry.child.try_wait().unwrap().is_none(),
-                "docker-registry exited: {}",
-                registry.log()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on port {port}: {}",
-                registry.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        registry
     }
 
     fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.inner.address()
     }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn options() -> RelocateOptions {

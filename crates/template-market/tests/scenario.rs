@@ -9,6 +9,7 @@
 )]
 
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use template_core::ReleaseState;
@@ -18,8 +19,8 @@ use template_market::{
     generate_key_pair,
 };
 
-fn quiet() -> impl FnMut(&template_market::Progress<'_>) {
-    |_| {}
+fn quiet() -> impl FnMut(&template_market::Progress<'_>) -> ControlFlow<()> {
+    |_| ControlFlow::Continue(())
 }
 
 fn snapshot(market: &Market) -> Vec<(String, u64)> {
@@ -68,7 +69,10 @@ fn pig_delivery_scenario() {
         .export_to_file(
             &ExportRequest::new("pig", &["1.0.0"]).signed_with(&keys.secret),
             &full,
-            &mut |_| events += 1,
+            &mut |_| {
+                events += 1;
+                ControlFlow::Continue(())
+            },
         )
         .unwrap();
     assert!(events > 0);
@@ -535,4 +539,131 @@ fn publish_refuses_versions_whose_images_are_missing() {
         .publish(&v, template_core::Overwrite::Refuse)
         .unwrap_err();
     assert!(matches!(err, MarketError::MissingContent { .. }), "{err}");
+}
+
+/// Publishes Pig 1.0.0 with base layers big enough (9 MiB) for progress
+/// reports inside a blob, not only between blobs.
+fn publish_big_pig(market: &Market) {
+    let fixture = testkit::pig_fixture("1.0.0").unwrap();
+    let sizes = LayerSizes {
+        base: 9 << 20,
+        app: 32 << 10,
+    };
+    let pinned = testkit::prepare_images(market, &fixture, sizes).unwrap();
+    market
+        .publish(&pinned, template_core::Overwrite::Refuse)
+        .unwrap();
+}
+
+/// A callback that stops at the first report at or past `threshold` bytes;
+/// counts the reports it saw.
+fn stop_at(
+    threshold: u64,
+    seen: &mut usize,
+) -> impl FnMut(&template_market::Progress<'_>) -> ControlFlow<()> + '_ {
+    move |p| {
+        *seen += 1;
+        if p.bytes_done >= threshold {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+#[test]
+fn a_cancelled_export_leaves_no_file_and_a_retry_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let office = Market::open(tmp.path().join("office")).unwrap();
+    publish_big_pig(&office);
+    let request = ExportRequest::new("pig", &["1.0.0"]);
+    let pkg = tmp.path().join("pig.tar.zst");
+    let partial = tmp.path().join("pig.tar.zst.partial");
+    // 1: the first report after the first blob; 8 MiB: inside a large blob.
+    for threshold in [1, 8 << 20] {
+        let mut seen = 0;
+        let err = office
+            .export_to_file(&request, &pkg, &mut stop_at(threshold, &mut seen))
+            .unwrap_err();
+        assert!(
+            matches!(&err, MarketError::Cancelled { .. }),
+            "expected Cancelled, got {err:?}"
+        );
+        assert!(err.to_string().contains("cancelled"), "{err}");
+        assert!(seen >= 2, "stopped after {seen} reports");
+        assert!(!pkg.exists());
+        assert!(!partial.exists());
+    }
+
+    // Parts written before the cancellation are removed too.
+    let base = tmp.path().join("split");
+    let mut seen = 0;
+    let err = office
+        .export_to_parts(&request, &base, 1 << 20, &mut stop_at(8 << 20, &mut seen))
+        .unwrap_err();
+    assert!(matches!(err, MarketError::Cancelled { .. }), "{err:?}");
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1, "only office");
+
+    // Into a writer: Cancelled as well, not an I/O or package error.
+    let mut out = Vec::new();
+    let mut seen = 0;
+    let err = office
+        .export(&request, &mut out, &mut stop_at(8 << 20, &mut seen))
+        .unwrap_err();
+    assert!(matches!(err, MarketError::Cancelled { .. }), "{err:?}");
+
+    let report = office.export_to_file(&request, &pkg, &mut quiet()).unwrap();
+    assert_eq!(report.files, vec![pkg.clone()]);
+    assert!(pkg.is_file());
+    assert!(!partial.exists());
+}
+
+#[test]
+fn a_cancelled_import_leaves_the_market_unchanged_and_a_retry_imports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let office = Market::open(tmp.path().join("office")).unwrap();
+    publish_big_pig(&office);
+    let pkg = tmp.path().join("pig.tar.zst");
+    office
+        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &pkg, &mut quiet())
+        .unwrap();
+    let options = ImportOptions {
+        trust: Trust::anything(),
+        ..Default::default()
+    };
+    let customer = Market::open(tmp.path().join("customer")).unwrap();
+    let versions_before = customer.versions("pig").unwrap();
+    let blobs_before = customer.inventory().unwrap().blobs;
+    for threshold in [1, 8 << 20] {
+        let mut seen = 0;
+        let err = customer
+            .import_file(&pkg, &options, &mut stop_at(threshold, &mut seen))
+            .unwrap_err();
+        assert!(
+            matches!(&err, MarketError::Cancelled { .. }),
+            "expected Cancelled, got {err:?}"
+        );
+        assert!(seen >= 2, "stopped after {seen} reports");
+        assert_eq!(customer.versions("pig").unwrap(), versions_before);
+        assert_eq!(customer.inventory().unwrap().blobs, blobs_before);
+        assert!(customer.verify().unwrap().problems.is_empty());
+        assert!(customer.version("pig", "1.0.0").is_err());
+    }
+
+    let report = customer.import_file(&pkg, &options, &mut quiet()).unwrap();
+    assert_eq!(
+        report.versions,
+        vec![("1.0.0".to_owned(), ImportedVersion::Added)]
+    );
+    assert!(report.blobs_skipped > 0, "staged blobs are reused");
+    assert_eq!(
+        customer.version("pig", "1.0.0").unwrap(),
+        office.version("pig", "1.0.0").unwrap()
+    );
+    assert!(customer.verify().unwrap().problems.is_empty());
+    let staging = customer.root().join("staging");
+    assert!(
+        !staging.exists() || fs::read_dir(&staging).unwrap().next().is_none(),
+        "staging is cleaned"
+    );
 }

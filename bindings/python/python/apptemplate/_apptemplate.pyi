@@ -240,7 +240,11 @@ class Market:
         compression_level: Optional[int] = None,
         progress: Optional[Callable[[PackageProgress], object]] = None,
     ) -> ExportReport:
-        """Writes an offline package (full or differential, optionally signed or split)."""
+        """Writes an offline package (full or differential, optionally signed or split).
+
+        An exception raised by ``progress`` stops the export (no file is left
+        at ``path``) and is re-raised.
+        """
     def import_package(
         self,
         source: Union[_Path, Sequence[_Path]],
@@ -251,7 +255,12 @@ class Market:
         reserve_bytes: int = 0,
         progress: Optional[Callable[[PackageProgress], object]] = None,
     ) -> ImportReport:
-        """Imports a package file, or its parts in order."""
+        """Imports a package file, or its parts in order.
+
+        An exception raised by ``progress`` while blobs are imported stops the
+        import, leaving the market unchanged (a rerun reuses what was staged),
+        and is re-raised.
+        """
     def relocate_version(
         self,
         template: str,

@@ -363,3 +363,4 @@ pub fn refs_of(version: &TemplateVersion) -> Vec<ImageRef> {
 }
 
 pub mod bad_packages;
+pub mod registry;
