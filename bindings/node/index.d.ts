@@ -865,7 +865,7 @@ export interface ExportOptions {
   versions: Array<string>
   /**
    * File to write; with `partSize`, the base name of the parts
-   * (`<path>.part001`, ...).
+   * (`<path>.part-000`, `<path>.part-001`, ...).
    */
   path: string
   /** Split the package into parts of at most this many bytes. */

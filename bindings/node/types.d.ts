@@ -349,6 +349,12 @@ export interface RecordSummary {
   to_version: string
   /** `succeeded`, `failed at step N: ...`, `partly applied`. */
   outcome: string
+  /**
+   * Steps whose objects were applied, in plan order: every step of a
+   * success; for a failure exactly those applied (steps of one wave run
+   * together, so steps numbered after the failed one may be among them).
+   */
+  applied_steps: number[]
   /** Start time (RFC 3339). */
   started_at?: string
   /** End time (RFC 3339). */

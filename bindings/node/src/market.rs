@@ -103,7 +103,7 @@ pub struct ExportOptions {
     /// Version numbers to include.
     pub versions: Vec<String>,
     /// File to write; with `partSize`, the base name of the parts
-    /// (`<path>.part001`, ...).
+    /// (`<path>.part-000`, `<path>.part-001`, ...).
     pub path: String,
     /// Split the package into parts of at most this many bytes.
     pub part_size: Option<i64>,
