@@ -61,7 +61,7 @@ pub enum Error {
 
     /// A release-state change the life cycle does not allow.
     #[error(
-        "template {template} version {version}: cannot go from {from:?} to {to:?}; allowed from {from:?}: {allowed}"
+        "template {template} version {version}: cannot go from {from} to {to}; allowed from {from}: {allowed}"
     )]
     InvalidTransition {
         /// Template id.
@@ -93,7 +93,7 @@ pub enum Error {
 
     /// Released (or deprecated) versions are never overwritten.
     #[error(
-        "template {template} version {version} is {state:?} and can never be overwritten; publish the change as a new version"
+        "template {template} version {version} is {state} and can never be overwritten; publish the change as a new version"
     )]
     ReleasedImmutable {
         /// Template id.
@@ -107,7 +107,7 @@ pub enum Error {
     /// A version is published directly in a state that must be reached
     /// through the life cycle.
     #[error(
-        "template {template} version {version} cannot be published as {state:?}; publish it as draft or testing and set the release state after testing"
+        "template {template} version {version} cannot be published as {state}; publish it as draft or testing and set the release state after testing"
     )]
     PublishState {
         /// Template id.
@@ -164,6 +164,23 @@ pub enum Error {
         found: String,
         /// What to do.
         advice: String,
+    },
+
+    /// A partial upgrade would leave a component referring (with
+    /// `$(NAME)`) to a variable that only the target version of one of its
+    /// dependencies provides, and that dependency is not upgraded.
+    #[error(
+        "partial upgrade to version {version}: `{component}` refers to `$({variable})`, which `{dependency}` provides only from version {version} on, and `{dependency}` is not among the components upgraded; include `{dependency}` in the components or upgrade it first"
+    )]
+    PartialUpgradeBreaksReference {
+        /// The component that refers to the variable.
+        component: String,
+        /// The variable.
+        variable: String,
+        /// The dependency that provides it in the target version.
+        dependency: String,
+        /// The target version.
+        version: String,
     },
 
     /// The caller's random source gave too few usable bytes to generate a secret.

@@ -48,8 +48,9 @@ pub struct InstalledState {
     pub retained_volumes: Vec<RetainedVolume>,
 }
 
-/// One installed component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One installed component. `Debug` masks the values of secret variables
+/// (defaults and customized values alike).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstalledComponent {
     /// Template version the definition comes from.
     pub version: String,
@@ -69,6 +70,55 @@ pub struct InstalledComponent {
     /// running with its data until pruned.
     #[serde(default, skip_serializing_if = "is_false")]
     pub orphaned: bool,
+}
+
+impl std::fmt::Debug for InstalledComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Customized values do not say whether they are secret; the
+        // component's definition does.
+        let env: BTreeMap<&str, &str> = self
+            .customizations
+            .env
+            .iter()
+            .map(|(name, value)| {
+                let shown = if self.env_is_secret(name) {
+                    crate::diff::MASK
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
+        let customizations = DebugCustomizations {
+            env,
+            inner: &self.customizations,
+        };
+        f.debug_struct("InstalledComponent")
+            .field("version", &self.version)
+            .field("spec", &self.spec)
+            .field("shared_env", &self.shared_env)
+            .field("plugin_definitions", &self.plugin_definitions)
+            .field("customizations", &customizations)
+            .field("orphaned", &self.orphaned)
+            .finish()
+    }
+}
+
+/// [`Customizations`] for `Debug`, with secret env values masked.
+struct DebugCustomizations<'a> {
+    env: BTreeMap<&'a str, &'a str>,
+    inner: &'a Customizations,
+}
+
+impl std::fmt::Debug for DebugCustomizations<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Customizations")
+            .field("env", &self.env)
+            .field("config_files", &self.inner.config_files)
+            .field("replicas", &self.inner.replicas)
+            .field("volumes", &self.inner.volumes)
+            .finish()
+    }
 }
 
 /// Values of one component that differ from its template definition.
@@ -146,14 +196,10 @@ impl InstalledState {
     /// Setting the template default removes the customization.
     pub fn set_env(&mut self, component: &str, name: &str, value: &str) -> Result<()> {
         let c = self.component_mut(component, "env")?;
-        let Some(default) = c.env_default(name) else {
-            return Err(Error::InvalidOption {
-                option: format!("components[{component}].env[{name}]"),
-                message: format!(
-                    "component `{component}` has no env var `{name}`; use a name from its template"
-                ),
-            });
-        };
+        let default = c
+            .check_env_value(name, &format!("components[{component}].env[{name}]"))?
+            .value
+            .clone();
         if default == value {
             c.customizations.env.remove(name);
         } else {
@@ -196,6 +242,7 @@ impl InstalledState {
     /// Records that the user scaled the component to `replicas`.
     pub fn set_replicas(&mut self, component: &str, replicas: u32) -> Result<()> {
         let c = self.component_mut(component, "replicas")?;
+        c.check_replicas(replicas, &format!("components[{component}].replicas"))?;
         c.customizations.replicas = (replicas != c.spec.scaling.min_replicas).then_some(replicas);
         Ok(())
     }
@@ -333,6 +380,54 @@ impl InstalledComponent {
             }
         }
         defs.next().is_none()
+    }
+
+    /// The definition of env var `name` if the installer may choose its
+    /// value; `option` names where the value comes from in the error.
+    /// Every way a value enters an installed state (install overrides,
+    /// edits, values found on the cluster) goes through this check.
+    pub fn check_env_value(&self, name: &str, option: &str) -> Result<&EnvVar> {
+        let key = &self.spec.key;
+        let Some(var) = self
+            .spec
+            .env
+            .iter()
+            .chain(&self.shared_env)
+            .find(|e| e.name == name)
+        else {
+            return Err(Error::InvalidOption {
+                option: option.to_owned(),
+                message: format!(
+                    "component `{key}` has no env var `{name}`; use a name from its template"
+                ),
+            });
+        };
+        if !var.editable {
+            return Err(Error::InvalidOption {
+                option: option.to_owned(),
+                message: format!(
+                    "env var `{name}` of `{key}` is not editable; the template fixes its value"
+                ),
+            });
+        }
+        Ok(var)
+    }
+
+    /// Checks that the component may run `replicas` replicas: within the
+    /// template's `min_replicas..=max_replicas`. `option` names where the
+    /// value comes from in the error.
+    pub fn check_replicas(&self, replicas: u32, option: &str) -> Result<()> {
+        let s = &self.spec.scaling;
+        if replicas < s.min_replicas || replicas > s.max_replicas.max(s.min_replicas) {
+            return Err(Error::InvalidOption {
+                option: option.to_owned(),
+                message: format!(
+                    "{replicas} is outside {}..={} replicas allowed by the template",
+                    s.min_replicas, s.max_replicas
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Default of env var `name` (component variables first, then shared).
@@ -547,6 +642,53 @@ mod tests {
             s.set_env("db", "LOG", "x"),
             Err(Error::InvalidOption { .. })
         ));
+    }
+
+    #[test]
+    fn edits_are_checked_like_install_overrides() {
+        let mut v = minimal_version("shop", "1.0.0");
+        v.components[0].env.push(EnvVar {
+            name: "MODE".into(),
+            value: "cluster".into(),
+            description: String::new(),
+            editable: false,
+            secret: false,
+        });
+        v.components[0].scaling.min_replicas = 2;
+        v.components[0].scaling.max_replicas = 4;
+        let mut s = InstalledState::empty("shop");
+        s.components.insert(
+            "web".into(),
+            InstalledComponent::from_version(&v, &v.components[0]),
+        );
+        let message = |e: Error| match e {
+            Error::InvalidOption { message, .. } => message,
+            other => panic!("{other}"),
+        };
+
+        let edit = message(s.set_env("web", "MODE", "standalone").unwrap_err());
+        let mut options = crate::InstallOptions::default();
+        options
+            .overrides
+            .env
+            .entry("web".into())
+            .or_default()
+            .insert("MODE".into(), "standalone".into());
+        let install = message(crate::plan_install(&v, &options).unwrap_err());
+        assert_eq!(edit, install);
+        assert!(edit.contains("not editable"), "{edit}");
+
+        for replicas in [1, 5] {
+            let edit = message(s.set_replicas("web", replicas).unwrap_err());
+            let mut options = crate::InstallOptions::default();
+            options.overrides.replicas.insert("web".into(), replicas);
+            let install = message(crate::plan_install(&v, &options).unwrap_err());
+            assert_eq!(edit, install);
+        }
+        s.set_replicas("web", 3).unwrap();
+        assert_eq!(s.components["web"].replicas(), 3);
+        // Nothing refused was recorded.
+        assert_eq!(s.components["web"].env_value("MODE"), Some("cluster"));
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! # Ok::<(), template_core::Error>(())
 //! ```
 
+pub mod container_env;
 pub mod diff;
 pub mod document;
 pub mod error;
@@ -44,6 +45,7 @@ pub mod testing;
 pub mod validate;
 pub mod versions;
 
+pub use container_env::{ContainerVar, EnvOrigin, EnvValue};
 pub use diff::{ChangeKind, ComponentDiff, FieldChange, Section, VersionDiff, diff};
 pub use document::{
     Format, LoadOptions, canonical_json, content_digest, load, load_from_reader, to_json_string,

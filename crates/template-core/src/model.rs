@@ -117,6 +117,24 @@ pub enum ReleaseState {
     Deprecated,
 }
 
+impl ReleaseState {
+    /// The name the format uses: `draft`, `testing`, `released`, `deprecated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseState::Draft => "draft",
+            ReleaseState::Testing => "testing",
+            ReleaseState::Released => "released",
+            ReleaseState::Deprecated => "deprecated",
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A module group: a set of components a customer can select or leave out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -281,8 +299,9 @@ pub enum Protocol {
     Grpc,
 }
 
-/// An environment variable with its default value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// An environment variable with its default value. `Debug` masks the
+/// value of a secret variable.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvVar {
     /// Variable name.
@@ -302,8 +321,8 @@ pub struct EnvVar {
 }
 
 /// A variable exported to dependants: a fixed value or a secret generated
-/// at install time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// at install time. `Debug` masks a confidential fixed value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionVar {
     /// Variable name as seen by dependants.
@@ -320,6 +339,37 @@ pub struct ConnectionVar {
     /// Whether a fixed value is confidential (generated ones always are).
     #[serde(default)]
     pub secret: bool,
+}
+
+impl std::fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value: &dyn std::fmt::Debug = if self.secret {
+            &crate::diff::MASK
+        } else {
+            &self.value
+        };
+        f.debug_struct("EnvVar")
+            .field("name", &self.name)
+            .field("value", value)
+            .field("description", &self.description)
+            .field("editable", &self.editable)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConnectionVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = self.value.as_ref().map(|_| crate::diff::MASK);
+        let value: &dyn std::fmt::Debug = if self.secret { &masked } else { &self.value };
+        f.debug_struct("ConnectionVar")
+            .field("name", &self.name)
+            .field("value", value)
+            .field("generate", &self.generate)
+            .field("description", &self.description)
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 /// How to generate a secret at install time.
@@ -353,6 +403,17 @@ pub enum Alphabet {
 }
 
 impl Alphabet {
+    /// The name the format uses: `alphanumeric`, `lower_alphanumeric`,
+    /// `hex`, `symbols`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alphabet::Alphanumeric => "alphanumeric",
+            Alphabet::LowerAlphanumeric => "lower_alphanumeric",
+            Alphabet::Hex => "hex",
+            Alphabet::Symbols => "symbols",
+        }
+    }
+
     /// The characters this alphabet draws from.
     pub fn characters(self) -> &'static str {
         match self {
@@ -365,6 +426,12 @@ impl Alphabet {
                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~!@#%^*+="
             }
         }
+    }
+}
+
+impl std::fmt::Display for Alphabet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -599,4 +666,32 @@ fn default_failure_threshold() -> u32 {
 
 fn default_file_mode() -> String {
     "0644".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_are_the_format_names() {
+        for state in [
+            ReleaseState::Draft,
+            ReleaseState::Testing,
+            ReleaseState::Released,
+            ReleaseState::Deprecated,
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.to_string());
+        }
+        for alphabet in [
+            Alphabet::Alphanumeric,
+            Alphabet::LowerAlphanumeric,
+            Alphabet::Hex,
+            Alphabet::Symbols,
+        ] {
+            assert_eq!(
+                serde_json::to_value(alphabet).unwrap(),
+                alphabet.to_string()
+            );
+        }
+    }
 }

@@ -709,7 +709,7 @@ impl Validator {
                             path,
                             ProblemKind::SecretGroupConflict,
                             format!(
-                                "secret group `{group}` is generated with other rules at {first_path} (length {}, {:?}); one shared value needs one rule",
+                                "secret group `{group}` is generated with other rules at {first_path} (length {}, {}); one shared value needs one rule",
                                 first.length, first.alphabet
                             ),
                         );

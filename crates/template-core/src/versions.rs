@@ -55,7 +55,7 @@ pub fn set_release_state(version: &mut TemplateVersion, to: ReleaseState) -> Res
         let allowed = from
             .next_states()
             .iter()
-            .map(|s| format!("{s:?}"))
+            .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(", ");
         return Err(Error::InvalidTransition {
@@ -128,7 +128,7 @@ mod tests {
         let err = set_release_state(&mut v, ReleaseState::Testing).unwrap_err();
         assert!(
             err.to_string()
-                .contains("allowed from Released: Deprecated"),
+                .contains("cannot go from released to testing; allowed from released: deprecated"),
             "{err}"
         );
         set_release_state(&mut v, ReleaseState::Deprecated).unwrap();

@@ -12,14 +12,15 @@
     reason = "test helpers outside #[test] functions; a failure is a test failure"
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use template_core::testing::{EXAMPLE_DIGEST, minimal_component, minimal_version};
 use template_core::{
-    ConfigFile, ConnectionVar, EnvVar, InstallOptions, InstalledState, KeepReason, Outcome, Plan,
-    RollbackOptions, SecretRule, TemplateVersion, UpgradeOptions, UpgradeRecord, Volume, apply,
-    diff, install_state, plan_install, plan_rollback, plan_upgrade,
+    Action, Component, ConfigFile, ConnectionVar, ContainerVar, EnvVar, InstallOptions,
+    InstalledState, KeepReason, Outcome, Plan, Plugin, Port, RollbackOptions, SecretRule,
+    TemplateVersion, UpgradeOptions, UpgradeRecord, Volume, apply, diff, install_state,
+    plan_install, plan_rollback, plan_upgrade,
 };
 
 /// One generated component: picks from small value sets so that two
@@ -33,6 +34,10 @@ struct Spec {
     deps: u8,
     secret: Option<bool>,
     min_replicas: u8,
+    /// A fixed connection value (`C<i>_DB`) and whether it is confidential.
+    fixed: Option<(u8, bool)>,
+    /// An inner port, dependants see it as `P<i>_HOST` / `P<i>_PORT`.
+    port: Option<u8>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -44,9 +49,11 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<u8>(),
         prop::option::of(any::<bool>()),
         1u8..3,
+        prop::option::of((0u8..3, any::<bool>())),
+        prop::option::of(0u8..2),
     )
         .prop_map(
-            |(image, env, files, volumes, deps, secret, min_replicas)| Spec {
+            |(image, env, files, volumes, deps, secret, min_replicas, fixed, port)| Spec {
                 image,
                 env,
                 files,
@@ -54,6 +61,8 @@ fn spec() -> impl Strategy<Value = Spec> {
                 deps,
                 secret,
                 min_replicas,
+                fixed,
+                port,
             },
         )
 }
@@ -133,6 +142,24 @@ fn build(number: &str, specs: &[(usize, Spec)]) -> TemplateVersion {
                 secret: false,
             });
         }
+        if let Some((n, secret)) = s.fixed {
+            c.connection_info.push(ConnectionVar {
+                name: format!("C{i}_DB"),
+                value: Some(format!("db-{n}")),
+                generate: None,
+                description: String::new(),
+                secret,
+            });
+        }
+        if let Some(n) = s.port {
+            c.ports.push(Port {
+                name: format!("p{i}"),
+                port: 8000 + u32::from(n),
+                protocol: Default::default(),
+                inner: true,
+                outer: false,
+            });
+        }
         c.scaling.min_replicas = u32::from(s.min_replicas);
         c.scaling.max_replicas = 4;
         v.components.push(c);
@@ -161,6 +188,47 @@ fn drop_kept_volume_sizes(state: &mut InstalledState, plan: &Plan) {
             c.customizations.volumes.remove(volume);
         }
     }
+}
+
+/// What runs for one component: its effective definition, its plugins and
+/// its container environment (connection info injected).
+type Rendering = (Component, Vec<Plugin>, Vec<ContainerVar>);
+
+fn rendering(state: &InstalledState) -> BTreeMap<String, Rendering> {
+    state
+        .components
+        .iter()
+        .map(|(k, c)| {
+            (
+                k.clone(),
+                (
+                    c.effective(),
+                    c.plugin_definitions.clone(),
+                    state.container_env(k).unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// What runs after the executor carried out `plan` over `before`: each
+/// component keeps its rendering from before unless a step re-renders it
+/// from the state after the plan, or removes it.
+fn running_after(before: &InstalledState, plan: &Plan) -> BTreeMap<String, Rendering> {
+    let after = apply(before, plan).unwrap();
+    let mut running = rendering(before);
+    let target = rendering(&after);
+    for step in &plan.steps {
+        match (step.action, &step.target) {
+            (Action::Remove, _) | (_, None) => {
+                running.remove(&step.component);
+            }
+            _ => {
+                running.insert(step.component.clone(), target[&step.component].clone());
+            }
+        }
+    }
+    running
 }
 
 fn retained_by(plan: &Plan) -> Vec<(String, String)> {
@@ -207,6 +275,41 @@ proptest! {
         prop_assert!(expected.secrets.keys().all(|k| after.secrets.contains_key(k)));
         after.secrets.retain(|k, _| expected.secrets.contains_key(k));
         prop_assert_eq!(after, expected);
+    }
+
+    #[test]
+    fn after_any_plan_every_component_runs_what_the_state_after_it_renders(
+        a in version("1.0.0"),
+        b in version("2.0.0"),
+        prune in any::<bool>(),
+        scope in prop::option::of(prop::collection::btree_set(0usize..6, 0..4)),
+    ) {
+        let before = fresh(&a);
+        let components = scope.map(|s| {
+            s.into_iter()
+                .map(|i| format!("c{i}"))
+                .filter(|k| before.components.contains_key(k) || b.component(k).is_some())
+                .collect::<BTreeSet<String>>()
+        });
+        let options = UpgradeOptions { prune, components, ..Default::default() };
+        let plan = plan_upgrade(&before, &a, &b, &options).unwrap();
+        let after = apply(&before, &plan).unwrap();
+        prop_assert_eq!(running_after(&before, &plan), rendering(&after), "{}", plan);
+        // Every generated secret is listed with every component that receives it.
+        for secret in &plan.new_secrets {
+            for (key, env) in rendering(&after).iter().map(|(k, r)| (k, &r.2)) {
+                for var in env {
+                    if var.value == (template_core::EnvValue::Generated { reference: secret.reference.clone() }) {
+                        let user = format!("{key}.{}", var.name);
+                        prop_assert!(secret.used_by.contains(&user), "{} lacks {}", secret.reference, user);
+                    }
+                }
+            }
+        }
+
+        let record = UpgradeRecord::new(before.clone(), plan, Outcome::Succeeded);
+        let rollback = plan_rollback(&record, &after, &RollbackOptions::default()).unwrap();
+        prop_assert_eq!(running_after(&after, &rollback), rendering(&apply(&after, &rollback).unwrap()), "{}", rollback);
     }
 
     #[test]

@@ -188,9 +188,29 @@ fn secret_values_never_appear_in_diffs_or_plans() {
         1,
         "the chosen password is kept over the new default"
     );
-    for out in [plan.render_text(), plan.to_json().unwrap()] {
-        assert!(!out.contains("new-default-pass") && !out.contains("change-me"));
+    let record = UpgradeRecord::new(state.clone(), plan.clone(), Outcome::Succeeded);
+    for out in [
+        plan.render_text(),
+        plan.to_json().unwrap(),
+        format!("{plan:?}"),
+        format!("{plan:#?}"),
+        format!("{state:?}"),
+        format!("{record:?}"),
+    ] {
+        assert!(
+            !out.contains("new-default-pass")
+                && !out.contains("change-me")
+                && !out.contains(ADMIN_PASSWORD),
+            "{out}"
+        );
     }
+    // The form that keeps them is asked for by name.
+    let unmasked = plan.to_json_unmasked().unwrap();
+    assert!(unmasked.contains(ADMIN_PASSWORD) && unmasked.contains("new-default-pass"));
+    assert_eq!(
+        serde_json::from_str::<template_core::Plan>(&unmasked).unwrap(),
+        plan
+    );
     // The generated secrets appear by reference only.
     let install = plan_install(&v1, &InstallOptions::default()).unwrap();
     let refs: Vec<&str> = install
@@ -737,4 +757,176 @@ fn removed_components_are_orphaned_unless_pruned_and_volumes_survive() {
     let after = apply(&at2, &pruned).unwrap();
     assert!(!after.components.contains_key("monitor"));
     assert!(after.secrets.contains_key("group:mysql-root"));
+}
+
+/// The hotfix of a real report: only redis starts requiring a generated
+/// password, and mysql renames its database. Nothing else changes in the
+/// template, yet every dependant of redis and mysql receives other values.
+fn hotfix() -> (TemplateVersion, TemplateVersion) {
+    let mut before = pig(PIG_1);
+    let redis = before
+        .components
+        .iter_mut()
+        .find(|c| c.key == "redis")
+        .unwrap();
+    redis.connection_info.retain(|v| v.name != "REDIS_PASSWORD");
+    let mut after = pig(PIG_1);
+    after.version = "1.0.1".into();
+    for c in &mut after.components {
+        match c.key.as_str() {
+            "redis" => {
+                c.args = vec!["--requirepass".into(), "$(REDIS_PASSWORD)".into()];
+            }
+            "mysql" => {
+                for v in &mut c.connection_info {
+                    if v.name == "MYSQL_DB" {
+                        v.value = Some("pig_prod".into());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (before, after)
+}
+
+fn dependants_of(v: &TemplateVersion, of: &[&str]) -> BTreeSet<String> {
+    v.components
+        .iter()
+        .filter(|c| c.depends_on.iter().any(|d| of.contains(&d.as_str())))
+        .map(|c| c.key.clone())
+        .collect()
+}
+
+#[test]
+fn a_dependency_whose_connection_info_changes_re_renders_every_dependant() {
+    let (v1, v2) = hotfix();
+    let state = install_state(&plan_install(&v1, &InstallOptions::default()).unwrap()).unwrap();
+    let plan = plan_upgrade(&state, &v1, &v2, &UpgradeOptions::default()).unwrap();
+    assert_dependency_order(&plan);
+    let stepped: BTreeSet<String> = plan.steps.iter().map(|s| s.component.clone()).collect();
+    let mut expected = dependants_of(&v2, &["redis", "mysql"]);
+    expected.extend(["redis".to_owned(), "mysql".to_owned()]);
+    assert_eq!(stepped, expected, "{plan}");
+    for key in dependants_of(&v2, &["redis"]) {
+        let step = plan.steps.iter().find(|s| s.component == key).unwrap();
+        assert!(
+            step.why.contains("connection info of redis changed"),
+            "{}",
+            step.why
+        );
+        let password = step
+            .changes
+            .iter()
+            .find(|c| c.change.item.as_deref() == Some("REDIS_PASSWORD"))
+            .unwrap_or_else(|| panic!("{key} does not receive REDIS_PASSWORD: {plan}"));
+        assert_eq!(password.rule, Rule::FollowsDependency);
+        assert_eq!(password.change.kind, ChangeKind::Added);
+        assert!(password.change.secret);
+    }
+    let upms = plan.steps.iter().find(|s| s.component == "upms").unwrap();
+    assert!(
+        upms.why.contains("connection info of mysql changed"),
+        "{}",
+        upms.why
+    );
+    // The new secret names every component that receives it.
+    let secret = plan
+        .new_secrets
+        .iter()
+        .find(|s| s.reference == "group:redis-auth")
+        .unwrap();
+    for key in dependants_of(&v2, &["redis"]) {
+        assert!(
+            secret.used_by.contains(&format!("{key}.REDIS_PASSWORD")),
+            "{:?}",
+            secret.used_by
+        );
+    }
+    assert!(
+        plan.to_string()
+            .contains("connection info of redis changed")
+    );
+
+    // After the plan every component receives what a fresh install of the
+    // hotfix gives it.
+    let after = apply(&state, &plan).unwrap();
+    let fresh = install_state(&plan_install(&v2, &InstallOptions::default()).unwrap()).unwrap();
+    for key in fresh.components.keys() {
+        assert_eq!(after.container_env(key), fresh.container_env(key), "{key}");
+    }
+
+    // Rolling back takes the password away from the dependants again.
+    let record = UpgradeRecord::new(state.clone(), plan, Outcome::Succeeded);
+    let rollback = plan_rollback(&record, &after, &RollbackOptions::default()).unwrap();
+    let stepped: BTreeSet<String> = rollback.steps.iter().map(|s| s.component.clone()).collect();
+    assert_eq!(stepped, expected, "{rollback}");
+    let mut restored = apply(&after, &rollback).unwrap();
+    // Secret references are never dropped: data may be protected by them.
+    assert_eq!(rollback.kept_secrets, ["group:redis-auth"]);
+    restored.secrets.remove("group:redis-auth");
+    assert_eq!(restored, state);
+}
+
+#[test]
+fn a_partial_upgrade_re_renders_dependants_outside_its_scope() {
+    let (v1, v2) = hotfix();
+    let state = install_state(&plan_install(&v1, &InstallOptions::default()).unwrap()).unwrap();
+    let scope = UpgradeOptions {
+        components: Some(BTreeSet::from(["redis".to_owned()])),
+        ..Default::default()
+    };
+    let plan = plan_upgrade(&state, &v1, &v2, &scope).unwrap();
+    let stepped: BTreeSet<String> = plan.steps.iter().map(|s| s.component.clone()).collect();
+    let mut expected = dependants_of(&v2, &["redis"]);
+    expected.insert("redis".to_owned());
+    assert_eq!(stepped, expected, "{plan}");
+    let after = apply(&state, &plan).unwrap();
+    // The dependants keep their own version; only what they receive moved.
+    assert_eq!(after.components["gateway"].version, "1.0.0");
+    assert_eq!(after.version, "1.0.0");
+}
+
+#[test]
+fn a_partial_upgrade_that_leaves_a_reference_unprovided_is_refused() {
+    let (v1, mut v2) = hotfix();
+    let gateway = v2
+        .components
+        .iter_mut()
+        .find(|c| c.key == "gateway")
+        .unwrap();
+    gateway.env.push(template_core::EnvVar {
+        name: "SPRING_DATA_REDIS_PASSWORD".into(),
+        value: "$(REDIS_PASSWORD)".into(),
+        description: String::new(),
+        editable: false,
+        secret: false,
+    });
+    let state = install_state(&plan_install(&v1, &InstallOptions::default()).unwrap()).unwrap();
+    let only = |keys: &[&str]| UpgradeOptions {
+        components: Some(keys.iter().map(|k| (*k).to_owned()).collect()),
+        ..Default::default()
+    };
+    let err = plan_upgrade(&state, &v1, &v2, &only(&["gateway"])).unwrap_err();
+    let Error::PartialUpgradeBreaksReference {
+        component,
+        variable,
+        dependency,
+        version,
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        (
+            component.as_str(),
+            variable.as_str(),
+            dependency.as_str(),
+            version.as_str()
+        ),
+        ("gateway", "REDIS_PASSWORD", "redis", "1.0.1")
+    );
+    assert!(err.to_string().contains("include `redis`"), "{err}");
+    // With its dependency in scope the same upgrade is planned.
+    plan_upgrade(&state, &v1, &v2, &only(&["gateway", "redis"])).unwrap();
 }

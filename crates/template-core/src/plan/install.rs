@@ -6,9 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Draft, Plan, PlanKind, is_selected, new_secrets, order, select_modules};
+use super::{
+    Action, Draft, Plan, PlanKind, is_selected, new_secrets, order, select_modules,
+    state_after_drafts,
+};
 use crate::error::{Error, Result};
-use crate::installed::InstalledComponent;
+use crate::installed::{InstalledComponent, InstalledState};
 use crate::model::TemplateVersion;
 
 /// Choices made when installing a version into one environment.
@@ -42,6 +45,16 @@ pub struct Overrides {
     /// `storage_class`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volume_storage_classes: BTreeMap<String, String>,
+}
+
+impl Overrides {
+    /// Whether no value is overridden.
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+            && self.replicas.is_empty()
+            && self.storage_class.is_none()
+            && self.volume_storage_classes.is_empty()
+    }
 }
 
 /// Plans the installation of `version`: one create step per selected
@@ -82,7 +95,9 @@ pub fn plan_install(version: &TemplateVersion, options: &InstallOptions) -> Resu
         draft.step.target = Some(target);
         drafts.push(draft);
     }
+    let after = state_after_drafts(&InstalledState::empty(&version.template.id), &drafts);
     let secrets = new_secrets(
+        &after,
         drafts.iter().filter_map(|d| d.step.target.as_ref()),
         &BTreeMap::new(),
     );
@@ -150,26 +165,7 @@ fn apply_overrides(target: &mut InstalledComponent, o: &Overrides) -> Result<()>
     if let Some(vars) = o.env.get(&key) {
         for (name, value) in vars {
             let option = format!("overrides.env[{key}][{name}]");
-            let Some(var) = target
-                .spec
-                .env
-                .iter()
-                .chain(&target.shared_env)
-                .find(|e| e.name == *name)
-            else {
-                return Err(Error::InvalidOption {
-                    option,
-                    message: format!("component `{key}` has no env var `{name}`"),
-                });
-            };
-            if !var.editable {
-                return Err(Error::InvalidOption {
-                    option,
-                    message: format!(
-                        "env var `{name}` of `{key}` is not editable; the template fixes its value"
-                    ),
-                });
-            }
+            let var = target.check_env_value(name, &option)?;
             if var.value != *value {
                 target
                     .customizations
@@ -179,16 +175,8 @@ fn apply_overrides(target: &mut InstalledComponent, o: &Overrides) -> Result<()>
         }
     }
     if let Some(&replicas) = o.replicas.get(&key) {
+        target.check_replicas(replicas, &format!("overrides.replicas[{key}]"))?;
         let s = &target.spec.scaling;
-        if replicas < s.min_replicas || replicas > s.max_replicas.max(s.min_replicas) {
-            return Err(Error::InvalidOption {
-                option: format!("overrides.replicas[{key}]"),
-                message: format!(
-                    "{replicas} is outside {}..={} replicas allowed by the template",
-                    s.min_replicas, s.max_replicas
-                ),
-            });
-        }
         if replicas != s.min_replicas {
             target.customizations.replicas = Some(replicas);
         }

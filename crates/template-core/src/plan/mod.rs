@@ -24,10 +24,11 @@ pub use install::{InstallOptions, Overrides, plan_install};
 pub use rollback::{Outcome, RollbackOptions, UpgradeRecord, plan_rollback};
 pub use upgrade::{UpgradeOptions, plan_upgrade};
 
+use crate::container_env::{ContainerVar, EnvValue};
 use crate::diff::{self, ChangeKind, FieldChange, LineHunk, Section};
 use crate::error::{Error, Result};
-use crate::installed::InstalledComponent;
-use crate::model::{SecretRule, TemplateVersion, Volume};
+use crate::installed::{InstalledComponent, InstalledState};
+use crate::model::{ConnectionVar, Port, SecretRule, TemplateVersion, Volume};
 
 /// What a plan does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -174,6 +175,11 @@ pub enum Rule {
     VolumeRetained,
     /// Put back as recorded in the snapshot.
     RestoredFromSnapshot,
+    /// Injected by a dependency, which now provides another value (or
+    /// none): the component's own definition is unchanged.
+    FollowsDependency,
+    /// Set by the operation's options (overrides).
+    SetByOption,
 }
 
 /// A value kept on purpose against the target definition.
@@ -274,9 +280,9 @@ impl Plan {
     /// Pretty-printed JSON for people and consoles, deterministic (same
     /// plan, same bytes), with every secret value masked: secret env
     /// defaults and connection info in the targets, and customized values
-    /// of secret variables. The plain `Serialize` form keeps them, because
-    /// executing and recording a plan needs the real values; store that
-    /// form, show this one.
+    /// of secret variables. [`Plan::to_json_unmasked`] (and the plain
+    /// `Serialize` form) keep them, because executing and recording a plan
+    /// needs the real values; store that form, show this one.
     pub fn to_json(&self) -> Result<String> {
         let mut value = diff::to_value(self);
         for (i, step) in self.steps.iter().enumerate() {
@@ -295,6 +301,13 @@ impl Plan {
         }
         diff::mask_secrets(&mut value);
         diff::to_json(&value)
+    }
+
+    /// Deterministic JSON of the whole plan with every value in clear,
+    /// secret env values included: the form to record and carry out.
+    /// Show [`Plan::to_json`] to people; `Debug` masks secrets too.
+    pub fn to_json_unmasked(&self) -> Result<String> {
+        diff::to_json(&diff::to_value(self))
     }
 
     /// The text rendering for people (also available through `Display`).
@@ -481,12 +494,15 @@ pub(crate) fn is_selected(component: &crate::model::Component, modules: &BTreeSe
 }
 
 /// Secrets used by `targets` that `existing` lacks, each listed once with
-/// every `component.VAR` that uses it.
+/// every `component.VAR` of `after` (the state once the plan is done) that
+/// receives it: the components that declare it and their dependants.
 pub(crate) fn new_secrets<'a>(
+    after: &InstalledState,
     targets: impl Iterator<Item = &'a InstalledComponent>,
     existing: &BTreeMap<String, SecretRule>,
 ) -> Vec<SecretToGenerate> {
     let mut out: BTreeMap<String, SecretToGenerate> = BTreeMap::new();
+    let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in targets {
         for var in &t.spec.connection_info {
             let (Some(reference), Some(rule)) = (
@@ -498,17 +514,181 @@ pub(crate) fn new_secrets<'a>(
             if existing.contains_key(&reference) {
                 continue;
             }
+            declared
+                .entry(reference.clone())
+                .or_default()
+                .push(format!("{}.{}", t.spec.key, var.name));
             out.entry(reference.clone())
                 .or_insert_with(|| SecretToGenerate {
                     reference,
                     rule,
                     used_by: Vec::new(),
-                })
-                .used_by
-                .push(format!("{}.{}", t.spec.key, var.name));
+                });
+        }
+    }
+    if out.is_empty() {
+        return Vec::new();
+    }
+    for (key, component) in &after.components {
+        for var in after.container_env_of(component) {
+            if let EnvValue::Generated { reference } = &var.value
+                && let Some(secret) = out.get_mut(reference)
+            {
+                secret.used_by.push(format!("{key}.{}", var.name));
+            }
+        }
+    }
+    for (reference, secret) in &mut out {
+        // A declarer that shadows its own variable still needs the value
+        // stored; name it so the secret is never listed as unused.
+        if secret.used_by.is_empty() {
+            secret.used_by = declared.remove(reference).unwrap_or_default();
         }
     }
     out.into_values().collect()
+}
+
+/// The state `before` becomes once every draft is done (version labels
+/// and the installation's version aside).
+pub(crate) fn state_after_drafts(before: &InstalledState, drafts: &[Draft]) -> InstalledState {
+    let mut after = before.clone();
+    for d in drafts {
+        match (&d.step.action, &d.step.target) {
+            (Action::Remove, _) | (_, None) => {
+                after.components.remove(&d.step.component);
+            }
+            (_, Some(target)) => {
+                after
+                    .components
+                    .insert(d.step.component.clone(), target.clone());
+            }
+        }
+    }
+    after
+}
+
+/// Adds an update step for every component the drafts leave alone whose
+/// container environment they change: a dependency that now provides
+/// other connection info or ports, or that arrives or leaves. The step's
+/// target is the component as it runs (relabelled if `labels` moves it to
+/// another version); its changes list the variables that change.
+pub(crate) fn follow_dependencies(
+    before: &InstalledState,
+    drafts: &mut Vec<Draft>,
+    labels: &mut BTreeMap<String, String>,
+) {
+    fn provides(c: Option<&InstalledComponent>) -> Option<(&[ConnectionVar], Vec<&Port>)> {
+        c.map(|c| {
+            (
+                c.spec.connection_info.as_slice(),
+                c.spec.ports.iter().filter(|p| p.inner).collect(),
+            )
+        })
+    }
+    let after = state_after_drafts(before, drafts);
+    let drafted: BTreeSet<&str> = drafts.iter().map(|d| d.step.component.as_str()).collect();
+    let changed: BTreeSet<&str> = drafted
+        .iter()
+        .copied()
+        .filter(|k| provides(before.components.get(*k)) != provides(after.components.get(*k)))
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let mut added = Vec::new();
+    for (key, component) in &after.components {
+        if drafted.contains(key.as_str()) {
+            continue;
+        }
+        let sources: Vec<&str> = component
+            .spec
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .filter(|d| changed.contains(d))
+            .collect();
+        if sources.is_empty() {
+            continue;
+        }
+        let old_env = before.container_env(key).unwrap_or_default();
+        let new_env = after.container_env_of(component);
+        if old_env == new_env {
+            continue;
+        }
+        let reasons: Vec<String> = sources
+            .iter()
+            .map(|d| {
+                match (
+                    before.components.contains_key(*d),
+                    after.components.contains_key(*d),
+                ) {
+                    (true, false) => format!("{d} is no longer installed"),
+                    (false, true) => format!("{d} is now installed"),
+                    _ => format!("connection info of {d} changed"),
+                }
+            })
+            .collect();
+        let why = format!(
+            "{}; its own definition is unchanged, its environment follows",
+            reasons.join("; ")
+        );
+        let mut target = component.clone();
+        if let Some(version) = labels.remove(key) {
+            target.version = version;
+        }
+        let mut draft = Draft::new(key, Action::Update, why, Some(target));
+        draft.step.changes = env_changes(key, &old_env, &new_env);
+        draft.step.secrets = component.generated_secrets();
+        added.push(draft);
+    }
+    drafts.extend(added);
+}
+
+/// Changes of a container environment, as planned changes.
+fn env_changes(key: &str, old: &[ContainerVar], new: &[ContainerVar]) -> Vec<PlannedChange> {
+    let shown_value = |v: &EnvValue| match v {
+        EnvValue::Plain { value } => Value::String(value.clone()),
+        EnvValue::Address { component } => Value::String(format!("address of {component}")),
+        EnvValue::ComponentSecret { .. } | EnvValue::Generated { .. } => {
+            Value::String(diff::MASK.to_owned())
+        }
+    };
+    let old_by: BTreeMap<&str, &ContainerVar> = old.iter().map(|v| (v.name.as_str(), v)).collect();
+    let new_by: BTreeMap<&str, &ContainerVar> = new.iter().map(|v| (v.name.as_str(), v)).collect();
+    let names: BTreeSet<&str> = old_by.keys().chain(new_by.keys()).copied().collect();
+    let mut out = Vec::new();
+    for name in names {
+        let (o, n) = (old_by.get(name), new_by.get(name));
+        if o.map(|v| &v.value) == n.map(|v| &v.value) {
+            continue;
+        }
+        let (kind, field) = match (o, n) {
+            (None, _) => (ChangeKind::Added, None),
+            (_, None) => (ChangeKind::Removed, None),
+            _ => (ChangeKind::Changed, Some("value".to_owned())),
+        };
+        let secret =
+            o.is_some_and(|v| v.value.is_secret()) || n.is_some_and(|v| v.value.is_secret());
+        let path = match &field {
+            Some(f) => format!("components[{key}].env[{name}].{f}"),
+            None => format!("components[{key}].env[{name}]"),
+        };
+        out.push(PlannedChange {
+            change: FieldChange {
+                path,
+                section: Section::Env,
+                item: Some(name.to_owned()),
+                field,
+                kind,
+                old: o.map(|v| shown_value(&v.value)),
+                new: n.map(|v| shown_value(&v.value)),
+                secret,
+                lines: Vec::new(),
+            },
+            rule: Rule::FollowsDependency,
+        });
+    }
+    out
 }
 
 /// A masked or plain JSON string for reports.

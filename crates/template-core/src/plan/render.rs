@@ -37,7 +37,7 @@ impl fmt::Display for Plan {
             for s in &self.new_secrets {
                 writeln!(
                     f,
-                    "  {} ({} characters, {:?}) for {}",
+                    "  {} ({} characters, {}) for {}",
                     s.reference,
                     s.rule.length,
                     s.rule.alphabet,
@@ -192,5 +192,7 @@ fn rule_text(rule: Rule) -> &'static str {
         Rule::CustomizationDropped => "your customized entry is removed by the new version",
         Rule::VolumeRetained => "unmounted, data kept",
         Rule::RestoredFromSnapshot => "restored from the snapshot",
+        Rule::FollowsDependency => "follows what its dependency provides",
+        Rule::SetByOption => "set by this operation's options",
     }
 }

@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Action, Draft, KeepReason, KeptCustomization, Plan, PlanKind, Rule, is_removed_entry,
-    new_secrets, only_label_differs, order, running_changes, with_rule,
+    Action, Draft, KeepReason, KeptCustomization, Plan, PlanKind, Rule, follow_dependencies,
+    is_removed_entry, new_secrets, only_label_differs, order, running_changes, state_after_drafts,
+    with_rule,
 };
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState};
@@ -224,7 +225,10 @@ pub fn plan_rollback(
         .filter(|k| !snapshot.secrets.contains_key(*k))
         .cloned()
         .collect();
+    follow_dependencies(current, &mut drafts, &mut labels);
+    let after = state_after_drafts(current, &drafts);
     let secrets = new_secrets(
+        &after,
         drafts.iter().filter_map(|d| d.step.target.as_ref()),
         &current.secrets,
     );

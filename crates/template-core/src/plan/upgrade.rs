@@ -18,10 +18,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::install::Overrides;
 use super::{
     Action, Draft, DroppedCustomization, KeepReason, KeptCustomization, Plan, PlanKind, Rule,
-    is_removed_entry, is_selected, new_secrets, only_label_differs, order, running_changes,
-    select_modules, shown, with_rule,
+    follow_dependencies, is_removed_entry, is_selected, new_secrets, only_label_differs, order,
+    running_changes, select_modules, shown, state_after_drafts, with_rule,
 };
 use crate::diff::{ChangeKind, Section, line_diff};
 use crate::error::{Error, Result};
@@ -44,6 +45,13 @@ pub struct UpgradeOptions {
     /// them orphaned. Their volumes are retained either way.
     #[serde(default)]
     pub prune: bool,
+    /// Values to set on installed components, checked as at install: env
+    /// values of editable variables and replicas within the template's
+    /// bounds. They are recorded as customizations, so later upgrades keep
+    /// them. With the installed version as the target, this reconfigures
+    /// the installation in place. Storage classes are chosen at install.
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
 }
 
 /// Plans the upgrade of `installed` from version `from` to version `to`.
@@ -72,6 +80,11 @@ pub fn plan_upgrade(
 ) -> Result<Plan> {
     check_inputs(installed, from, to)?;
     crate::validate::ensure_valid(to)?;
+    // The plan is merged from the state with the options' values set, and
+    // its steps are then described against the state as it runs.
+    let original = installed;
+    let wanted = with_overrides(installed, &options.overrides)?;
+    let installed = wanted.as_ref().unwrap_or(original);
     let modules = select_modules(to, &options.modules, Some((&installed.modules, from)))?;
     if let Some(scope) = &options.components {
         for key in scope {
@@ -198,7 +211,23 @@ pub fn plan_upgrade(
         }
     }
 
+    let installed = original;
+    if let Some(wanted) = &wanted {
+        rebase_overrides(
+            installed,
+            wanted,
+            &options.overrides,
+            &mut drafts,
+            &mut labels,
+        );
+    }
+    follow_dependencies(installed, &mut drafts, &mut labels);
+    if options.components.is_some() {
+        check_partial_references(installed, to, &drafts, &in_scope, &mut notes)?;
+    }
+    let after = state_after_drafts(installed, &drafts);
     let secrets = new_secrets(
+        &after,
         drafts.iter().filter_map(|d| d.step.target.as_ref()),
         &installed.secrets,
     );
@@ -228,6 +257,227 @@ pub fn plan_upgrade(
         kept_secrets: Vec::new(),
         notes,
     })
+}
+
+/// Refuses a partial upgrade that leaves a component it changes referring
+/// with `$(NAME)` (in env values, command or arguments) to a variable the
+/// component no longer receives, when an out-of-scope dependency provides
+/// it in the target version. A reference nothing provides is noted.
+fn check_partial_references(
+    installed: &InstalledState,
+    to: &TemplateVersion,
+    drafts: &[Draft],
+    in_scope: &dyn Fn(&str) -> bool,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let after = state_after_drafts(installed, drafts);
+    for draft in drafts {
+        let Some(target) = after.components.get(&draft.step.component) else {
+            continue;
+        };
+        let key = target.spec.key.as_str();
+        let unresolved = |state: &InstalledState, c: &InstalledComponent| {
+            let names: BTreeSet<String> = state
+                .container_env_of(c)
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            references(c)
+                .into_iter()
+                .filter(|r| !names.contains(r))
+                .collect::<BTreeSet<String>>()
+        };
+        let before = installed
+            .components
+            .get(key)
+            .map(|c| unresolved(installed, c))
+            .unwrap_or_default();
+        for variable in unresolved(&after, target) {
+            if before.contains(&variable) {
+                continue;
+            }
+            let provider = target.spec.depends_on.iter().find(|d| {
+                !in_scope(d.as_str())
+                    && to
+                        .component(d.as_str())
+                        .is_some_and(|c| provides(c, &variable))
+            });
+            match provider {
+                Some(dependency) => {
+                    return Err(Error::PartialUpgradeBreaksReference {
+                        component: key.to_owned(),
+                        variable,
+                        dependency: dependency.clone(),
+                        version: to.version.clone(),
+                    });
+                }
+                None => notes.push(format!(
+                    "`{key}` refers to `$({variable})`, which none of its dependencies provides; the reference stays as written"
+                )),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `$(NAME)` references of a component's env values, command and
+/// arguments (`$$(NAME)` is an escaped literal).
+fn references(c: &InstalledComponent) -> BTreeSet<String> {
+    let effective = c.effective_cow();
+    let texts = effective
+        .env
+        .iter()
+        .map(|e| e.value.as_str())
+        .chain(effective.command.iter().map(String::as_str))
+        .chain(effective.args.iter().map(String::as_str));
+    let mut out = BTreeSet::new();
+    for text in texts {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i + 1 < bytes.len() {
+            if bytes[i] == b'$' && bytes[i + 1] == b'$' {
+                i += 2;
+            } else if bytes[i] == b'$' && bytes[i + 1] == b'(' {
+                match text[i + 2..].find(')') {
+                    Some(end) => {
+                        let name = &text[i + 2..i + 2 + end];
+                        if !name.is_empty() {
+                            out.insert(name.to_owned());
+                        }
+                        i += end + 3;
+                    }
+                    None => break,
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether `component` gives its dependants variable `name`.
+fn provides(component: &Component, name: &str) -> bool {
+    component.connection_info.iter().any(|v| v.name == name)
+        || component.ports.iter().filter(|p| p.inner).any(|p| {
+            let prefix = p.name.to_ascii_uppercase().replace('-', "_");
+            name == format!("{prefix}_HOST") || name == format!("{prefix}_PORT")
+        })
+}
+
+/// `installed` with the options' values set, each checked as at install;
+/// none when the options set nothing.
+fn with_overrides(installed: &InstalledState, o: &Overrides) -> Result<Option<InstalledState>> {
+    if o.is_empty() {
+        return Ok(None);
+    }
+    if o.storage_class.is_some() || !o.volume_storage_classes.is_empty() {
+        return Err(Error::InvalidOption {
+            option: "overrides.storage_class".to_owned(),
+            message: "storage classes are chosen at install; an existing volume keeps its class"
+                .to_owned(),
+        });
+    }
+    let mut state = installed.clone();
+    let component = |state: &InstalledState, key: &str, option: &str| {
+        state
+            .components
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Error::InvalidOption {
+                option: option.to_owned(),
+                message: format!(
+                    "no component `{key}` is installed; overrides apply to installed components"
+                ),
+            })
+    };
+    for (key, vars) in &o.env {
+        let c = component(&state, key, &format!("overrides.env[{key}]"))?;
+        for (name, value) in vars {
+            c.check_env_value(name, &format!("overrides.env[{key}][{name}]"))?;
+            state.set_env(key, name, value)?;
+        }
+    }
+    for (key, replicas) in &o.replicas {
+        let option = format!("overrides.replicas[{key}]");
+        component(&state, key, &option)?.check_replicas(*replicas, &option)?;
+        state.set_replicas(key, *replicas)?;
+    }
+    Ok(Some(state))
+}
+
+/// Describes the drafts, merged from `wanted` (the state with the
+/// options' values set), against `installed` (the state as it runs), and
+/// adds a step for each component whose only change is such a value.
+fn rebase_overrides(
+    installed: &InstalledState,
+    wanted: &InstalledState,
+    o: &Overrides,
+    drafts: &mut Vec<Draft>,
+    labels: &mut BTreeMap<String, String>,
+) {
+    for (key, target) in &wanted.components {
+        let Some(running) = installed.components.get(key) else {
+            continue;
+        };
+        if running == target {
+            continue;
+        }
+        let set_here = |c: &crate::diff::FieldChange| match c.section {
+            Section::Env => c
+                .item
+                .as_ref()
+                .is_some_and(|name| o.env.get(key).is_some_and(|v| v.contains_key(name))),
+            Section::Scaling => o.replicas.contains_key(key),
+            _ => false,
+        };
+        if let Some(draft) = drafts.iter_mut().find(|d| d.step.component == *key) {
+            let Some(t) = &draft.step.target else {
+                continue;
+            };
+            let rules: BTreeMap<String, Rule> = draft
+                .step
+                .changes
+                .iter()
+                .map(|c| (c.change.path.clone(), c.rule))
+                .collect();
+            draft.step.changes = with_rule(running_changes(key, Some(running), Some(t)), |c| {
+                if set_here(c) {
+                    Rule::SetByOption
+                } else {
+                    rules
+                        .get(&c.path)
+                        .copied()
+                        .unwrap_or(Rule::FollowsNewVersion)
+                }
+            });
+            draft.step.why.push_str("; with the values the options set");
+            continue;
+        }
+        let mut target = target.clone();
+        if let Some(version) = labels.remove(key) {
+            target.version = version;
+        }
+        let changes = with_rule(running_changes(key, Some(running), Some(&target)), |_| {
+            Rule::SetByOption
+        });
+        let mut what: Vec<String> = o
+            .env
+            .get(key)
+            .into_iter()
+            .flat_map(|v| v.keys().map(|n| format!("env {n}")))
+            .collect();
+        if o.replicas.contains_key(key) {
+            what.push("replicas".to_owned());
+        }
+        let why = format!("the options set {}", what.join(", "));
+        let mut draft = Draft::new(key, Action::Update, why, None);
+        draft.depends_on = target.spec.depends_on.iter().cloned().collect();
+        draft.step.changes = changes;
+        draft.step.secrets = target.generated_secrets();
+        draft.step.target = Some(target);
+        drafts.push(draft);
+    }
 }
 
 fn check_inputs(
