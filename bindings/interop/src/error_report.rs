@@ -450,6 +450,15 @@ pub fn error_report(err: &Error) -> ErrorReport {
             ErrorClass::Precondition,
             json!({"kind": "state_mismatch", "template": template, "expected": expected, "found": found, "advice": advice}),
         ),
+        Error::PartialUpgradeBreaksReference {
+            component,
+            variable,
+            dependency,
+            version,
+        } => (
+            ErrorClass::Precondition,
+            json!({"kind": "partial_upgrade_breaks_reference", "component": component, "variable": variable, "dependency": dependency, "version": version}),
+        ),
         Error::Package(package) => (
             ErrorClass::PackageIntegrity,
             json!({"kind": "package", "entry": package.entry()}),
