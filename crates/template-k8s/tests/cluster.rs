@@ -838,15 +838,19 @@ async fn pod_template(
     name: &str,
 ) -> k8s_openapi::api::core::v1::PodTemplateSpec {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    if let Some(d) = deployments.get_opt(name).await.unwrap() {
-        return d.spec.unwrap().template;
+    let found = deployments
+        .get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading Deployment {name}: {e}"));
+    if let Some(d) = found {
+        return d.spec.expect("a Deployment has a spec").template;
     }
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     sets.get(name)
         .await
         .unwrap_or_else(|e| panic!("reading workload {name}: {e}"))
         .spec
-        .unwrap()
+        .expect("a StatefulSet has a spec")
         .template
 }
 
