@@ -108,7 +108,8 @@ export type PlanKind = 'install' | 'upgrade' | 'rollback'
 /** The rule behind a planned change. */
 export type Rule =
   | 'follows_new_version' | 'added_by_new_version' | 'removed_by_new_version' | 'new_default_taken'
-  | 'customization_dropped' | 'volume_retained' | 'restored_from_snapshot'
+  | 'customization_dropped' | 'volume_retained' | 'restored_from_snapshot' | 'follows_dependency'
+  | 'set_by_option'
 
 /** A change in a running component and the rule that decided it. */
 export interface PlannedChange extends FieldChange {
@@ -301,6 +302,17 @@ export interface UpgradeOptions {
   components?: Array<string>
   /** Remove components the new version no longer has. */
   prune?: boolean
+  /**
+   * Values to set on installed components (editable env vars, replicas
+   * within bounds), kept as customizations; with the installed version as
+   * the target this reconfigures in place.
+   */
+  overrides?: {
+    /** Env values: component → variable → value. */
+    env?: Record<string, Record<string, string>>
+    /** Replicas per component. */
+    replicas?: Record<string, number>
+  }
 }
 
 /** Choices of a rollback (Rust `RollbackOptions`). */
@@ -375,6 +387,8 @@ export interface DetectedChange {
   recorded: string
   /** Value found on the cluster (masked if secret). */
   live: string
+  /** Why the value is not kept (not editable, replicas out of bounds). */
+  not_kept?: string
 }
 
 /** What an install, upgrade or rollback did. */
@@ -387,6 +401,8 @@ export interface OperationReport {
   drift: Array<DetectedChange>
   /** The installed state afterwards. */
   state: InstalledState
+  /** Nothing was to be done: nothing applied or recorded; `revision` is the latest. */
+  unchanged: boolean
 }
 
 /** One progress event of a delivery, tagged by `phase`. */

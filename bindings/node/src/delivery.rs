@@ -202,6 +202,34 @@ impl Delivery {
         })
     }
 
+    /// Reconfigures the environment's installation of `template` at its
+    /// installed version: modules on or off, pruning, override values, as
+    /// `options` says. Recorded as a revision (rollback-able); when
+    /// nothing changes the report says `unchanged` and nothing is recorded.
+    #[napi(
+        ts_args_type = "environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_return_type = "Promise<OperationReport>"
+    )]
+    pub fn reconfigure<'env>(
+        &self,
+        env: &'env Env,
+        environment: Value,
+        template: String,
+        options: Option<Value>,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let delivery = self.inner.clone();
+        let options: Outcome<UpgradeOptions> = read_options(options).map_err(|e| e.report());
+        promise(env, async move {
+            let (profile, options) = (profile(environment)?, options?);
+            let report = delivery
+                .reconfigure(&profile, &template, &options, &forward(progress))
+                .await
+                .map_err(|e| e.report())?;
+            data(&report)
+        })
+    }
+
     /// Puts the environment's installation back to the state recorded
     /// before `revision` (see `history`).
     #[napi(

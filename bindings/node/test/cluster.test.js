@@ -188,3 +188,31 @@ test('profiles and options are checked by name', async (t) => {
   err = await rejected(offline.install({ name: 'x', namespace: 'y' }, 'pig', '1.0.0'))
   assert.equal(err.code, 'NOT_FOUND')
 })
+
+test('reconfigure in place is recorded and rolled back', { skip }, async () => {
+  needCluster()
+  const env = environment('reconfigure')
+  await delivery.install(env, 'pig', '1.0.0')
+  const options = {
+    modules: { ops: false },
+    prune: true,
+    overrides: { env: { upms: { JAVA_OPTS: '-Xms1g -Xmx2g' } } },
+  }
+  const changed = await delivery.reconfigure(env, 'pig', options)
+  assert.equal(changed.unchanged, false)
+  assert.equal(changed.revision, 2)
+  assert.equal(changed.state.version, '1.0.0')
+  assert.equal(changed.state.components.monitor, undefined)
+  assert.equal(changed.state.components.upms.customizations.env.JAVA_OPTS, '-Xms1g -Xmx2g')
+  // The same again: nothing to do is an outcome, nothing is recorded.
+  const again = await delivery.upgrade(env, 'pig', '1.0.0', options)
+  assert.equal(again.unchanged, true)
+  assert.equal(again.revision, 2)
+  assert.equal((await delivery.history(env, 'pig')).length, 2)
+  const refused = await rejected(delivery.reconfigure(env, 'pig', { overrides: { replicas: { upms: 99 } } }))
+  assert.equal(refused.code, 'INVALID_ARGUMENT', refused.message)
+  await delivery.rollback(env, 'pig', 2)
+  const state = await delivery.state(env, 'pig')
+  assert.ok(state.components.monitor)
+  assert.ok(state.modules.includes('ops'))
+})

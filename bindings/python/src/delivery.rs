@@ -194,6 +194,33 @@ impl Delivery {
         data_to_py(py, &report)
     }
 
+    /// Reconfigures `template` in `env` at its installed version: modules
+    /// on or off, pruning, override values, as `options` (shaped like the
+    /// Rust `UpgradeOptions`) says. Recorded as a revision; when nothing
+    /// changes the report says `unchanged` and nothing is recorded.
+    #[pyo3(signature = (env, template, options = None, *, progress = None))]
+    fn reconfigure<'py>(
+        &self,
+        py: Python<'py>,
+        env: &Bound<'py, PyAny>,
+        template: &str,
+        options: Option<&Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let env = profile(env)?;
+        let options: UpgradeOptions = options_from_py(options, "options")?;
+        let callback = Callback::new(progress);
+        let report = |e: &DeliveryEvent| {
+            callback.report(serde_json::to_value(e).unwrap_or(Value::Null));
+        };
+        let result = block_on(
+            py,
+            self.inner.reconfigure(&env, template, &options, &report),
+        )?;
+        let report = callback.finish(result.map_err(raise))?;
+        data_to_py(py, &report)
+    }
+
     /// Returns `template` in `env` to the state before revision `revision`
     /// of its history. `options` is a dict shaped like the Rust
     /// `RollbackOptions`. Returns the report.

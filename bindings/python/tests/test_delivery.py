@@ -179,3 +179,27 @@ def test_bad_profiles_and_options_are_named(delivery: Delivery, market: Market, 
         Delivery(market, executor={"exposure": "ingress"})  # type: ignore[typeddict-item]
     with pytest.raises(InvalidArgumentError):
         Delivery(market, registries=[{"registry": "r", "insecur": True}])  # type: ignore[typeddict-unknown-key]
+
+
+def test_reconfigure_in_place_is_recorded_and_rolled_back(delivery: Delivery, cluster: Cluster,
+                                                          registry: Registry) -> None:
+    namespace = f"py-re-{secrets.token_hex(3)}"
+    cluster.prepare(namespace, STORAGE_CLASS, CLAIMS)
+    env = environment(namespace, registry)
+    delivery.install(env, "pig", "1.0.0")
+    options = {"modules": {"ops": False}, "prune": True,
+               "overrides": {"env": {"upms": {"JAVA_OPTS": "-Xms1g -Xmx2g"}}}}
+    changed = delivery.reconfigure(env, "pig", options)
+    assert not changed["unchanged"] and changed["revision"] == 2
+    assert changed["state"]["version"] == "1.0.0" and "monitor" not in changed["state"]["components"]
+    assert "pig-monitor" not in cluster.workload_images(namespace)
+    # The same reconfiguration again: nothing to do, nothing recorded.
+    again = delivery.upgrade(env, "pig", "1.0.0", options)
+    assert again["unchanged"] and again["revision"] == 2
+    assert len(delivery.history(env, "pig")) == 2
+    with pytest.raises(InvalidArgumentError, match=r"overrides\.replicas\[upms\]"):
+        delivery.reconfigure(env, "pig", {"overrides": {"replicas": {"upms": 99}}})
+    delivery.rollback(env, "pig", 2)
+    state = delivery.state(env, "pig") or {}
+    assert "monitor" in state["components"] and "ops" in state["modules"]
+    assert "pig-monitor" in cluster.workload_images(namespace)

@@ -234,7 +234,9 @@ impl Error {
             | Error::VersionNotNewer { .. } => "VERSION_CONFLICT",
             Error::TemplateMismatch { .. } => "TEMPLATE_MISMATCH",
             Error::InvalidOption { .. } | Error::RandomSourceExhausted { .. } => "INVALID_ARGUMENT",
-            Error::StateMismatch { .. } => "PRECONDITION_FAILED",
+            Error::StateMismatch { .. } | Error::PartialUpgradeBreaksReference { .. } => {
+                "PRECONDITION_FAILED"
+            }
             Error::Package(package) => package.code(),
             Error::Write { .. } => "WRITE_FAILED",
         }

@@ -930,3 +930,88 @@ fn a_partial_upgrade_that_leaves_a_reference_unprovided_is_refused() {
     // With its dependency in scope the same upgrade is planned.
     plan_upgrade(&state, &v1, &v2, &only(&["gateway", "redis"])).unwrap();
 }
+
+#[test]
+fn a_customized_value_the_new_version_fixes_is_dropped_and_reported() {
+    let v1 = pig(PIG_1);
+    let mut v2 = pig(PIG_1);
+    v2.version = "1.0.1".into();
+    for c in v2.components.iter_mut().filter(|c| c.key == "upms") {
+        for e in c.env.iter_mut().filter(|e| e.name == "JAVA_OPTS") {
+            e.editable = false;
+        }
+    }
+    let state = customer_install(&v1);
+    let plan = plan_upgrade(&state, &v1, &v2, &UpgradeOptions::default()).unwrap();
+    let dropped: Vec<_> = plan.dropped_customizations().collect();
+    assert_eq!(dropped.len(), 1, "{plan}");
+    assert_eq!(dropped[0].path, "components[upms].env[JAVA_OPTS]");
+    assert!(
+        plan.notes.iter().any(|n| n.contains("not editable")),
+        "{plan}"
+    );
+    let after = apply(&state, &plan).unwrap();
+    assert_eq!(
+        after.components["upms"].env_value("JAVA_OPTS"),
+        Some("-Xms256m -Xmx512m")
+    );
+    // Nor can it be set again afterwards.
+    let mut edited = after.clone();
+    assert!(matches!(
+        edited.set_env("upms", "JAVA_OPTS", USER_HEAP),
+        Err(Error::InvalidOption { .. })
+    ));
+}
+
+#[test]
+fn overrides_reconfigure_at_the_installed_version() {
+    let v1 = pig(PIG_1);
+    let state = install_state(&plan_install(&v1, &InstallOptions::default()).unwrap()).unwrap();
+    let options: UpgradeOptions = serde_json::from_value(serde_json::json!({
+        "modules": {"ops": false},
+        "prune": true,
+        "overrides": {"env": {"upms": {"JAVA_OPTS": USER_HEAP}}, "replicas": {"upms": 3}}
+    }))
+    .unwrap();
+    let plan = plan_upgrade(&state, &v1, &v1, &options).unwrap();
+    let upms = plan.steps.iter().find(|s| s.component == "upms").unwrap();
+    assert!(upms.why.contains("the options set"), "{}", upms.why);
+    assert!(upms.changes.iter().all(|c| c.rule == Rule::SetByOption));
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.component == "monitor" && s.action == Action::Remove)
+    );
+    let after = apply(&state, &plan).unwrap();
+    assert_eq!(after.version, "1.0.0");
+    assert_eq!(
+        after.components["upms"].env_value("JAVA_OPTS"),
+        Some(USER_HEAP)
+    );
+    assert_eq!(after.components["upms"].replicas(), 3);
+    // The same options again change nothing.
+    assert!(plan_upgrade(&after, &v1, &v1, &options).unwrap().is_empty());
+    // Values the template does not allow are refused as at install.
+    for (overrides, option) in [
+        (
+            serde_json::json!({"replicas": {"upms": 99}}),
+            "overrides.replicas[upms]",
+        ),
+        (
+            serde_json::json!({"env": {"mysql": {"MYSQL_ROOT_HOST": "localhost"}}}),
+            "overrides.env[mysql][MYSQL_ROOT_HOST]",
+        ),
+        (
+            serde_json::json!({"env": {"nope": {"X": "1"}}}),
+            "overrides.env[nope]",
+        ),
+    ] {
+        let options: UpgradeOptions =
+            serde_json::from_value(serde_json::json!({ "overrides": overrides })).unwrap();
+        let err = plan_upgrade(&state, &v1, &v1, &options).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidOption { option: o, .. } if o == option),
+            "{err}"
+        );
+    }
+}

@@ -352,7 +352,8 @@ impl Delivery {
 
     /// Upgrades `template` in `env` to `to`. The installed version is read
     /// from the cluster and its document from the market; the images of
-    /// `to` are relocated first.
+    /// `to` are relocated first. `to` may be the installed version: see
+    /// [`Delivery::reconfigure`].
     pub async fn upgrade(
         &self,
         env: &EnvironmentProfile,
@@ -372,17 +373,38 @@ impl Delivery {
                 ),
             });
         };
-        if from == to {
+        let current = if from == to {
+            target.clone()
+        } else {
+            self.version_document(template, &from).await?
+        };
+        self.relocate(env, template, to, progress).await?;
+        run_upgrade(executor, &current, &target, options, progress).await
+    }
+
+    /// Reconfigures `template` in `env` at its installed version: switches
+    /// optional modules on or off, prunes orphans, sets override values,
+    /// as `options` says. Recorded as a revision (rollback-able like any
+    /// other); when nothing changes, nothing is recorded and the report
+    /// says [`OperationReport::unchanged`].
+    pub async fn reconfigure(
+        &self,
+        env: &EnvironmentProfile,
+        template: &str,
+        options: &UpgradeOptions,
+        progress: &ProgressFn<'_>,
+    ) -> Result<OperationReport> {
+        let executor = self.executor(env).await?;
+        let Some(installed) = installed_version(&executor, template).await? else {
             return Err(Error::Precondition {
                 message: format!(
-                    "`{template}` in namespace `{}` of environment `{}` is at version {to} already; nothing to upgrade",
+                    "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
                     env.namespace, env.name
                 ),
             });
-        }
-        let current = self.version_document(template, &from).await?;
-        self.relocate(env, template, to, progress).await?;
-        run_upgrade(executor, &current, &target, options, progress).await
+        };
+        self.upgrade(env, template, &installed, options, progress)
+            .await
     }
 
     /// Rolls `template` in `env` back to the state recorded before

@@ -49,6 +49,11 @@ pub struct DetectedChange {
     pub recorded: String,
     /// The value found on the cluster (masked if secret).
     pub live: String,
+    /// Why the value is not kept, when the template does not allow it (an
+    /// env var that is not editable, replicas outside the template's
+    /// bounds): the next operation puts the template's value back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_kept: Option<String>,
 }
 
 /// Live objects by `(kind, name)`, as JSON.
@@ -128,7 +133,7 @@ pub fn fold_live(
                 }
                 let secret = component.env_is_secret(&var);
                 let recorded = shown(recorded, secret);
-                next.set_env(key, &var, &live_value)?;
+                let not_kept = refused(next.set_env(key, &var, &live_value))?;
                 changes.push(DetectedChange {
                     component: key.clone(),
                     path: format!("components[{key}].env[{var}]"),
@@ -136,6 +141,7 @@ pub fn fold_live(
                     object: object.clone(),
                     recorded,
                     live: shown(&live_value, secret),
+                    not_kept,
                 });
             }
             let rendered_replicas = workload
@@ -149,7 +155,7 @@ pub fn fold_live(
                 && r != l
                 && let Ok(l) = u32::try_from(l)
             {
-                next.set_replicas(key, l)?;
+                let not_kept = refused(next.set_replicas(key, l))?;
                 changes.push(DetectedChange {
                     component: key.clone(),
                     path: format!("components[{key}].replicas"),
@@ -157,6 +163,7 @@ pub fn fold_live(
                     object,
                     recorded: r.to_string(),
                     live: l.to_string(),
+                    not_kept,
                 });
             }
             // Config files: ConfigMap keys map to mount paths through the
@@ -179,6 +186,7 @@ pub fn fold_live(
                             object: format!("ConfigMap/{}", cm.name),
                             recorded: want.clone(),
                             live: have.clone(),
+                            not_kept: None,
                         });
                     }
                 }
@@ -203,7 +211,7 @@ pub fn fold_live(
                 && w != h
                 && let Ok(h) = u32::try_from(h)
             {
-                next.set_replicas(key, h)?;
+                let not_kept = refused(next.set_replicas(key, h))?;
                 changes.push(DetectedChange {
                     component: key.clone(),
                     path: format!("components[{key}].replicas"),
@@ -211,6 +219,7 @@ pub fn fold_live(
                     object: format!("HorizontalPodAutoscaler/{}", hpa.name),
                     recorded: w.to_string(),
                     live: h.to_string(),
+                    not_kept,
                 });
             }
         }
@@ -238,6 +247,7 @@ pub fn fold_live(
                     object: format!("PersistentVolumeClaim/{claim}"),
                     recorded,
                     live: have,
+                    not_kept: None,
                 });
             }
         }
@@ -285,6 +295,18 @@ fn live_env(
         }
     }
     out
+}
+
+/// A value the template does not allow is reported, not recorded: the
+/// reason, or none when it was recorded.
+fn refused(result: template_core::Result<()>) -> Result<Option<String>> {
+    match result {
+        Ok(()) => Ok(None),
+        Err(template_core::Error::InvalidOption { message, .. }) => {
+            Ok(Some(format!("{message}; the template's value is put back")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// ConfigMap key → mount path, for the `config` mounts of the main container.

@@ -11,7 +11,7 @@
 pub enum Error {
     /// The environment only accepts released versions.
     #[error(
-        "environment `{environment}` only accepts released versions, but {template} {version} is {state:?}; release it in the market first or install into a non-production environment"
+        "environment `{environment}` only accepts released versions, but {template} {version} is {state}; release it in the market first or install into a non-production environment"
     )]
     ReleaseGate {
         /// Environment name.

@@ -93,6 +93,10 @@ pub struct OperationReport {
     pub drift: Vec<DetectedChange>,
     /// The installed state afterwards.
     pub state: InstalledState,
+    /// Nothing was to be done (e.g. a reconfiguration that changes no
+    /// value): nothing was applied or recorded, and `revision` is the
+    /// latest revision of the history.
+    pub unchanged: bool,
 }
 
 /// Carries out plans on one environment.
@@ -214,6 +218,10 @@ impl Executor {
     /// Upgrades `template` from version `from` (what is installed) to `to`,
     /// keeping the values users changed on the cluster (reported in
     /// [`OperationReport::drift`] and the plan's kept customizations).
+    /// With `to` the installed version, this reconfigures in place: the
+    /// options' module choices, pruning and overrides apply, recorded as a
+    /// revision like any upgrade. A plan with nothing to do applies and
+    /// records nothing and reports [`OperationReport::unchanged`].
     pub async fn upgrade(
         &self,
         from: &TemplateVersion,
@@ -237,6 +245,16 @@ impl Executor {
             }
             let (state, drift) = detect_drift(&self.client, &state, &self.render_options()).await?;
             let plan = plan_upgrade(&state, from, to, options)?;
+            if plan.is_empty() {
+                let revision = store.history().await?.last().map_or(0, |r| r.revision);
+                return Ok(OperationReport {
+                    revision,
+                    plan,
+                    drift,
+                    state,
+                    unchanged: true,
+                });
+            }
             self.ensure_generated_secrets(&plan, random).await?;
             self.run(&lock, &store, state, plan, drift).await
         }
@@ -522,6 +540,7 @@ impl Executor {
             plan,
             drift,
             state,
+            unchanged: false,
         })
     }
 

@@ -44,7 +44,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::{ByteString, Resource};
 use serde::{Deserialize, Serialize};
-use template_core::installed::{InstalledComponent, InstalledState, secret_reference};
+use template_core::EnvValue;
+use template_core::installed::{InstalledComponent, InstalledState};
 use template_core::{AccessMode, PluginKind, Protocol};
 
 use crate::error::{Error, Result};
@@ -164,7 +165,7 @@ pub fn render_component(
     }
 
     // Confidential fixed values.
-    let env = container_env(state, installed, &spec, &name);
+    let env = container_env(state, installed, &spec);
     let secret_data: BTreeMap<String, ByteString> = env
         .secret_values
         .iter()
@@ -511,82 +512,40 @@ struct ContainerEnv {
     secret_values: BTreeMap<String, String>,
 }
 
-/// Builds the container environment. When a name is defined twice the
-/// first definition in precedence order wins: the component's own env
-/// (customized values and config-group variables included), then its own
-/// connection info, then each dependency's connection info and
-/// `<PORT>_HOST` / `<PORT>_PORT`. Names stay unique, as server-side apply
-/// requires. The list is then ordered dependencies first, own connection
-/// info next, own env last, so that own values can refer to injected ones
-/// with Kubernetes' `$(NAME)` expansion.
+/// Builds the container environment from the core's definition of what a
+/// component receives ([`InstalledState::container_env_of`]): plain values
+/// are written in, confidential ones referenced from the Secret that holds
+/// them, addresses resolved to Service names.
 fn container_env(
     state: &InstalledState,
     installed: &InstalledComponent,
     spec: &template_core::Component,
-    name: &str,
 ) -> ContainerEnv {
-    const DEPENDENCY: u8 = 0;
-    const OWN_CONNECTION: u8 = 1;
-    const OWN_ENV: u8 = 2;
     let app = state.template.as_str();
     let mut secret_values = BTreeMap::new();
-    let mut layered: Vec<(u8, EnvVar)> = Vec::new();
-    let mut seen = BTreeSet::new();
-    let env_secret = format!("{name}-env");
-
-    for var in &spec.env {
-        if !seen.insert(var.name.clone()) {
-            continue;
-        }
-        if var.secret {
-            secret_values.insert(var.name.clone(), var.value.clone());
-            layered.push((OWN_ENV, secret_env(&var.name, &env_secret, &var.name)));
-        } else {
-            layered.push((OWN_ENV, plain_env(&var.name, &var.value)));
-        }
+    for var in spec.env.iter().filter(|v| v.secret) {
+        secret_values
+            .entry(var.name.clone())
+            .or_insert_with(|| var.value.clone());
     }
-
-    let mut sources: Vec<&InstalledComponent> = vec![installed];
-    sources.extend(
-        spec.depends_on
-            .iter()
-            .filter_map(|d| state.components.get(d)),
-    );
-    for (n, source) in sources.iter().enumerate() {
-        let layer = if n == 0 { OWN_CONNECTION } else { DEPENDENCY };
-        let source_name = object_name(app, &source.spec.key);
-        let source_secret = format!("{source_name}-env");
-        for var in &source.spec.connection_info {
-            if !seen.insert(var.name.clone()) {
-                continue;
-            }
-            let rendered = if let Some(reference) = secret_reference(&source.spec.key, var) {
-                secret_env(
-                    &var.name,
-                    &generated_secret_name(app),
-                    &generated_secret_key(&reference),
-                )
-            } else if var.secret {
-                secret_env(&var.name, &source_secret, &var.name)
-            } else {
-                plain_env(&var.name, var.value.as_deref().unwrap_or_default())
-            };
-            layered.push((layer, rendered));
-        }
-        if n > 0 {
-            for port in source.spec.ports.iter().filter(|p| p.inner) {
-                let prefix = port.name.to_ascii_uppercase().replace('-', "_");
-                for (var, value) in [
-                    (format!("{prefix}_HOST"), source_name.clone()),
-                    (format!("{prefix}_PORT"), port.port.to_string()),
-                ] {
-                    if seen.insert(var.clone()) {
-                        layered.push((DEPENDENCY, plain_env(&var, &value)));
-                    }
-                }
-            }
-        }
-    }
+    let vars = state
+        .container_env_of(installed)
+        .into_iter()
+        .map(|var| match var.value {
+            EnvValue::Plain { value } => plain_env(&var.name, &value),
+            EnvValue::Address { component } => plain_env(&var.name, &object_name(app, &component)),
+            EnvValue::Generated { reference } => secret_env(
+                &var.name,
+                &generated_secret_name(app),
+                &generated_secret_key(&reference),
+            ),
+            EnvValue::ComponentSecret { component, key, .. } => secret_env(
+                &var.name,
+                &format!("{}-env", object_name(app, &component)),
+                &key,
+            ),
+        })
+        .collect();
     // Confidential fixed connection values of this component live in its
     // Secret, where dependants reference them, even if shadowed here.
     for var in installed
@@ -599,9 +558,8 @@ fn container_env(
             .entry(var.name.clone())
             .or_insert_with(|| var.value.clone().unwrap_or_default());
     }
-    layered.sort_by_key(|(layer, _)| *layer);
     ContainerEnv {
-        vars: layered.into_iter().map(|(_, v)| v).collect(),
+        vars,
         secret_values,
     }
 }

@@ -92,7 +92,9 @@ impl RecordSummary {
                     format!("failed at step {step}: {message}")
                 }
                 Outcome::PartlyApplied { applied_steps } => {
-                    format!("partly applied (steps {applied_steps:?})")
+                    let steps: Vec<String> =
+                        applied_steps.iter().map(ToString::to_string).collect();
+                    format!("partly applied (steps {})", steps.join(", "))
                 }
             },
             started_at: record.started_at.clone(),

@@ -822,3 +822,133 @@ async fn a_component_that_becomes_autoscaled_keeps_its_replicas() {
         .any(|f| f.0.pointer("/f:spec/f:replicas").is_some());
     assert!(!ours_owns_replicas, "replicas left to the autoscaler");
 }
+
+/// The env entry `name` of the first container: its value, or the
+/// `secret/key` it is read from.
+fn env_source(spec: &k8s_openapi::api::core::v1::PodTemplateSpec, name: &str) -> Option<String> {
+    let pod = spec.spec.as_ref()?;
+    let var = pod.containers[0]
+        .env
+        .as_ref()?
+        .iter()
+        .find(|e| e.name == name)?;
+    if let Some(value) = &var.value {
+        return Some(value.clone());
+    }
+    let reference = var.value_from.as_ref()?.secret_key_ref.as_ref()?;
+    Some(format!("{}/{}", reference.name, reference.key))
+}
+
+/// The pod template of workload `name` (a Deployment or a StatefulSet).
+async fn pod_template(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> k8s_openapi::api::core::v1::PodTemplateSpec {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let found = deployments
+        .get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading Deployment {name}: {e}"));
+    if let Some(d) = found {
+        return d.spec.expect("a Deployment has a spec").template;
+    }
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+    sets.get(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading workload {name}: {e}"))
+        .spec
+        .expect("a StatefulSet has a spec")
+        .template
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependants_receive_the_new_connection_info_of_their_dependencies() {
+    let ns = namespace("follow-deps");
+    let client = cluster(&ns).await;
+    // A hotfix where only redis starts requiring a generated password and
+    // mysql renames its database.
+    let mut v1 = pig("1.0.0");
+    for c in v1.components.iter_mut().filter(|c| c.key == "redis") {
+        c.connection_info.retain(|v| v.name != "REDIS_PASSWORD");
+    }
+    let mut v2 = pig("1.0.0");
+    v2.version = "1.0.1".into();
+    for c in &mut v2.components {
+        if c.key == "redis" {
+            c.args = vec!["--requirepass".into(), "$(REDIS_PASSWORD)".into()];
+        }
+        for v in c
+            .connection_info
+            .iter_mut()
+            .filter(|v| v.name == "MYSQL_DB")
+        {
+            v.value = Some("pig_prod".into());
+        }
+    }
+    let exec = executor(&client, &ns, "hotfixer", Duration::from_secs(120));
+    exec.install(&v1, &InstallOptions::default(), &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("install: {e}"));
+    assert_eq!(
+        env_source(
+            &pod_template(&client, &ns, "pig-gateway").await,
+            "REDIS_PASSWORD"
+        ),
+        None
+    );
+
+    let report = exec
+        .upgrade(&v1, &v2, &UpgradeOptions::default(), &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("upgrade: {e}"));
+    let stepped: Vec<&str> = report
+        .plan
+        .steps
+        .iter()
+        .map(|s| s.component.as_str())
+        .collect();
+    for key in ["auth", "upms", "gateway", "nacos", "codegen"] {
+        assert!(
+            stepped.contains(&key),
+            "{key} not re-rendered: {}",
+            report.plan
+        );
+    }
+    for name in ["pig-gateway", "pig-auth", "pig-upms"] {
+        assert_eq!(
+            env_source(&pod_template(&client, &ns, name).await, "REDIS_PASSWORD").as_deref(),
+            Some("pig-generated/group.redis-auth"),
+            "{name}"
+        );
+    }
+    for name in ["pig-upms", "pig-codegen"] {
+        assert_eq!(
+            env_source(&pod_template(&client, &ns, name).await, "MYSQL_DB").as_deref(),
+            Some("pig_prod"),
+            "{name}"
+        );
+    }
+    // The generated password exists for them to read.
+    let generated: Secret = get(&client, &ns, "pig-generated").await;
+    assert!(
+        generated
+            .data
+            .unwrap_or_default()
+            .contains_key("group.redis-auth")
+    );
+
+    // Rolling back takes it away again.
+    let rollback = exec
+        .rollback("pig", report.revision, &RollbackOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {e}"));
+    assert!(rollback.plan.steps.iter().any(|s| s.component == "gateway"));
+    for name in ["pig-gateway", "pig-auth", "pig-upms"] {
+        assert_eq!(
+            env_source(&pod_template(&client, &ns, name).await, "REDIS_PASSWORD"),
+            None,
+            "{name}"
+        );
+    }
+}

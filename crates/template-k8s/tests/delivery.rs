@@ -20,7 +20,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
-use template_core::{InstallOptions, PlanKind, ReleaseState, TemplateVersion};
+use template_core::{InstallOptions, PlanKind, ReleaseState, TemplateVersion, UpgradeOptions};
 use template_k8s::{
     Delivery, DeliveryAction, DeliveryEvent, EnvironmentProfile, Error, ExecutorOptions, Exposure,
     LockOptions, WaitOptions,
@@ -591,4 +591,123 @@ async fn a_failed_environment_does_not_stop_the_others() {
     .await;
     let json = serde_json::to_value(&outcomes).unwrap();
     assert!(json[0]["error"].as_str().unwrap().contains("127.0.0.1:1"));
+}
+
+/// The value of env var `name` of workload `workload`'s first container.
+async fn workload_env(
+    client: &Client,
+    namespace: &str,
+    workload: &str,
+    name: &str,
+) -> Option<String> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let template = match deployments.get_opt(workload).await.unwrap() {
+        Some(d) => d.spec.unwrap().template,
+        None => {
+            let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+            sets.get(workload).await.unwrap().spec.unwrap().template
+        }
+    };
+    template.spec.unwrap().containers[0]
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconfigure_in_place_is_recorded_and_rolled_back() {
+    let client = client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let market = Market::open(dir.path().join("market")).unwrap();
+    testkit::publish_pig(&market, "1.0.0").unwrap();
+    let delivery = Delivery::new(
+        market.clone(),
+        ExecutorOptions {
+            wait: WaitOptions {
+                timeout: Duration::from_secs(120),
+                poll_interval: Duration::from_millis(250),
+            },
+            concurrency: 4,
+            lock: LockOptions {
+                identity: "reconfigure-test".into(),
+                lease_duration: Duration::from_secs(15),
+            },
+            exposure: Exposure::NodePort,
+        },
+    )
+    .with_kubeconfig(kubeconfig());
+    let ns = namespace("reconfigure");
+    let env = profile("site", &ns, None, false);
+    delivery
+        .install(&env, "pig", "1.0.0", &InstallOptions::default(), &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("install: {e}"));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    assert!(deployments.get_opt("pig-monitor").await.unwrap().is_some());
+
+    // The ops module off (pruned) and a heap override, at the same version.
+    let options: UpgradeOptions = serde_json::from_value(serde_json::json!({
+        "modules": {"ops": false},
+        "prune": true,
+        "overrides": {"env": {"upms": {"JAVA_OPTS": "-Xms1g -Xmx2g"}}}
+    }))
+    .unwrap();
+    let report = delivery
+        .upgrade(&env, "pig", "1.0.0", &options, &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("reconfigure: {e}"));
+    assert!(!report.unchanged);
+    assert_eq!(report.plan.from_version.as_deref(), Some("1.0.0"));
+    assert_eq!(report.state.version, "1.0.0");
+    assert!(!report.state.modules.contains("ops"));
+    assert!(deployments.get_opt("pig-monitor").await.unwrap().is_none());
+    assert_eq!(
+        workload_env(&client, &ns, "pig-upms", "JAVA_OPTS")
+            .await
+            .as_deref(),
+        Some("-Xms1g -Xmx2g")
+    );
+    let history = delivery.history(&env, "pig").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].kind, PlanKind::Upgrade);
+
+    // The same again: nothing to do is an outcome, and nothing is recorded.
+    let again = delivery
+        .reconfigure(&env, "pig", &options, &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("reconfigure again: {e}"));
+    assert!(again.unchanged, "{}", again.plan);
+    assert_eq!(again.revision, report.revision);
+    assert_eq!(delivery.history(&env, "pig").await.unwrap().len(), 2);
+
+    // A value the template does not allow is refused before anything runs.
+    let forbidden: UpgradeOptions = serde_json::from_value(serde_json::json!({
+        "overrides": {"replicas": {"upms": 99}}
+    }))
+    .unwrap();
+    let err = delivery
+        .reconfigure(&env, "pig", &forbidden, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("overrides.replicas[upms]"),
+        "{err}"
+    );
+
+    // Rolled back like any other revision.
+    delivery
+        .rollback(&env, "pig", report.revision, &Default::default(), &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {e}"));
+    assert!(deployments.get_opt("pig-monitor").await.unwrap().is_some());
+    assert_eq!(
+        workload_env(&client, &ns, "pig-upms", "JAVA_OPTS")
+            .await
+            .as_deref(),
+        Some("-Xms256m -Xmx512m")
+    );
+    let state = delivery.state(&env, "pig").await.unwrap().unwrap();
+    assert!(state.modules.contains("ops"));
 }

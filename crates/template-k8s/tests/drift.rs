@@ -98,7 +98,21 @@ fn edits_become_customizations_that_the_upgrade_keeps() {
     );
     let upms = &after.components["upms"].customizations;
     assert_eq!(upms.env["JAVA_OPTS"], "-Xms2g -Xmx2g");
-    assert_eq!(after.components["monitor"].customizations.replicas, Some(3));
+    // The monitor runs exactly one replica by its template: three is
+    // reported, not recorded, and the next operation puts one back.
+    let monitor = changes
+        .iter()
+        .find(|c| c.path == "components[monitor].replicas")
+        .expect("reported");
+    let why = monitor.not_kept.as_deref().expect("not kept");
+    assert!(why.contains("outside 1..=1"), "{why}");
+    assert_eq!(after.components["monitor"].customizations.replicas, None);
+    assert!(
+        changes
+            .iter()
+            .filter(|c| c.path != monitor.path)
+            .all(|c| c.not_kept.is_none())
+    );
 
     let plan = plan_upgrade(
         &after,

@@ -330,6 +330,15 @@ class Delivery:
         progress: Optional[Callable[[Data], object]] = None,
     ) -> Data:
         """Upgrades the installed version to `to`, keeping the user's changes."""
+    def reconfigure(
+        self,
+        env: Environment,
+        template: str,
+        options: Optional[Mapping[str, Any]] = None,
+        *,
+        progress: Optional[Callable[[Data], object]] = None,
+    ) -> Data:
+        """Reconfigures at the installed version (modules, prune, overrides); recorded, rollback-able."""
     def rollback(
         self,
         env: Environment,

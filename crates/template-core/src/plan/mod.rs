@@ -115,7 +115,8 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept: Vec<KeptCustomization>,
     /// Customizations that no longer apply because the new version removed
-    /// what they customized. Reported, never dropped silently.
+    /// what they customized, or no longer lets the installer choose it.
+    /// Reported, never dropped silently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<DroppedCustomization>,
     /// Generated secrets the component uses (reference → rule).

@@ -584,6 +584,18 @@ fn merge(
                 user_value: shown(user, secret),
             }),
             Some(new_default) if new_default == *user => {}
+            // A value the new version does not let the installer choose is
+            // not kept: it is reported and the template's value runs.
+            Some(_) if target.check_env_value(name, &path).is_err() => {
+                notes.push(format!(
+                    "`{key}`: env var `{name}` is not editable in version {to_version}; your value is dropped and the template's value applies"
+                ));
+                dropped.push(DroppedCustomization {
+                    component: key.clone(),
+                    path,
+                    user_value: shown(user, secret),
+                });
+            }
             Some(new_default) => {
                 target.customizations.env.insert(name.clone(), user.clone());
                 if old_default != Some(new_default.as_str()) {
