@@ -23,6 +23,7 @@ use template_market::{
 use crate::data::{PublishOutcome, convert};
 use crate::document::Template;
 use crate::errors::thrown;
+use crate::options::read_options;
 use crate::task::{Blocking, Data, ProgressCallback, report};
 
 /// An error of the market, classified.
@@ -537,6 +538,39 @@ impl Market {
             };
             market
                 .relocate_version(&template, &version, &target, &options, &mut on_progress)
+                .map_err(classified)
+        }))
+    }
+
+    /// Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on
+    /// `source.registry`) into the market over the OCI distribution API:
+    /// blobs the market has are skipped, an interrupted pull resumes, a
+    /// multi-platform image keeps its whole index unless `options.platforms`
+    /// filters it. Resolves to the report with each image as the market
+    /// names it.
+    #[napi(
+        ts_args_type = "images: Array<string>, source: RegistryOptions, options?: PullOptions, progress?: (report: PullProgress) => unknown",
+        ts_return_type = "Promise<PullReport>"
+    )]
+    pub fn pull(
+        &self,
+        images: Vec<String>,
+        source: RegistryOptions,
+        options: Option<Value>,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> AsyncTask<Blocking<template_market::PullReport, Data>> {
+        let market = self.inner.clone();
+        let options: std::result::Result<template_market::PullOptions, ErrorReport> =
+            read_options(options).map_err(|e| e.report());
+        AsyncTask::new(Blocking::data(move || {
+            let source = source.target()?;
+            let options = options?;
+            let mut on_progress = |p: &template_market::PullProgress<'_>| {
+                forward(progress.as_ref(), p);
+                std::ops::ControlFlow::Continue(())
+            };
+            market
+                .pull(&images, &source, &options, &mut on_progress)
                 .map_err(classified)
         }))
     }

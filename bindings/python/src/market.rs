@@ -19,13 +19,14 @@ use template_core::Overwrite;
 use template_core::package::Inventory;
 use template_market::{
     Compression, ExportBase, ExportRequest, ImportOptions, Market as RustMarket, Progress,
-    PublicKey, RegistryTarget, RelocateOptions, RelocateProgress, SecretKey, Trust,
-    generate_key_pair as rust_generate_key_pair,
+    PublicKey, PullOptions, PullProgress, RegistryTarget, RelocateOptions, RelocateProgress,
+    SecretKey, Trust, generate_key_pair as rust_generate_key_pair,
 };
 
 use crate::convert::{data_to_py, value_to_py};
 use crate::document::Template;
 use crate::errors::{invalid_argument, raise};
+use crate::options::options_from_py;
 use crate::plans::read;
 use crate::progress::Callback;
 
@@ -449,6 +450,57 @@ impl Market {
             };
             self.inner
                 .relocate_version(template, version, &target, &options, &mut report)
+        });
+        let report = callback.finish(result.map_err(raise))?;
+        data_to_py(py, &report)
+    }
+
+    /// Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on
+    /// `registry`) into the market over the OCI distribution API, with
+    /// the same access arguments as `relocate_version`. `options` is a
+    /// dict of `PullOptions` (`image_parallelism`, `blob_parallelism`,
+    /// `platforms`, `request_timeout_seconds`). `progress` gets `{event,
+    /// bytes_done, bytes_total, blobs_done, blobs_total, image, blob}`; an
+    /// exception it raises stops the pull (a rerun resumes) and is
+    /// re-raised. Returns the report with each image as the market names it.
+    #[pyo3(signature = (images, registry, *, insecure = false, username = None,
+                        password = None, auth_file = None, ca_file = None, public_roots = true,
+                        options = None, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn pull<'py>(
+        &self,
+        py: Python<'py>,
+        images: Vec<String>,
+        registry: &str,
+        insecure: bool,
+        username: Option<String>,
+        password: Option<String>,
+        auth_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+        public_roots: bool,
+        options: Option<&Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let access = RegistryAccess {
+            insecure,
+            username,
+            password,
+            auth_file,
+            ca_file,
+            public_roots,
+        };
+        let source = registry_target(registry, access)?;
+        let options: PullOptions = options_from_py(options, "options")?;
+        let callback = Callback::new(progress);
+        let result = py.detach(|| {
+            let mut report = |p: &PullProgress<'_>| {
+                if callback.report(progress_data(p)) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            };
+            self.inner.pull(&images, &source, &options, &mut report)
         });
         let report = callback.finish(result.map_err(raise))?;
         data_to_py(py, &report)

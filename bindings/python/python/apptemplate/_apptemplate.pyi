@@ -17,6 +17,9 @@ from apptemplate.types import (
     PackageProgress,
     Problem,
     PublishOutcome,
+    PullOptions,
+    PullProgress,
+    PullReport,
     RegistryAccess,
     RelocateProgress,
     RelocateReport,
@@ -280,6 +283,21 @@ class Market:
         progress: Optional[Callable[[RelocateProgress], object]] = None,
     ) -> RelocateReport:
         """Pushes every image of a version to a registry, skipping what is there."""
+    def pull(
+        self,
+        images: Sequence[str],
+        registry: str,
+        *,
+        insecure: bool = False,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        auth_file: Optional[_Path] = None,
+        ca_file: Optional[_Path] = None,
+        public_roots: bool = True,
+        options: Optional[PullOptions] = None,
+        progress: Optional[Callable[[PullProgress], object]] = None,
+    ) -> PullReport:
+        """Pulls images from a registry into the market, skipping what it has."""
     def delete_version(self, template: str, version: str, *, force: bool = False) -> None:
         """Removes a version; released and deprecated ones need force."""
     def gc(self) -> GcReport:
