@@ -565,6 +565,69 @@ export interface ImportReport {
   blobs_skipped: number
 }
 
+/** How a pull works; every field optional (unknown fields are refused). */
+export interface PullOptions {
+  /** Images resolved at once (default 4). */
+  image_parallelism?: number
+  /** Blobs fetched at once (default 4). */
+  blob_parallelism?: number
+  /**
+   * Keep only these platforms of a multi-platform image (`linux/arm64`,
+   * `amd64`); empty keeps the whole index. Filtering changes the digest the
+   * market names: one match names that platform's manifest, several a new
+   * index listing only them.
+   */
+  platforms?: Array<string>
+  /** Timeout of one HTTP request in seconds (default 600). */
+  request_timeout_seconds?: number
+}
+
+/** One progress report of a pull; totals count what must be fetched. */
+export interface PullProgress {
+  /** What happened. */
+  event: 'resolved' | 'skipped' | 'fetching' | 'fetched' | 'committed' | 'done'
+  /** Bytes fetched so far. */
+  bytes_done: number
+  /** Bytes to fetch in all. */
+  bytes_total: number
+  /** Blobs fetched so far. */
+  blobs_done: number
+  /** Blobs to fetch in all. */
+  blobs_total: number
+  /** The image concerned (as asked for), or the registry. */
+  image: string
+  /** The blob or manifest digest concerned, or empty. */
+  blob: string
+}
+
+/** One pulled image. */
+export interface PulledImage {
+  /** The reference as asked for. */
+  requested: string
+  /** The digest the registry serves for it. */
+  source_digest: string
+  /** The image as the market names it (its digest differs from `source_digest` only when a platform filter rewrote an index). */
+  image: { name: string; digest: string; reference: string }
+  /** The platforms kept, when a filter applied to an index. */
+  platforms: Array<string>
+}
+
+/** What a pull did. */
+export interface PullReport {
+  /** Each image, in the order asked for. */
+  images: Array<PulledImage>
+  /** Manifests fetched from the registry. */
+  manifests_fetched: number
+  /** Blobs fetched. */
+  blobs_fetched: number
+  /** Blobs the market had already. */
+  blobs_skipped: number
+  /** Fetched blobs that continued a partial download of an earlier pull. */
+  blobs_resumed: number
+  /** Bytes received for blobs. */
+  bytes_fetched: number
+}
+
 /** One progress report of a relocation; totals count what must be uploaded. */
 export interface RelocateProgress {
   /** What happened. */

@@ -341,6 +341,38 @@ impl Market {
                 .map_err(classified)
         }))
     }
+
+    /// Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on the
+    /// source registry, given as `host[:port]` or a `RegistryAccess`) into
+    /// the market over the OCI distribution API: blobs the market has are
+    /// skipped, an interrupted pull resumes, a multi-platform image keeps
+    /// its whole index unless `options.platforms` filters it. `options` is
+    /// the Rust `PullOptions`. Resolves to the report with each image as
+    /// the market names it.
+    #[napi(
+        ts_args_type = "images: Array<string>, source: string | RegistryAccess, options?: PullOptions, progress?: (report: PullProgress) => unknown",
+        ts_return_type = "Promise<PullReport>"
+    )]
+    pub fn pull(
+        &self,
+        images: Vec<String>,
+        source: Value,
+        options: Option<Value>,
+        progress: Option<ProgressCallback<Value>>,
+    ) -> AsyncTask<Blocking<template_market::PullReport, Data>> {
+        let market = self.inner.clone();
+        AsyncTask::new(Blocking::data(move || {
+            let source = registry_access(source)?.target().map_err(classified)?;
+            let options: template_market::PullOptions = self::options(options)?;
+            let mut on_progress = |p: &template_market::PullProgress<'_>| {
+                forward(progress.as_ref(), p);
+                std::ops::ControlFlow::Continue(())
+            };
+            market
+                .pull(&images, &source, &options, &mut on_progress)
+                .map_err(classified)
+        }))
+    }
 }
 
 /// Creates a new Ed25519 key pair for signing packages (from the operating

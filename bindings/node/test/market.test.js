@@ -238,6 +238,30 @@ test('relocate a version to a real registry, then again without uploads', async 
   assert.equal(err.code, 'INVALID_ARGUMENT')
 })
 
+test('pull images from a real registry into another market, then again without fetching', async (t) => {
+  const registry = await startRegistry()
+  t.after(() => registry.stop())
+  const pushed = await source.relocateVersion('pig', '1.0.0', { registry: `${registry.address}/pullsrc`, insecure: true })
+  const wanted = pushed.images.map((i) => i.relocated)
+  const other = Market.open(path.join(tmp, 'pulled'))
+  const access = { registry: registry.address, insecure: true }
+  const events = []
+  const report = await other.pull(wanted, access, { blob_parallelism: 2 }, (p) => events.push(p.event))
+  assert.deepEqual(
+    report.images.map((i) => i.image.digest),
+    pushed.images.map((i) => i.digest),
+  )
+  assert.ok(report.blobs_fetched > 0, JSON.stringify(report))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(events.includes('fetched') && events.includes('done'), events.join())
+  assert.deepEqual((await other.verify()).problems, [])
+  const again = await other.pull(wanted, access)
+  assert.equal(again.blobs_fetched, 0)
+  assert.equal(again.manifests_fetched, 0)
+  const err = await rejected(other.pull(wanted, access, { blob_paralelism: 2 }))
+  assert.equal(err.code, 'INVALID_ARGUMENT')
+})
+
 test('delete, gc and verify', async () => {
   const market = Market.open(path.join(tmp, 'gc'))
   await market.import(path.join(tmp, 'pig-1.0.0.tar.zst'), { trusted_keys: [keys.public_key] })

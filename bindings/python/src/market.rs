@@ -16,8 +16,8 @@ use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use template_core::Overwrite;
 use template_market::{
-    ExportOptions, ImportOptions, Market as RustMarket, Progress, RegistryAccess, RelocateOptions,
-    RelocateProgress, generate_key_pair as rust_generate_key_pair,
+    ExportOptions, ImportOptions, Market as RustMarket, Progress, PullOptions, PullProgress,
+    RegistryAccess, RelocateOptions, RelocateProgress, generate_key_pair as rust_generate_key_pair,
 };
 
 use crate::convert::data_to_py;
@@ -300,6 +300,41 @@ impl Market {
             };
             self.inner
                 .relocate_version(template, version, &target, &options, &mut report)
+        });
+        let report = callback.finish(result.map_err(raise))?;
+        data_to_py(py, &report)
+    }
+
+    /// Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on the
+    /// source registry) into the market over the OCI distribution API.
+    /// `source` is `host[:port]` or a `RegistryAccess` dict, as for
+    /// `relocate_version`. The keyword options are the Rust `PullOptions`
+    /// (`image_parallelism`, `blob_parallelism`, `platforms`,
+    /// `request_timeout_seconds`). `progress` gets `{event, bytes_done,
+    /// bytes_total, blobs_done, blobs_total, image, blob}`; an exception it
+    /// raises stops the pull (a rerun resumes) and is re-raised. Returns
+    /// the report with each image as the market names it.
+    #[pyo3(signature = (images, source, *, progress = None, **options))]
+    fn pull<'py>(
+        &self,
+        py: Python<'py>,
+        images: Vec<String>,
+        source: &Bound<'py, PyAny>,
+        progress: Option<Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options: PullOptions = kwargs_options(options)?;
+        let source = registry_access(source)?.target().map_err(raise)?;
+        let callback = Callback::new(progress);
+        let result = py.detach(|| {
+            let mut report = |p: &PullProgress<'_>| {
+                if callback.report(progress_data(p)) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            };
+            self.inner.pull(&images, &source, &options, &mut report)
         });
         let report = callback.finish(result.map_err(raise))?;
         data_to_py(py, &report)

@@ -78,6 +78,23 @@ def namespace(cluster: Cluster) -> str:
     return name
 
 
+def test_pull_brings_images_from_a_registry_into_another_market(market: Market, registry: Registry,
+                                                                tmp_path: Path) -> None:
+    pushed = market.relocate_version("pig", "1.0.0", f"{registry.address}/pullsrc", insecure=True)
+    wanted = [image["relocated"] for image in pushed["images"]]
+    other = Market(tmp_path / "other")
+    events: List[str] = []
+    report = other.pull(wanted, {"registry": registry.address, "insecure": True}, blob_parallelism=2,
+                        progress=lambda p: events.append(p["event"]))
+    assert [p["image"]["digest"] for p in report["images"]] == [i["digest"] for i in pushed["images"]]
+    assert report["blobs_fetched"] > 0 and events[-1] == "done"
+    assert other.verify()["problems"] == []
+    again = other.pull(wanted, {"registry": registry.address, "insecure": True})
+    assert again["blobs_fetched"] == 0 and again["manifests_fetched"] == 0, again
+    with pytest.raises(InvalidArgumentError):
+        other.pull(wanted, {"registry": registry.address, "insecure": True}, blob_paralelism=2)
+
+
 def environment(namespace: str, registry: Registry, *, released_only: bool = False) -> Environment:
     return {"name": "prod-py" if released_only else "test-py", "namespace": namespace,
             "registry": f"{registry.address}/py", "released_only": released_only,

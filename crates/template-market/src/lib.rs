@@ -16,7 +16,8 @@
 //!   [`template_core::package::PackageReader`];
 //! - delete versions and collect garbage;
 //! - relocate images to a registry over the OCI distribution API
-//!   ([`Market::relocate_images`], [`Market::relocate_version`]).
+//!   ([`Market::relocate_images`], [`Market::relocate_version`]);
+//! - pull images from a registry into the market ([`Market::pull`]).
 //!
 //! Every mutation takes an exclusive lock on `<market>/.lock`; exports and
 //! reads take a shared one. Blobs are immutable files named by digest and
@@ -43,6 +44,8 @@ mod import;
 mod options;
 mod parts;
 mod progress;
+mod pull;
+mod registry;
 mod relocate;
 mod ser;
 mod signing;
@@ -71,9 +74,10 @@ pub use import::{ImportOptions, ImportReport, ImportedVersion, Trust};
 pub use options::{CompressionName, ExportOptions, RegistryAccess, at_least_one, seconds};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
+pub use pull::{PullCallback, PullEvent, PullOptions, PullProgress, PullReport, PulledImage};
+pub use registry::RegistryTarget;
 pub use relocate::{
-    RegistryTarget, RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress,
-    RelocateReport,
+    RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress, RelocateReport,
 };
 pub use signing::{KeyPair, KeyPairText, PublicKey, SecretKey, generate_key_pair};
 use store::{Store, write_atomic};

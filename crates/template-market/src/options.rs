@@ -15,7 +15,7 @@ use template_core::package::Compression;
 use crate::error::Result;
 use crate::export::{ExportBase, ExportRequest};
 use crate::import::{ImportOptions, Trust};
-use crate::relocate::RegistryTarget;
+use crate::registry::RegistryTarget;
 use crate::signing::{PublicKey, SecretKey};
 
 /// A [`Duration`] as a number of seconds (fractions allowed), for

@@ -758,3 +758,161 @@ fn credentials_are_not_sent_to_a_plain_http_token_service_of_an_https_registry()
     );
     assert!(tokens.take_log().is_empty());
 }
+
+/// Pushes synthetic images with `skopeo copy` (as `USER`) to
+/// `<registry>/shop/<name>:1.0`; returns each reference with the digest
+/// the registry serves for it.
+fn skopeo_push_images(registry: &Registry, pki: &Pki, names: &[&str]) -> Vec<(String, String)> {
+    let layout = tempfile::tempdir().unwrap();
+    let images: Vec<testkit::SyntheticImage> = names
+        .iter()
+        .map(|n| testkit::synthetic_image(n, testkit::LayerSizes::default()).unwrap())
+        .collect();
+    testkit::write_oci_layout(layout.path(), &images).unwrap();
+    let cert_dir = pki.path("certs.d");
+    let creds = format!("{USER}:{PASSWORD}");
+    names
+        .iter()
+        .map(|n| {
+            let reference = format!("{}/shop/{n}:1.0", registry.address());
+            let out = Command::new("skopeo")
+                .args(["copy", "--quiet", "--dest-creds", &creds, "--dest-cert-dir"])
+                .arg(&cert_dir)
+                .arg(format!("oci:{}:{n}", layout.path().display()))
+                .arg(format!("docker://{reference}"))
+                .output()
+                .expect("skopeo must be installed (see .ci/setup)");
+            assert!(
+                out.status.success(),
+                "skopeo copy {reference}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let out = Command::new("skopeo")
+                .args(["inspect", "--raw", "--creds", &creds, "--cert-dir"])
+                .arg(&cert_dir)
+                .arg(format!("docker://{reference}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (reference, template_core::package::sha256_of(&out.stdout))
+        })
+        .collect()
+}
+
+fn pull_options() -> template_market::PullOptions {
+    template_market::PullOptions {
+        blob_parallelism: 3,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn pull_over_https_with_a_private_ca_and_token_or_basic_auth() {
+    let pki = Pki::new();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Token auth: skopeo pushes with credentials; the market pulls with
+    // anonymous pull tokens over HTTPS trusting the private CA.
+    let tokens = TokenService::start(&pki);
+    let realm = tokens.realm();
+    let registry = Registry::start(
+        Some(&pki),
+        Auth::Token {
+            realm: &realm,
+            pki: &pki,
+        },
+    );
+    let pushed = skopeo_push_images(&registry, &pki, &["api", "web"]);
+    let wanted: Vec<String> = pushed.iter().map(|(r, _)| r.clone()).collect();
+    let market = Market::open(tmp.path().join("token")).unwrap();
+    tokens.take_log();
+
+    // Without the CA: the certificate is refused, the error names the
+    // registry and what to pass.
+    let err = market
+        .pull(
+            &wanted,
+            &RegistryTarget::new(registry.address()),
+            &pull_options(),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("not trusted") && text.contains("ca_certificates"),
+        "{text}"
+    );
+
+    let trusted = RegistryTarget::new(registry.address())
+        .with_ca_file(pki.path("ca.crt"))
+        .unwrap();
+    let report = market
+        .pull(&wanted, &trusted, &pull_options(), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    for ((reference, digest), pulled) in pushed.iter().zip(&report.images) {
+        assert_eq!(&pulled.image.digest, digest, "{reference}");
+        assert_eq!(&pulled.image.name, reference);
+    }
+    assert!(report.blobs_fetched > 0, "{report:?}");
+    let log = tokens.take_log();
+    assert!(!log.is_empty(), "no token was asked for");
+    assert!(
+        log.iter().all(|r| r.user.is_none()
+            && !r.refused
+            && r.scopes.iter().all(|s| s.ends_with(":pull"))),
+        "{log:?}"
+    );
+    assert!(market.verify().unwrap().problems.is_empty());
+    let again = market
+        .pull(&wanted, &trusted, &pull_options(), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(
+        again.blobs_fetched + again.manifests_fetched,
+        0,
+        "{again:?}"
+    );
+
+    // Basic auth with the credentials of an auth.json.
+    let basic = Registry::start(Some(&pki), Auth::Htpasswd);
+    let pushed = skopeo_push_images(&basic, &pki, &["api"]);
+    let wanted: Vec<String> = pushed.iter().map(|(r, _)| r.clone()).collect();
+    let market = Market::open(tmp.path().join("basic")).unwrap();
+    let trusted = RegistryTarget::new(basic.address())
+        .with_ca_file(pki.path("ca.crt"))
+        .unwrap();
+    let err = market
+        .pull(&wanted, &trusted, &pull_options(), &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("401") && text.contains(&wanted[0]), "{text}");
+    let auth = tmp.path().join("auth.json");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    std::fs::write(
+        &auth,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{encoded}"}}}}}}"#,
+            basic.address()
+        ),
+    )
+    .unwrap();
+    let report = market
+        .pull(
+            &wanted,
+            &trusted.with_auth_file(&auth).unwrap(),
+            &pull_options(),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .unwrap();
+    assert_eq!(report.images[0].image.digest, pushed[0].1);
+    assert!(market.verify().unwrap().problems.is_empty());
+}

@@ -19,6 +19,9 @@ from apptemplate.types import (
     PackageProgress,
     Problem,
     PublishOutcome,
+    PullOptions,
+    PullProgress,
+    PullReport,
     RegistryAccess,
     RelocateOptions,
     RelocateProgress,
@@ -281,6 +284,22 @@ class Market:
 
         ``target`` is ``host[:port][/prefix]`` or a ``RegistryAccess``; the
         keyword options are the Rust ``RelocateOptions``.
+        """
+    def pull(
+        self,
+        images: Sequence[str],
+        source: Union[str, RegistryAccess],
+        *,
+        progress: Optional[Callable[[PullProgress], object]] = None,
+        image_parallelism: int = 4,
+        blob_parallelism: int = 4,
+        platforms: Sequence[str] = (),
+        request_timeout_seconds: float = 600,
+    ) -> PullReport:
+        """Pulls images from a registry into the market, skipping what it has.
+
+        ``source`` is ``host[:port]`` or a ``RegistryAccess``; the keyword
+        options are the Rust ``PullOptions``.
         """
     def delete_version(self, template: str, version: str, *, force: bool = False) -> None:
         """Removes a version; released and deprecated ones need force."""

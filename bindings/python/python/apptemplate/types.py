@@ -203,6 +203,57 @@ class RelocateReport(TypedDict):
     images: List[RelocatedImage]
 
 
+class PullOptions(TypedDict, total=False):
+    """How to pull; every key optional."""
+
+    image_parallelism: int
+    """Images resolved at once (default 4)."""
+    blob_parallelism: int
+    """Blobs fetched at once (default 4)."""
+    platforms: List[str]
+    """Keep only these platforms of an index (``linux/arm64``, ``amd64``); this
+    changes the digest the market names (see the Rust ``PullOptions``)."""
+    request_timeout_seconds: int
+
+
+class PullProgress(TypedDict):
+    """One progress report of a pull."""
+
+    event: str
+    """``resolved``, ``skipped``, ``fetching``, ``fetched``, ``committed`` or ``done``."""
+    bytes_done: int
+    bytes_total: int
+    blobs_done: int
+    blobs_total: int
+    image: str
+    blob: str
+
+
+class PulledImageRef(TypedDict):
+    name: str
+    digest: str
+    reference: str
+
+
+class PulledImage(TypedDict):
+    requested: str
+    source_digest: str
+    image: PulledImageRef
+    """The image as the market names it."""
+    platforms: List[str]
+
+
+class PullReport(TypedDict):
+    """What a pull did."""
+
+    images: List[PulledImage]
+    manifests_fetched: int
+    blobs_fetched: int
+    blobs_skipped: int
+    blobs_resumed: int
+    bytes_fetched: int
+
+
 class GcReport(TypedDict):
     blobs_removed: int
     bytes_freed: int
@@ -263,6 +314,11 @@ __all__ = [
     "PackageProgress",
     "Problem",
     "PublishOutcome",
+    "PullOptions",
+    "PullProgress",
+    "PullReport",
+    "PulledImage",
+    "PulledImageRef",
     "RegistryAccess",
     "RelocateOptions",
     "RelocateProgress",

@@ -11,7 +11,7 @@ use super::auth::Credentials;
 
 /// Why an auth file gave no credentials. Messages never hold secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum AuthFileProblem {
+pub(crate) enum AuthFileProblem {
     /// The file is not an auth file.
     Malformed(String),
     /// No entry of `auths` matches the registry.
@@ -75,7 +75,7 @@ fn normalize_key(key: &str) -> &str {
 /// The credentials of `registry` (`host[:port][/path]`) in an auth file's
 /// JSON: the most specific `auths` key that is the registry or a parent
 /// path of it (`host` matches `host/mirror`, `host/mirror` beats `host`).
-pub(super) fn credentials_from_auth_json(
+pub(crate) fn credentials_from_auth_json(
     json: &[u8],
     registry: &str,
 ) -> Result<Credentials, AuthFileProblem> {
@@ -165,7 +165,7 @@ pub(super) fn credentials_from_auth_json(
 /// Where the containers tools and Docker keep auth files, most specific
 /// first, as read from `env` (`REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`,
 /// `XDG_CONFIG_HOME`, `HOME`, `DOCKER_CONFIG`).
-pub(super) fn default_auth_files(env: impl Fn(&str) -> Option<PathBuf>) -> Vec<PathBuf> {
+pub(crate) fn default_auth_files(env: impl Fn(&str) -> Option<PathBuf>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(f) = env("REGISTRY_AUTH_FILE") {
         out.push(f);

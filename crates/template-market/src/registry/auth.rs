@@ -15,15 +15,15 @@ use base64::Engine as _;
 /// One challenge of a `WWW-Authenticate` header: a scheme and its
 /// parameters (names lower-cased, values unquoted).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Challenge {
+pub(crate) struct Challenge {
     /// The scheme, lower-cased: `basic`, `bearer`, …
-    pub(super) scheme: String,
+    pub(crate) scheme: String,
     /// `name=value` parameters in order.
-    pub(super) params: Vec<(String, String)>,
+    pub(crate) params: Vec<(String, String)>,
 }
 
 impl Challenge {
-    pub(super) fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n == name)
@@ -35,7 +35,7 @@ impl Challenge {
 /// challenges, each a scheme followed by `name=value` parameters whose
 /// values are tokens or quoted strings (which may hold commas and
 /// backslash escapes). Malformed parts are skipped, never a panic.
-pub(super) fn parse_challenges(header: &str) -> Vec<Challenge> {
+pub(crate) fn parse_challenges(header: &str) -> Vec<Challenge> {
     let mut out: Vec<Challenge> = Vec::new();
     let mut p = Parser {
         s: header.as_bytes(),
@@ -138,7 +138,7 @@ impl Parser<'_> {
 /// How the registry wants requests authenticated, as learnt from its
 /// challenges.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Scheme {
+pub(crate) enum Scheme {
     /// Not known yet (the registry has not answered 401).
     Unknown,
     /// The registry answered without asking for credentials.
@@ -157,7 +157,7 @@ pub(super) enum Scheme {
 impl Scheme {
     /// The scheme of the challenges of a 401 answer (Bearer preferred),
     /// with the scopes a Bearer challenge names.
-    pub(super) fn from_challenges(challenges: &[Challenge]) -> Option<(Scheme, Vec<String>)> {
+    pub(crate) fn from_challenges(challenges: &[Challenge]) -> Option<(Scheme, Vec<String>)> {
         if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer")
             && let Some(realm) = c.param("realm")
         {
@@ -184,9 +184,9 @@ impl Scheme {
 
 /// A user name and password. `Debug` shows the user only.
 #[derive(Clone, PartialEq, Eq)]
-pub(super) struct Credentials {
-    pub(super) user: String,
-    pub(super) password: String,
+pub(crate) struct Credentials {
+    pub(crate) user: String,
+    pub(crate) password: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -199,7 +199,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub(super) fn basic_header(&self) -> String {
+    pub(crate) fn basic_header(&self) -> String {
         format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD
@@ -215,7 +215,7 @@ struct CachedToken {
 }
 
 /// Tokens by scope set, for one registry. `Debug` shows the scopes only.
-pub(super) struct TokenCache {
+pub(crate) struct TokenCache {
     tokens: Mutex<HashMap<String, CachedToken>>,
 }
 
@@ -234,11 +234,11 @@ impl std::fmt::Debug for TokenCache {
 
 /// What a token service answered, reduced to what is used.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct TokenAnswer {
+pub(crate) struct TokenAnswer {
     /// `token`, or `access_token` when `token` is absent.
-    pub(super) token: String,
+    pub(crate) token: String,
     /// `expires_in`, 60 s when absent (the protocol's default).
-    pub(super) expires_in: Duration,
+    pub(crate) expires_in: Duration,
 }
 
 /// The protocol's default lifetime of a token.
@@ -246,7 +246,7 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Parses a token service's JSON answer. The error says what is missing
 /// and never quotes the answer (it may hold a token).
-pub(super) fn parse_token_answer(body: &[u8]) -> std::result::Result<TokenAnswer, String> {
+pub(crate) fn parse_token_answer(body: &[u8]) -> std::result::Result<TokenAnswer, String> {
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| format!("the answer is not JSON ({})", e.classify_name()))?;
     let pick = |name: &str| {
@@ -291,7 +291,7 @@ fn renew_after(expires_in: Duration) -> Duration {
 }
 
 impl TokenCache {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TokenCache {
             tokens: Mutex::new(HashMap::new()),
         }
@@ -301,7 +301,7 @@ impl TokenCache {
     /// the `rejected` one (a token the registry refused), else from
     /// `fetch`. `fetch` runs with the lock held, so threads needing the
     /// same scopes, or refused the same token, fetch once.
-    pub(super) fn get<E>(
+    pub(crate) fn get<E>(
         &self,
         scopes: &[String],
         rejected: Option<&str>,
@@ -340,7 +340,7 @@ fn scope_key(scopes: &[String]) -> String {
 
 /// The token request URL: the realm with `service`, each `scope` and
 /// `account` as query parameters.
-pub(super) fn token_url(
+pub(crate) fn token_url(
     realm: &str,
     service: Option<&str>,
     scopes: &[String],
@@ -385,13 +385,13 @@ fn percent_encode(s: &str) -> String {
 
 /// The scope of a repository for the given actions, e.g.
 /// `repository:mirror/pig/gateway:pull,push`.
-pub(super) fn repository_scope(repository: &str, actions: &str) -> String {
+pub(crate) fn repository_scope(repository: &str, actions: &str) -> String {
     format!("repository:{repository}:{actions}")
 }
 
 /// Adds to `scopes` what a challenge asks for, unless a scope there
 /// already covers it (same resource, at least the same actions).
-pub(super) fn merge_scopes(scopes: &mut Vec<String>, asked: Vec<String>) {
+pub(crate) fn merge_scopes(scopes: &mut Vec<String>, asked: Vec<String>) {
     fn split(scope: &str) -> Option<(&str, Vec<&str>)> {
         let (resource, actions) = scope.rsplit_once(':')?;
         Some((resource, actions.split(',').collect()))
