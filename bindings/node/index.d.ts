@@ -589,6 +589,102 @@ export interface RelocateReport {
   images: Array<RelocatedImage>
 }
 
+/** How an export is made (the Rust `ExportOptions`). */
+export interface ExportOptions {
+  /** What the destination holds: `'full'` (default), versions of the same template, or its inventory. */
+  base?: 'full' | { versions: Array<string> } | { inventory: Inventory }
+  /** Secret key (minisign file text, as `generateKeyPair` gives it) that signs the package. */
+  signing_key?: string
+  /** Split the package into parts of at most this many bytes (at least 1). */
+  part_size?: number
+  /** `zstd` (default) or `none` (a plain tar). */
+  compression?: 'zstd' | 'none'
+  /** zstd level, 1 to 19 (default 3). */
+  compression_level?: number
+}
+
+/** Which packages an import accepts (the Rust `ImportOptions`). */
+export interface ImportOptions {
+  /** Public keys (minisign `.pub` file text or base64 line) whose signatures are accepted. */
+  trusted_keys?: Array<string>
+  /** Accept unsigned packages. */
+  allow_unsigned?: boolean
+  /** Accept packages signed by a key not in `trusted_keys`. */
+  allow_untrusted?: boolean
+  /** Free space to leave untouched on the market's filesystem, in bytes. */
+  reserve_bytes?: number
+}
+
+/** A registry and how to reach it (the Rust `RegistryAccess`). */
+export interface RegistryAccess {
+  /** `host[:port][/prefix]`. */
+  registry: string
+  /** Plain HTTP instead of HTTPS. */
+  insecure?: boolean
+  /** User name (with `password`); anonymous when absent. */
+  username?: string
+  /** Password of `username`. */
+  password?: string
+  /** A containers auth file (`auth.json`) or Docker `config.json`. */
+  auth_file?: string
+  /** A PEM file of extra certificate authorities to trust. */
+  ca_file?: string
+  /** Also trust the public web's root CAs (default true). */
+  public_roots?: boolean
+}
+
+/** How a relocation works (the Rust `RelocateOptions`). */
+export interface RelocateOptions {
+  /** Blobs uploaded at once (default 4, at least 1). */
+  parallelism?: number
+  /** Blobs larger than this many bytes are uploaded in chunks of it. */
+  chunk_size?: number
+  /** Also put each manifest by its image's tag (default true). */
+  push_tags?: boolean
+  /** Timeout of one HTTP request in seconds (default 600). */
+  request_timeout_seconds?: number
+}
+
+/** How the executor works (the Rust `ExecutorOptions`). */
+export interface ExecutorOptions {
+  /** Who holds the installation's lock while an operation runs (default `apptemplate`). */
+  identity?: string
+  /** Give up on a workload not ready after this many seconds (default 300). */
+  wait_timeout_seconds?: number
+  /** Seconds between two reads of a workload (default 0.5). */
+  poll_interval_seconds?: number
+  /** Steps of one dependency wave applied at the same time (default 4, at least 1). */
+  concurrency?: number
+  /** The lock's lease expires this many seconds after its last renewal (default 30). */
+  lease_duration_seconds?: number
+  /** How outer ports are exposed (default `node_port`). */
+  exposure?: 'node_port' | 'load_balancer'
+}
+
+/** How a `Delivery` reaches clusters and registries (the Rust `DeliveryOptions`). */
+export interface DeliveryOptions {
+  /** kubeconfig file; the default one when absent. */
+  kubeconfig?: string
+  /** Access to the registries the profiles name. */
+  registries?: Array<RegistryAccess>
+  /** Readiness waits, concurrency, lock and exposure. */
+  executor?: ExecutorOptions
+  /** How images are relocated to the registries. */
+  relocate?: RelocateOptions
+}
+
+/** A signing key pair as text (the Rust `KeyPairText`). */
+export interface KeyPair {
+  /** The key's id, as minisign prints it. */
+  key_id: string
+  /** The public key as one base64 line (`minisign -P`). */
+  public_key: string
+  /** The public key in minisign's `.pub` file format. */
+  public_key_file: string
+  /** The secret key in minisign's (unencrypted) key file format; keep it secret. */
+  secret_key: string
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -603,8 +699,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * upgrade or rollback on its cluster, recorded there for later rollbacks.
  */
 export declare class Delivery {
-  /** A delivery from `market` with `options`. */
-  constructor(market: Market, options?: DeliveryOptions | undefined | null)
+  /**
+   * A delivery from `market` with `options`, the Rust
+   * `DeliveryOptions`: `kubeconfig`, `registries` (`RegistryAccess`
+   * objects), `executor` (`identity`, `wait_timeout_seconds`,
+   * `poll_interval_seconds`, `concurrency`, `lease_duration_seconds`,
+   * `exposure`) and `relocate` (`RelocateOptions`).
+   */
+  constructor(market: Market, options?: DeliveryOptions)
   /**
    * The installed state of `template` in the environment, or null when
    * it is not installed there.
@@ -704,12 +806,13 @@ export declare class Market {
    */
   verify(): Promise<VerifyReport>
   /**
-   * Writes an offline package of `options.versions`: full, or
+   * Writes an offline package of `versions` of `template` to `path`
+   * (with `options.part_size`, parts `<path>.part-000`, ...): full, or
    * differential against `options.base`; signed with
-   * `options.signingKey`; one file or parts of `options.partSize`.
+   * `options.signing_key`. `options` is the Rust `ExportOptions`.
    * `progress` receives reports while it runs.
    */
-  export(options: ExportOptions, progress?: (report: TransferProgress) => unknown): Promise<ExportReport>
+  export(path: string, template: string, versions: Array<string>, options?: ExportOptions, progress?: (report: TransferProgress) => unknown): Promise<ExportReport>
   /**
    * Imports a package: a file, or its parts in order. Unsigned or
    * untrusted packages are refused (`SIGNATURE_INVALID`) unless
@@ -717,13 +820,14 @@ export declare class Market {
    * differential one whose base is missing is `MISSING_BASE`. Nothing
    * changes unless everything verifies; importing again changes nothing.
    */
-  import(source: string | Array<string>, options?: MarketImportOptions, progress?: (report: TransferProgress) => unknown): Promise<ImportReport>
+  import(source: string | Array<string>, options?: ImportOptions, progress?: (report: TransferProgress) => unknown): Promise<ImportReport>
   /**
-   * Pushes every image of `template` `version` to a registry over the
-   * OCI distribution API, skipping what it has; a rerun sends only what
-   * is missing.
+   * Pushes every image of `template` `version` to a registry (given as
+   * `host[:port][/prefix]` or a `RegistryAccess`) over the OCI
+   * distribution API, skipping what it has; a rerun sends only what is
+   * missing. `options` is the Rust `RelocateOptions`.
    */
-  relocateVersion(template: string, version: string, target: RegistryOptions, options?: MarketRelocateOptions, progress?: (report: RelocateProgress) => unknown): Promise<RelocateReport>
+  relocateVersion(template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown): Promise<RelocateReport>
 }
 
 /**
@@ -808,85 +912,17 @@ export interface DeleteOptions {
   force?: boolean
 }
 
-/** How a `Delivery` reaches clusters and registries, and how it waits. */
-export interface DeliveryOptions {
-  /**
-   * kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)
-   * when absent. Each profile's `context` selects the cluster in it.
-   */
-  kubeconfig?: string
-  /**
-   * Who holds the installation's lock while an operation runs
-   * (default `apptemplate-node`).
-   */
-  identity?: string
-  /**
-   * Give up on a workload that is not ready after this many seconds
-   * (default 300): the operation fails with `ROLLOUT_FAILED`.
-   */
-  waitTimeoutSeconds?: number
-  /** Steps of one dependency wave applied at the same time (default 4). */
-  concurrency?: number
-  /**
-   * Access to the registries the profiles name (plain HTTP,
-   * credentials, CA); a registry not listed is reached anonymously over
-   * HTTPS.
-   */
-  registries?: Array<RegistryOptions>
-  /** How images are relocated to the registries. */
-  relocate?: MarketRelocateOptions
-}
-
 /**
  * Everything that differs between two versions of one template
  * (`TEMPLATE_MISMATCH` for versions of different templates).
  */
 export declare function diff(from: Template, to: Template): VersionDiff
 
-/** What an export leaves out; at most one of the two. */
-export interface ExportBaseOptions {
-  /**
-   * Versions of the same template the destination holds: only layers
-   * they lack are carried.
-   */
-  versions?: Array<string>
-  /**
-   * The destination market's inventory (`Market.inventory()` there):
-   * only blobs it lacks are carried.
-   */
-  inventory?: Inventory
-}
-
-/** What to export and where. */
-export interface ExportOptions {
-  /** Template id. */
-  template: string
-  /** Version numbers to include. */
-  versions: Array<string>
-  /**
-   * File to write; with `partSize`, the base name of the parts
-   * (`<path>.part001`, ...).
-   */
-  path: string
-  /** Split the package into parts of at most this many bytes. */
-  partSize?: number
-  /** A differential package: what the destination already holds. */
-  base?: ExportBaseOptions
-  /**
-   * Secret key (minisign file text, as `generateKeyPair` gives it) that
-   * signs the package.
-   */
-  signingKey?: string
-  /** `zstd` (default) or `none` (a plain tar). */
-  compression?: 'zstd' | 'none'
-  /** zstd level, 1 to 19 (default 3). */
-  level?: number
-}
-
 /**
  * Creates a new Ed25519 key pair for signing packages (from the operating
- * system's random source). The secret key is not password-protected:
- * store it like any other credential.
+ * system's random source), as the Rust `KeyPairText`: `{key_id,
+ * public_key, public_key_file, secret_key}`. The secret key is not
+ * password-protected: store it like any other credential.
  */
 export declare function generateKeyPair(): KeyPair
 
@@ -936,64 +972,16 @@ export interface IncrementalSummary {
 /** The installed state an install plan leads to, from nothing. */
 export declare function installState(plan: Plan): InstalledState
 
-/** A signing key pair, as text to store. */
-export interface KeyPair {
-  /** The key's id, as minisign prints it. */
-  key_id: string
-  /**
-   * The public key as one base64 line (`minisign -P`); give it to
-   * everyone who imports your packages.
-   */
-  public_key: string
-  /** The public key in minisign's `.pub` file format. */
-  public_key_file: string
-  /**
-   * The secret key in minisign's (unencrypted) key file format; keep it
-   * secret, it signs packages.
-   */
-  secret_key: string
-}
-
 /** Limits applied while loading a document from text. */
 export interface LoadOptions {
   /** Largest accepted document in bytes (default 16 MiB). */
   maxBytes?: number
 }
 
-/** Which packages an import accepts, and its limits. */
-export interface MarketImportOptions {
-  /**
-   * Public keys (minisign `.pub` file text or base64 line) whose
-   * signatures are accepted.
-   */
-  trustedKeys?: Array<string>
-  /** Accept unsigned packages. */
-  allowUnsigned?: boolean
-  /**
-   * Accept packages signed by a key not in `trustedKeys` (a signature
-   * that does not verify is never accepted).
-   */
-  allowUntrusted?: boolean
-  /** Free space to leave untouched on the market's filesystem, in bytes. */
-  reserveBytes?: number
-}
-
 /** Options of `Market.publish`. */
 export interface MarketPublishOptions {
   /** Replace draft or testing content published under the same number. */
   overwrite?: boolean
-}
-
-/** How a relocation works. */
-export interface MarketRelocateOptions {
-  /** Blobs uploaded at once (default 4). */
-  parallelism?: number
-  /** Blobs larger than this many bytes are uploaded in chunks of it. */
-  chunkSize?: number
-  /** Also put each manifest by its image's tag (default true). */
-  pushTags?: boolean
-  /** Timeout of one HTTP request in seconds (default 600). */
-  requestTimeoutSeconds?: number
 }
 
 /**
@@ -1056,34 +1044,6 @@ export declare function recordAppliedSteps(record: UpgradeRecord): Array<number>
  * it ran (a failed step counts as not done).
  */
 export declare function recordStateAfter(record: UpgradeRecord): InstalledState
-
-/** The registry images are relocated to, and how to reach it. */
-export interface RegistryOptions {
-  /** `host[:port][/prefix]`. */
-  registry: string
-  /**
-   * Plain HTTP instead of HTTPS (a registry on 127.0.0.1 or a trusted
-   * network).
-   */
-  insecure?: boolean
-  /**
-   * User name (with `password`), sent as Basic auth to the registry or
-   * its token service; anonymous when absent.
-   */
-  username?: string
-  /** Password of `username`. */
-  password?: string
-  /**
-   * A PEM file of extra certificate authorities to trust (the private
-   * CA of an air-gapped site).
-   */
-  caFile?: string
-  /**
-   * A containers auth file (`auth.json` of `skopeo login`) or Docker
-   * `config.json` to take the credentials from.
-   */
-  authFile?: string
-}
 
 /**
  * A diff as a console shows it: grouped per component, secrets masked,
