@@ -108,8 +108,7 @@ export type PlanKind = 'install' | 'upgrade' | 'rollback'
 /** The rule behind a planned change. */
 export type Rule =
   | 'follows_new_version' | 'added_by_new_version' | 'removed_by_new_version' | 'new_default_taken'
-  | 'customization_dropped' | 'volume_retained' | 'restored_from_snapshot' | 'follows_dependency'
-  | 'set_by_option'
+  | 'customization_dropped' | 'volume_retained' | 'restored_from_snapshot'
 
 /** A change in a running component and the rule that decided it. */
 export interface PlannedChange extends FieldChange {
@@ -302,17 +301,6 @@ export interface UpgradeOptions {
   components?: Array<string>
   /** Remove components the new version no longer has. */
   prune?: boolean
-  /**
-   * Values to set on installed components (editable env vars, replicas
-   * within bounds), kept as customizations; with the installed version as
-   * the target this reconfigures in place.
-   */
-  overrides?: {
-    /** Env values: component → variable → value. */
-    env?: Record<string, Record<string, string>>
-    /** Replicas per component. */
-    replicas?: Record<string, number>
-  }
 }
 
 /** Choices of a rollback (Rust `RollbackOptions`). */
@@ -381,8 +369,6 @@ export interface DetectedChange {
   recorded: string
   /** Value found on the cluster (masked if secret). */
   live: string
-  /** Why the value is not kept (not editable, replicas out of bounds). */
-  not_kept?: string
 }
 
 /** What an install, upgrade or rollback did. */
@@ -395,8 +381,6 @@ export interface OperationReport {
   drift: Array<DetectedChange>
   /** The installed state afterwards. */
   state: InstalledState
-  /** Nothing was to be done: nothing applied or recorded; `revision` is the latest. */
-  unchanged: boolean
 }
 
 /** One progress event of a delivery, tagged by `phase`. */
@@ -559,69 +543,6 @@ export interface ImportReport {
   blobs_skipped: number
 }
 
-/** How a pull works; every field optional (unknown fields are refused). */
-export interface PullOptions {
-  /** Images resolved at once (default 4). */
-  image_parallelism?: number
-  /** Blobs fetched at once (default 4). */
-  blob_parallelism?: number
-  /**
-   * Keep only these platforms of a multi-platform image (`linux/arm64`,
-   * `amd64`); empty keeps the whole index. Filtering changes the digest the
-   * market names: one match names that platform's manifest, several a new
-   * index listing only them.
-   */
-  platforms?: Array<string>
-  /** Timeout of one HTTP request in seconds (default 600). */
-  request_timeout_seconds?: number
-}
-
-/** One progress report of a pull; totals count what must be fetched. */
-export interface PullProgress {
-  /** What happened. */
-  event: 'resolved' | 'skipped' | 'fetching' | 'fetched' | 'committed' | 'done'
-  /** Bytes fetched so far. */
-  bytes_done: number
-  /** Bytes to fetch in all. */
-  bytes_total: number
-  /** Blobs fetched so far. */
-  blobs_done: number
-  /** Blobs to fetch in all. */
-  blobs_total: number
-  /** The image concerned (as asked for), or the registry. */
-  image: string
-  /** The blob or manifest digest concerned, or empty. */
-  blob: string
-}
-
-/** One pulled image. */
-export interface PulledImage {
-  /** The reference as asked for. */
-  requested: string
-  /** The digest the registry serves for it. */
-  source_digest: string
-  /** The image as the market names it (its digest differs from `source_digest` only when a platform filter rewrote an index). */
-  image: { name: string; digest: string; reference: string }
-  /** The platforms kept, when a filter applied to an index. */
-  platforms: Array<string>
-}
-
-/** What a pull did. */
-export interface PullReport {
-  /** Each image, in the order asked for. */
-  images: Array<PulledImage>
-  /** Manifests fetched from the registry. */
-  manifests_fetched: number
-  /** Blobs fetched. */
-  blobs_fetched: number
-  /** Blobs the market had already. */
-  blobs_skipped: number
-  /** Fetched blobs that continued a partial download of an earlier pull. */
-  blobs_resumed: number
-  /** Bytes received for blobs. */
-  bytes_fetched: number
-}
-
 /** One progress report of a relocation; totals count what must be uploaded. */
 export interface RelocateProgress {
   /** What happened. */
@@ -668,6 +589,102 @@ export interface RelocateReport {
   images: Array<RelocatedImage>
 }
 
+/** How an export is made (the Rust `ExportOptions`). */
+export interface ExportOptions {
+  /** What the destination holds: `'full'` (default), versions of the same template, or its inventory. */
+  base?: 'full' | { versions: Array<string> } | { inventory: Inventory }
+  /** Secret key (minisign file text, as `generateKeyPair` gives it) that signs the package. */
+  signing_key?: string
+  /** Split the package into parts of at most this many bytes (at least 1). */
+  part_size?: number
+  /** `zstd` (default) or `none` (a plain tar). */
+  compression?: 'zstd' | 'none'
+  /** zstd level, 1 to 19 (default 3). */
+  compression_level?: number
+}
+
+/** Which packages an import accepts (the Rust `ImportOptions`). */
+export interface ImportOptions {
+  /** Public keys (minisign `.pub` file text or base64 line) whose signatures are accepted. */
+  trusted_keys?: Array<string>
+  /** Accept unsigned packages. */
+  allow_unsigned?: boolean
+  /** Accept packages signed by a key not in `trusted_keys`. */
+  allow_untrusted?: boolean
+  /** Free space to leave untouched on the market's filesystem, in bytes. */
+  reserve_bytes?: number
+}
+
+/** A registry and how to reach it (the Rust `RegistryAccess`). */
+export interface RegistryAccess {
+  /** `host[:port][/prefix]`. */
+  registry: string
+  /** Plain HTTP instead of HTTPS. */
+  insecure?: boolean
+  /** User name (with `password`); anonymous when absent. */
+  username?: string
+  /** Password of `username`. */
+  password?: string
+  /** A containers auth file (`auth.json`) or Docker `config.json`. */
+  auth_file?: string
+  /** A PEM file of extra certificate authorities to trust. */
+  ca_file?: string
+  /** Also trust the public web's root CAs (default true). */
+  public_roots?: boolean
+}
+
+/** How a relocation works (the Rust `RelocateOptions`). */
+export interface RelocateOptions {
+  /** Blobs uploaded at once (default 4, at least 1). */
+  parallelism?: number
+  /** Blobs larger than this many bytes are uploaded in chunks of it. */
+  chunk_size?: number
+  /** Also put each manifest by its image's tag (default true). */
+  push_tags?: boolean
+  /** Timeout of one HTTP request in seconds (default 600). */
+  request_timeout_seconds?: number
+}
+
+/** How the executor works (the Rust `ExecutorOptions`). */
+export interface ExecutorOptions {
+  /** Who holds the installation's lock while an operation runs (default `apptemplate`). */
+  identity?: string
+  /** Give up on a workload not ready after this many seconds (default 300). */
+  wait_timeout_seconds?: number
+  /** Seconds between two reads of a workload (default 0.5). */
+  poll_interval_seconds?: number
+  /** Steps of one dependency wave applied at the same time (default 4, at least 1). */
+  concurrency?: number
+  /** The lock's lease expires this many seconds after its last renewal (default 30). */
+  lease_duration_seconds?: number
+  /** How outer ports are exposed (default `node_port`). */
+  exposure?: 'node_port' | 'load_balancer'
+}
+
+/** How a `Delivery` reaches clusters and registries (the Rust `DeliveryOptions`). */
+export interface DeliveryOptions {
+  /** kubeconfig file; the default one when absent. */
+  kubeconfig?: string
+  /** Access to the registries the profiles name. */
+  registries?: Array<RegistryAccess>
+  /** Readiness waits, concurrency, lock and exposure. */
+  executor?: ExecutorOptions
+  /** How images are relocated to the registries. */
+  relocate?: RelocateOptions
+}
+
+/** A signing key pair as text (the Rust `KeyPairText`). */
+export interface KeyPair {
+  /** The key's id, as minisign prints it. */
+  key_id: string
+  /** The public key as one base64 line (`minisign -P`). */
+  public_key: string
+  /** The public key in minisign's `.pub` file format. */
+  public_key_file: string
+  /** The secret key in minisign's (unencrypted) key file format; keep it secret. */
+  secret_key: string
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -682,8 +699,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * upgrade or rollback on its cluster, recorded there for later rollbacks.
  */
 export declare class Delivery {
-  /** A delivery from `market` with `options`. */
-  constructor(market: Market, options?: DeliveryOptions | undefined | null)
+  /**
+   * A delivery from `market` with `options`, the Rust
+   * `DeliveryOptions`: `kubeconfig`, `registries` (`RegistryAccess`
+   * objects), `executor` (`identity`, `wait_timeout_seconds`,
+   * `poll_interval_seconds`, `concurrency`, `lease_duration_seconds`,
+   * `exposure`) and `relocate` (`RelocateOptions`).
+   */
+  constructor(market: Market, options?: DeliveryOptions)
   /**
    * The installed state of `template` in the environment, or null when
    * it is not installed there.
@@ -707,13 +730,6 @@ export declare class Delivery {
    * from the market. Values users changed on the cluster are kept.
    */
   upgrade(environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
-  /**
-   * Reconfigures the environment's installation of `template` at its
-   * installed version: modules on or off, pruning, override values, as
-   * `options` says. Recorded as a revision (rollback-able); when
-   * nothing changes the report says `unchanged` and nothing is recorded.
-   */
-  reconfigure(environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
   /**
    * Puts the environment's installation back to the state recorded
    * before `revision` (see `history`).
@@ -790,12 +806,13 @@ export declare class Market {
    */
   verify(): Promise<VerifyReport>
   /**
-   * Writes an offline package of `options.versions`: full, or
+   * Writes an offline package of `versions` of `template` to `path`
+   * (with `options.part_size`, parts `<path>.part-000`, ...): full, or
    * differential against `options.base`; signed with
-   * `options.signingKey`; one file or parts of `options.partSize`.
+   * `options.signing_key`. `options` is the Rust `ExportOptions`.
    * `progress` receives reports while it runs.
    */
-  export(options: ExportOptions, progress?: (report: TransferProgress) => unknown): Promise<ExportReport>
+  export(path: string, template: string, versions: Array<string>, options?: ExportOptions, progress?: (report: TransferProgress) => unknown): Promise<ExportReport>
   /**
    * Imports a package: a file, or its parts in order. Unsigned or
    * untrusted packages are refused (`SIGNATURE_INVALID`) unless
@@ -803,22 +820,14 @@ export declare class Market {
    * differential one whose base is missing is `MISSING_BASE`. Nothing
    * changes unless everything verifies; importing again changes nothing.
    */
-  import(source: string | Array<string>, options?: MarketImportOptions, progress?: (report: TransferProgress) => unknown): Promise<ImportReport>
+  import(source: string | Array<string>, options?: ImportOptions, progress?: (report: TransferProgress) => unknown): Promise<ImportReport>
   /**
-   * Pushes every image of `template` `version` to a registry over the
-   * OCI distribution API, skipping what it has; a rerun sends only what
-   * is missing.
+   * Pushes every image of `template` `version` to a registry (given as
+   * `host[:port][/prefix]` or a `RegistryAccess`) over the OCI
+   * distribution API, skipping what it has; a rerun sends only what is
+   * missing. `options` is the Rust `RelocateOptions`.
    */
-  relocateVersion(template: string, version: string, target: RegistryOptions, options?: MarketRelocateOptions, progress?: (report: RelocateProgress) => unknown): Promise<RelocateReport>
-  /**
-   * Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on
-   * `source.registry`) into the market over the OCI distribution API:
-   * blobs the market has are skipped, an interrupted pull resumes, a
-   * multi-platform image keeps its whole index unless `options.platforms`
-   * filters it. Resolves to the report with each image as the market
-   * names it.
-   */
-  pull(images: Array<string>, source: RegistryOptions, options?: PullOptions, progress?: (report: PullProgress) => unknown): Promise<PullReport>
+  relocateVersion(template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown): Promise<RelocateReport>
 }
 
 /**
@@ -903,85 +912,17 @@ export interface DeleteOptions {
   force?: boolean
 }
 
-/** How a `Delivery` reaches clusters and registries, and how it waits. */
-export interface DeliveryOptions {
-  /**
-   * kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)
-   * when absent. Each profile's `context` selects the cluster in it.
-   */
-  kubeconfig?: string
-  /**
-   * Who holds the installation's lock while an operation runs
-   * (default `apptemplate-node`).
-   */
-  identity?: string
-  /**
-   * Give up on a workload that is not ready after this many seconds
-   * (default 300): the operation fails with `ROLLOUT_FAILED`.
-   */
-  waitTimeoutSeconds?: number
-  /** Steps of one dependency wave applied at the same time (default 4). */
-  concurrency?: number
-  /**
-   * Access to the registries the profiles name (plain HTTP,
-   * credentials, CA); a registry not listed is reached anonymously over
-   * HTTPS.
-   */
-  registries?: Array<RegistryOptions>
-  /** How images are relocated to the registries. */
-  relocate?: MarketRelocateOptions
-}
-
 /**
  * Everything that differs between two versions of one template
  * (`TEMPLATE_MISMATCH` for versions of different templates).
  */
 export declare function diff(from: Template, to: Template): VersionDiff
 
-/** What an export leaves out; at most one of the two. */
-export interface ExportBaseOptions {
-  /**
-   * Versions of the same template the destination holds: only layers
-   * they lack are carried.
-   */
-  versions?: Array<string>
-  /**
-   * The destination market's inventory (`Market.inventory()` there):
-   * only blobs it lacks are carried.
-   */
-  inventory?: Inventory
-}
-
-/** What to export and where. */
-export interface ExportOptions {
-  /** Template id. */
-  template: string
-  /** Version numbers to include. */
-  versions: Array<string>
-  /**
-   * File to write; with `partSize`, the base name of the parts
-   * (`<path>.part-000`, `<path>.part-001`, ...).
-   */
-  path: string
-  /** Split the package into parts of at most this many bytes. */
-  partSize?: number
-  /** A differential package: what the destination already holds. */
-  base?: ExportBaseOptions
-  /**
-   * Secret key (minisign file text, as `generateKeyPair` gives it) that
-   * signs the package.
-   */
-  signingKey?: string
-  /** `zstd` (default) or `none` (a plain tar). */
-  compression?: 'zstd' | 'none'
-  /** zstd level, 1 to 19 (default 3). */
-  level?: number
-}
-
 /**
  * Creates a new Ed25519 key pair for signing packages (from the operating
- * system's random source). The secret key is not password-protected:
- * store it like any other credential.
+ * system's random source), as the Rust `KeyPairText`: `{key_id,
+ * public_key, public_key_file, secret_key}`. The secret key is not
+ * password-protected: store it like any other credential.
  */
 export declare function generateKeyPair(): KeyPair
 
@@ -1031,64 +972,16 @@ export interface IncrementalSummary {
 /** The installed state an install plan leads to, from nothing. */
 export declare function installState(plan: Plan): InstalledState
 
-/** A signing key pair, as text to store. */
-export interface KeyPair {
-  /** The key's id, as minisign prints it. */
-  key_id: string
-  /**
-   * The public key as one base64 line (`minisign -P`); give it to
-   * everyone who imports your packages.
-   */
-  public_key: string
-  /** The public key in minisign's `.pub` file format. */
-  public_key_file: string
-  /**
-   * The secret key in minisign's (unencrypted) key file format; keep it
-   * secret, it signs packages.
-   */
-  secret_key: string
-}
-
 /** Limits applied while loading a document from text. */
 export interface LoadOptions {
   /** Largest accepted document in bytes (default 16 MiB). */
   maxBytes?: number
 }
 
-/** Which packages an import accepts, and its limits. */
-export interface MarketImportOptions {
-  /**
-   * Public keys (minisign `.pub` file text or base64 line) whose
-   * signatures are accepted.
-   */
-  trustedKeys?: Array<string>
-  /** Accept unsigned packages. */
-  allowUnsigned?: boolean
-  /**
-   * Accept packages signed by a key not in `trustedKeys` (a signature
-   * that does not verify is never accepted).
-   */
-  allowUntrusted?: boolean
-  /** Free space to leave untouched on the market's filesystem, in bytes. */
-  reserveBytes?: number
-}
-
 /** Options of `Market.publish`. */
 export interface MarketPublishOptions {
   /** Replace draft or testing content published under the same number. */
   overwrite?: boolean
-}
-
-/** How a relocation works. */
-export interface MarketRelocateOptions {
-  /** Blobs uploaded at once (default 4). */
-  parallelism?: number
-  /** Blobs larger than this many bytes are uploaded in chunks of it. */
-  chunkSize?: number
-  /** Also put each manifest by its image's tag (default true). */
-  pushTags?: boolean
-  /** Timeout of one HTTP request in seconds (default 600). */
-  requestTimeoutSeconds?: number
 }
 
 /**
@@ -1151,34 +1044,6 @@ export declare function recordAppliedSteps(record: UpgradeRecord): Array<number>
  * it ran (a failed step counts as not done).
  */
 export declare function recordStateAfter(record: UpgradeRecord): InstalledState
-
-/** The registry images are relocated to, and how to reach it. */
-export interface RegistryOptions {
-  /** `host[:port][/prefix]`. */
-  registry: string
-  /**
-   * Plain HTTP instead of HTTPS (a registry on 127.0.0.1 or a trusted
-   * network).
-   */
-  insecure?: boolean
-  /**
-   * User name (with `password`), sent as Basic auth to the registry or
-   * its token service; anonymous when absent.
-   */
-  username?: string
-  /** Password of `username`. */
-  password?: string
-  /**
-   * A PEM file of extra certificate authorities to trust (the private
-   * CA of an air-gapped site).
-   */
-  caFile?: string
-  /**
-   * A containers auth file (`auth.json` of `skopeo login`) or Docker
-   * `config.json` to take the credentials from.
-   */
-  authFile?: string
-}
 
 /**
  * A diff as a console shows it: grouped per component, secrets masked,

@@ -199,21 +199,21 @@ test('option mistakes are argument errors', async () => {
   const x = path.join(tmp, 'x')
   let err = await rejected(source.export(x, 'pig', ['1.0.0'], { compression: 'gzip' }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
-  assert.equal(err.details.option, 'compression')
+  assert.equal(err.details.option, 'options.compression')
   err = await rejected(source.export(x, 'pig', ['2.0.0'], {
     base: { versions: ['1.0.0'], inventory: source.inventory() },
   }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
-  assert.equal(err.details.option, 'base')
+  assert.equal(err.details.option, 'options.base')
   err = await rejected(source.export(x, 'pig', ['1.0.0'], { signing_key: 'not a key' }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
-  assert.equal(err.details.option, 'signing_key')
+  assert.equal(err.details.option, 'options.signing_key')
   err = await rejected(source.export(x, 'pig', ['1.0.0'], { part_size: 0 }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
-  assert.equal(err.details.option, 'part_size')
+  assert.equal(err.details.option, 'options.part_size')
   err = await rejected(source.export(x, 'pig', ['1.0.0'], { partSize: 10 }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
-  assert.equal(err.details.option, 'partSize')
+  assert.equal(err.details.option, 'options.partSize')
 })
 
 test('relocate a version to a real registry, then again without uploads', async (t) => {

@@ -11,7 +11,7 @@ use serde_json::{Map, Number, Value};
 const MAX_DEPTH: usize = 128;
 
 /// Python data to a JSON value. Dict keys must be strings; tuples read as
-/// lists.
+/// lists; paths (`os.PathLike`) as their string.
 pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     value_from_py_at(obj, 0)
 }
@@ -75,8 +75,16 @@ fn value_from_py_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             .collect::<PyResult<_>>()
             .map(Value::Array);
     }
+    // Paths (`os.PathLike`, e.g. `pathlib.Path`) read as their string,
+    // since options such as `kubeconfig` or `auth_file` are paths.
+    if obj.hasattr("__fspath__")? {
+        let path = obj.call_method0("__fspath__")?;
+        if let Ok(s) = path.cast::<PyString>() {
+            return Ok(Value::String(s.to_cow()?.into_owned()));
+        }
+    }
     Err(PyTypeError::new_err(format!(
-        "{} is not plain data; use dict, list, str, int, float, bool or None",
+        "{} is not plain data; use dict, list, str, int, float, bool, None or a path",
         type_name(obj)
     )))
 }

@@ -193,7 +193,7 @@ def test_bad_profiles_and_options_are_named(delivery: Delivery, market: Market, 
         delivery.upgrade(environment(namespace, registry), "pig", "2.0.0", {"prnue": True})
     assert bad.value.details["option"] == "options.prnue"
     with pytest.raises(InvalidArgumentError):
-        Delivery(market, executor={"exposure": "ingress"})  # type: ignore[typeddict-item]
+        Delivery(market, executor={"exposure": "ingress"})  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
         Delivery(market, registries=[{"registry": "r", "insecur": True}])  # type: ignore[typeddict-unknown-key]
 

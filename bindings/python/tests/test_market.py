@@ -129,7 +129,7 @@ def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_
 
     # Against the destination's inventory, nothing is left to carry.
     nothing = pig_market.export(tmp_path / "again.tar.zst", "pig", ["1.0.0", "2.0.0"],
-                                base_inventory=second.inventory())
+                                base={"inventory": second.inventory()})
     assert nothing["carried_blobs"] == 0 and nothing["omitted_blobs"] > 0
 
 

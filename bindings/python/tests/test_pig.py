@@ -9,6 +9,7 @@ import apptemplate
 from apptemplate import Template
 from apptemplate.exceptions import (
     DocumentError,
+    InvalidArgumentError,
     ReleaseStateError,
     TemplateError,
     ValidationError,
