@@ -510,7 +510,15 @@ async fn c3_an_application_apptemplate_did_not_write_installs_elsewhere_equivale
         ("Deployment", "cache"),
     ] {
         let original = pod_template(&object(&admin, &source, kind, name).await);
-        let installed = pod_template(&object(&admin, &target, kind, &format!("shop-{name}")).await);
+        // A component that owns a volume is rendered as a StatefulSet.
+        let stateful = draft.component(name).is_some_and(|c| c.is_stateful());
+        let installed_kind = if stateful {
+            "StatefulSet"
+        } else {
+            "Deployment"
+        };
+        let installed =
+            pod_template(&object(&admin, &target, installed_kind, &format!("shop-{name}")).await);
         let a = main_container(&original, name);
         let b = main_container(&installed, name);
         assert_eq!(a.image, b.image, "{name}: image");
