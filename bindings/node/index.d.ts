@@ -894,6 +894,14 @@ export declare function applySteps(state: InstalledState, plan: Plan, done: Arra
  */
 export declare function buildIncremental(base: Template, change: IncrementalChange): IncrementalResult
 
+/**
+ * Captures the application running in `environment`'s namespace (its
+ * workloads narrowed by the label `selector`) as a draft version with the
+ * report of every decision (Rust `template_k8s::capture`). Only reads the
+ * cluster; `kubeconfig` defaults to `$KUBECONFIG` or `~/.kube/config`.
+ */
+export declare function capture(environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null): Promise<CaptureReport>
+
 /** Which versions `upgradeCandidates` offers. */
 export interface CandidateOptions {
   /** Offer only released versions (what production environments accept). */

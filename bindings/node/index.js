@@ -841,6 +841,7 @@ module.exports.Template = nativeBinding.Template
 module.exports.apply = nativeBinding.apply
 module.exports.applySteps = nativeBinding.applySteps
 module.exports.buildIncremental = nativeBinding.buildIncremental
+module.exports.capture = nativeBinding.capture
 module.exports.checkPublish = nativeBinding.checkPublish
 module.exports.diff = nativeBinding.diff
 module.exports.generateKeyPair = nativeBinding.generateKeyPair

@@ -768,4 +768,43 @@ export interface KeyPair {
   public_key_file: string
   /** The secret key in minisign's (unencrypted) key file format; keep it secret. */
   secret_key: string
+/** What a capture may do with secrets and how the draft is named (Rust `CaptureOptions`). */
+export interface CaptureOptions {
+  /** Template id of the draft; default: the shared `app.kubernetes.io/instance` label, else the namespace. */
+  template_id?: string | null
+  /** Display name; default: the template id. */
+  template_name?: string | null
+  /** Version of the draft (default `0.1.0`). */
+  version?: string
+  /** Secret variables generated at install instead of required: names or `secret/key`, `*` wildcards. */
+  generate_secrets?: Array<string>
+  /** `secret/key` entries whose values are copied into the draft; nothing else is. */
+  copy_secret_values?: Array<string>
+}
+
+/** One object or field named by a capture report, with the reason. */
+export interface CaptureSkipped { object: string; reason: string }
+
+/** The draft captured from a cluster and every decision taken (Rust `CaptureReport`). */
+export interface CaptureReport {
+  /** The draft template version (the document layout of `docs/template-format.md`). */
+  version: Record<string, any>
+  skipped: Array<CaptureSkipped>
+  unsupported: Array<CaptureSkipped>
+  lossy: Array<{ component: string; object: string; field: string; reason: string }>
+  defaulted: Array<{ object: string; field: string; value: string; evidence: 'last_applied' | 'applied_fields' | 'known_default' }>
+  secrets: Array<{ component: string; variable: string; source: string; handling: 'required' | 'generated' | 'copied' | 'not_captured' }>
+  flagged_env: Array<{ component: string; variable: string; reason: string }>
+  dependencies: Array<{ from: string; to: string; confidence: 'low' | 'medium' | 'high'; added: boolean; evidence: Array<string> }>
+  external_hosts: Array<{ component: string; host: string; evidence: string }>
+  images: Array<{
+    component: string
+    container: string
+    template_image: string
+    image: string
+    source: 'template' | 'pod_status' | 'registry' | 'unresolved'
+    pod_digests: Array<string>
+    note: string
+  }>
+  notes: Array<{ component: string; message: string }>
 }

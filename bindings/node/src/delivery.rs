@@ -294,3 +294,34 @@ impl Delivery {
         })
     }
 }
+
+/// Captures the application running in `environment`'s namespace (its
+/// workloads narrowed by the label `selector`) as a draft version with the
+/// report of every decision (Rust `template_k8s::capture`). Only reads the
+/// cluster; `kubeconfig` defaults to `$KUBECONFIG` or `~/.kube/config`.
+#[napi(
+    ts_args_type = "environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null",
+    ts_return_type = "Promise<CaptureReport>"
+)]
+pub fn capture<'env>(
+    env: &'env Env,
+    environment: Value,
+    options: Option<Value>,
+    selector: Option<String>,
+    kubeconfig: Option<String>,
+) -> Result<PromiseRaw<'env, Value>> {
+    let options: Outcome<template_k8s::CaptureOptions> =
+        read_options(options).map_err(|e| e.report());
+    promise(env, async move {
+        let (profile, options) = (profile(environment)?, options?);
+        let client =
+            template_k8s::connect(&profile, kubeconfig.as_deref().map(std::path::Path::new))
+                .await
+                .map_err(|e| e.report())?;
+        let report =
+            template_k8s::capture(&client, &profile.namespace, selector.as_deref(), &options)
+                .await
+                .map_err(|e| e.report())?;
+        data(&report)
+    })
+}

@@ -8,6 +8,7 @@
 //! `EnvironmentProfile` (`name`, `namespace`, and optionally `context`,
 //! `registry`, `released_only`, `env_overrides`, `storage_class`).
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -286,6 +287,30 @@ impl Delivery {
     }
 }
 
+/// Captures the application running in `environment`'s namespace (its
+/// workloads narrowed by the label `selector`) as a draft version and the
+/// report of every decision (`template_k8s::capture`). Only reads the
+/// cluster. `options` is a dict shaped like the Rust `CaptureOptions`.
+#[pyfunction]
+#[pyo3(signature = (environment, *, kubeconfig = None, selector = None, options = None))]
+fn capture<'py>(
+    py: Python<'py>,
+    environment: &Bound<'py, PyAny>,
+    kubeconfig: Option<PathBuf>,
+    selector: Option<String>,
+    options: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let profile = profile(environment)?;
+    let options: template_k8s::CaptureOptions = options_from_py(options, "options")?;
+    let report = block_on(py, async {
+        let client = template_k8s::connect(&profile, kubeconfig.as_deref()).await?;
+        template_k8s::capture(&client, &profile.namespace, selector.as_deref(), &options).await
+    })?
+    .map_err(raise)?;
+    data_to_py(py, &report)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Delivery>()
+    m.add_class::<Delivery>()?;
+    m.add_function(wrap_pyfunction!(capture, m)?)
 }

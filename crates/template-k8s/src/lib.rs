@@ -18,6 +18,7 @@
 //!   with [`progress`] events and generated secrets from [`random`].
 
 pub mod apply;
+pub mod capture;
 pub mod delivery;
 pub mod drift;
 pub mod environment;
@@ -31,6 +32,7 @@ pub mod render;
 pub mod store;
 pub mod wait;
 
+pub use capture::{CaptureOptions, CaptureReport, CapturedObjects, capture};
 pub use delivery::{Delivery, DeliveryAction, EnvironmentOutcome, RelocationSummary};
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};

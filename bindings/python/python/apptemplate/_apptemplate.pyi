@@ -378,6 +378,15 @@ class Delivery:
     ) -> List[Data]:
         """One version to several environments; one outcome per environment."""
 
+def capture(
+    environment: Environment,
+    *,
+    kubeconfig: Optional[_Path] = None,
+    selector: Optional[str] = None,
+    options: Optional[Mapping[str, Any]] = None,
+) -> Data:
+    """Captures the application in the environment's namespace as a draft version and a report; only reads."""
+
 class TemplateError(Exception):
     """Base class of every error apptemplate raises."""
 
