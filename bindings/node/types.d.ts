@@ -448,8 +448,13 @@ export interface VersionSummary {
   template: string
   /** Version number. */
   version: string
-  /** Release state. */
+  /** The vendor's release state (signed in the package for an imported
+   * version); what `released_only` environments check. */
   state: ReleaseState
+  /** For an imported version, a state decided at this site. */
+  site_state: ReleaseState | null
+  /** For an imported version, the package whose signed state `state` is. */
+  vendor_package: string | null
   /** Content digest of the document. */
   content_digest: string
 }
@@ -468,14 +473,22 @@ export interface TemplateSummary {
 export interface GcReport {
   /** Blobs removed. */
   blobs_removed: number
-  /** Bytes freed. */
+  /** Bytes freed, staging included. */
   bytes_freed: number
+  /** Files of interrupted imports removed from staging. */
+  staged_files_removed: number
+  /** Their size (part of `bytes_freed`). */
+  staged_bytes_freed: number
 }
 
 /** What `verify` found. */
 export interface VerifyReport {
   /** Blobs hashed. */
   blobs_checked: number
+  /** Files of interrupted imports in staging (gc removes them). */
+  staged_files: number
+  /** Their size. */
+  staged_bytes: number
   /** Every problem found, in words; empty when the market is sound. */
   problems: Array<string>
 }
@@ -486,7 +499,7 @@ export interface TransferProgress {
    * `export` (writing a package), `import` (reading, verifying and
    * staging one), `commit` (moving it into the store) or `done`.
    */
-  phase: 'export' | 'import' | 'commit' | 'done'
+  phase: 'wait' | 'export' | 'import' | 'commit' | 'done'
   /** Bytes processed so far. */
   bytes_done: number
   /** Bytes to process in all. */
@@ -521,8 +534,8 @@ export interface ExportReport {
 export interface ImportedVersionReport {
   /** Version number. */
   version: string
-  /** `added` (new here) or `unchanged` (already here, same content). */
-  outcome: 'added' | 'unchanged'
+  /** `added` (new here), `unchanged` (already here, same content) or `release_state_updated` (same content, the vendor's newer release state applied). */
+  outcome: 'added' | 'unchanged' | 'release_state_updated'
 }
 
 /** What an import did. */

@@ -258,6 +258,18 @@ impl Classify for MarketError {
                 ErrorClass::InvalidArgument,
                 json!({"kind": "invalid_export", "message": message}),
             ),
+            MarketError::DraftExport { template, version } => (
+                ErrorClass::InvalidArgument,
+                json!({"kind": "draft_export", "template": template, "version": version, "option": "allow_draft"}),
+            ),
+            MarketError::LockTimeout {
+                market,
+                holder,
+                waited_ms,
+            } => (
+                ErrorClass::Locked,
+                json!({"kind": "market_lock_timeout", "market": market.display().to_string(), "holder": holder, "waited_ms": waited_ms}),
+            ),
             _ => (ErrorClass::Other, json!({"kind": "other"})),
         };
         ErrorReport {

@@ -117,6 +117,19 @@ pub struct ExportOptions {
     pub compression: Option<String>,
     /// zstd level, 1 to 19 (default 3).
     pub level: Option<i32>,
+    /// Export draft versions too (refused otherwise: a draft is not for
+    /// delivery).
+    pub allow_draft: Option<bool>,
+}
+
+/// How a market is opened.
+#[napi(object)]
+#[derive(Debug, Default)]
+pub struct MarketOpenOptions {
+    /// Give up waiting for the market's lock after this many milliseconds
+    /// (an error with code `LOCKED` naming the holder); without it, wait as
+    /// long as it takes.
+    pub lock_timeout_ms: Option<u32>,
 }
 
 /// Which packages an import accepts, and its limits.
@@ -219,6 +232,7 @@ impl MarketRelocateOptions {
 fn export_request(options: &ExportOptions) -> std::result::Result<ExportRequest, ErrorReport> {
     let versions: Vec<&str> = options.versions.iter().map(String::as_str).collect();
     let mut request = ExportRequest::new(&options.template, &versions);
+    request.allow_draft = options.allow_draft.unwrap_or(false);
     if let Some(base) = &options.base {
         request = request.with_base(match (&base.versions, &base.inventory) {
             (Some(_), Some(_)) => {
@@ -262,8 +276,12 @@ impl Market {
     /// Opens the market at `root`, creating an empty one when the directory
     /// does not exist or is empty.
     #[napi(factory)]
-    pub fn open(env: &Env, root: String) -> Result<Market> {
-        template_market::Market::open(&root)
+    pub fn open(env: &Env, root: String, options: Option<MarketOpenOptions>) -> Result<Market> {
+        let mut open = template_market::MarketOptions::default();
+        if let Some(ms) = options.and_then(|o| o.lock_timeout_ms) {
+            open.lock_timeout = Some(Duration::from_millis(u64::from(ms)));
+        }
+        template_market::Market::open_with(&root, &open)
             .map(|inner| Market { inner })
             .map_err(|e| thrown(env, &e))
     }

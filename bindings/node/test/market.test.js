@@ -100,7 +100,7 @@ test('full signed export with progress, imported into a second market', async ()
   const reports = []
   const file = path.join(tmp, 'pig-1.0.0.tar.zst')
   full = await source.export(
-    { template: 'pig', versions: ['1.0.0'], path: file, signingKey: keys.secret_key },
+    { template: 'pig', versions: ['1.0.0'], path: file, signingKey: keys.secret_key, allowDraft: true },
     (p) => reports.push(p),
   )
   assert.deepEqual(full.files, [file])
@@ -128,12 +128,12 @@ test('full signed export with progress, imported into a second market', async ()
 
 test('differential export against versions, and against an inventory', async () => {
   const file = path.join(tmp, 'pig-2.0.0-diff.tar.zst')
-  const byVersions = await source.export({
+  const byVersions = await source.export({ allowDraft: true,
     template: 'pig', versions: ['2.0.0'], path: file, base: { versions: ['1.0.0'] }, signingKey: keys.secret_key,
   })
   assert.ok(byVersions.omitted_blobs > 0, 'shared layers are left out')
   const inventoryFile = path.join(tmp, 'pig-2.0.0-inventory.tar.zst')
-  const byInventory = await source.export({
+  const byInventory = await source.export({ allowDraft: true,
     template: 'pig', versions: ['2.0.0'], path: inventoryFile, base: { inventory: destination.inventory() },
   })
   assert.equal(byInventory.carried_blobs, byVersions.carried_blobs)
@@ -157,7 +157,7 @@ test('a differential package needs its base: MISSING_BASE', async () => {
 
 test('signatures: unsigned and untrusted packages are refused', async () => {
   const unsigned = path.join(tmp, 'pig-unsigned.tar.zst')
-  await source.export({ template: 'pig', versions: ['1.0.0'], path: unsigned })
+  await source.export({ allowDraft: true, template: 'pig', versions: ['1.0.0'], path: unsigned })
   const market = Market.open(path.join(tmp, 'strict'))
   let err = await rejected(market.import(unsigned, { trustedKeys: [keys.public_key] }))
   assert.equal(err.code, 'SIGNATURE_INVALID')
@@ -173,7 +173,7 @@ test('signatures: unsigned and untrusted packages are refused', async () => {
 
 test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
   const file = path.join(tmp, 'pig-plain.tar')
-  const report = await source.export({
+  const report = await source.export({ allowDraft: true,
     template: 'pig', versions: ['1.0.0'], path: file, compression: 'none', signingKey: keys.secret_key,
   })
   const bytes = fs.readFileSync(file)
@@ -193,7 +193,7 @@ test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
 test('export in parts and import them', async () => {
   const base = path.join(tmp, 'parts', 'pig-1.0.0.tar.zst')
   fs.mkdirSync(path.dirname(base))
-  const report = await source.export({ template: 'pig', versions: ['1.0.0'], path: base, partSize: 64 << 10 })
+  const report = await source.export({ allowDraft: true, template: 'pig', versions: ['1.0.0'], path: base, partSize: 64 << 10 })
   assert.ok(report.files.length > 1, `${report.files.length} parts`)
   const market = Market.open(path.join(tmp, 'from-parts'))
   const imported = await market.import(report.files, { allowUnsigned: true })
@@ -201,15 +201,15 @@ test('export in parts and import them', async () => {
 })
 
 test('option mistakes are argument errors', async () => {
-  let err = await rejected(source.export({ template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'x'), compression: 'gzip' }))
+  let err = await rejected(source.export({ allowDraft: true, template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'x'), compression: 'gzip' }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
   assert.equal(err.details.option, 'compression')
-  err = await rejected(source.export({
+  err = await rejected(source.export({ allowDraft: true,
     template: 'pig', versions: ['2.0.0'], path: path.join(tmp, 'x'), base: { versions: ['1.0.0'], inventory: source.inventory() },
   }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
   assert.equal(err.details.option, 'base')
-  err = await rejected(source.export({ template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'x'), signingKey: 'not a key' }))
+  err = await rejected(source.export({ allowDraft: true, template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'x'), signingKey: 'not a key' }))
   assert.equal(err.code, 'SIGNATURE_INVALID')
   assert.equal(err.details.kind, 'key')
 })
@@ -268,7 +268,7 @@ test('a long export does not block the event loop', async (t) => {
     ticks += 1
   }, 5)
   const promise = market.export(
-    { template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'large.tar.zst') },
+    { template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'large.tar.zst'), allowDraft: true },
     () => {
       if (!settled) progressBeforeDone += 1
     },
@@ -286,4 +286,31 @@ test('a long export does not block the event loop', async (t) => {
   // A blocked loop runs no timer and delivers no callback until the work is done.
   assert.ok(ticks > 0, 'the timer ticked while the export ran')
   assert.ok(progressBeforeDone > 0, 'progress arrived while the export ran')
+})
+
+test('drafts export only on purpose; a held market lock times out', async () => {
+  const err = await rejected(source.export({ template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'draft.tar.zst') }))
+  assert.equal(err.code, 'INVALID_ARGUMENT')
+  assert.equal(err.details.kind, 'draft_export')
+  assert.match(err.message, /allowDraft/)
+
+  // Another process holds the lock (flock(1), the same kind of lock).
+  const { spawn } = require('node:child_process')
+  const lock = path.join(source.root, '.lock')
+  const holder = spawn('flock', ['-o', '-x', lock, '-c', 'echo held; exec sleep 30'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  })
+  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  try {
+    assert.throws(
+      () => Market.open(source.root, { lockTimeoutMs: 200 }),
+      (e) => e.code === 'LOCKED' && e.details.kind === 'market_lock_timeout',
+    )
+  } finally {
+    const exited = new Promise((resolve) => holder.once('exit', resolve))
+    process.kill(-holder.pid)
+    await exited
+  }
+  assert.equal(Market.open(source.root, { lockTimeoutMs: 200 }).root, source.root)
 })

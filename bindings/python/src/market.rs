@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use template_core::Overwrite;
 use template_core::package::Inventory;
 use template_market::{
-    Compression, ExportBase, ExportRequest, ImportOptions, Market as RustMarket, Progress,
-    PublicKey, RegistryTarget, RelocateOptions, RelocateProgress, SecretKey, Trust,
+    Compression, ExportBase, ExportRequest, ImportOptions, Market as RustMarket, MarketOptions,
+    Progress, PublicKey, RegistryTarget, RelocateOptions, RelocateProgress, SecretKey, Trust,
     generate_key_pair as rust_generate_key_pair,
 };
 
@@ -159,17 +159,26 @@ enum PackageSource {
 impl Market {
     /// Opens the market at `root`, creating an empty one when the
     /// directory does not exist or is empty.
+    /// `lock_timeout` (seconds) bounds every wait for the market's lock.
     #[new]
-    fn new(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
-        py.detach(|| RustMarket::open(&root))
+    #[pyo3(signature = (root, *, lock_timeout = None))]
+    fn new(py: Python<'_>, root: PathBuf, lock_timeout: Option<f64>) -> PyResult<Self> {
+        let mut options = MarketOptions::default();
+        if let Some(seconds) = lock_timeout {
+            options.lock_timeout = Some(Duration::try_from_secs_f64(seconds).map_err(|e| {
+                invalid_argument("lock_timeout", format!("{seconds} seconds: {e}"))
+            })?);
+        }
+        py.detach(|| RustMarket::open_with(&root, &options))
             .map(|inner| Market { inner })
             .map_err(raise)
     }
 
-    /// Same as `Market(root)`.
+    /// Same as `Market(root, lock_timeout=...)`.
     #[staticmethod]
-    fn open(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
-        Market::new(py, root)
+    #[pyo3(signature = (root, *, lock_timeout = None))]
+    fn open(py: Python<'_>, root: PathBuf, lock_timeout: Option<f64>) -> PyResult<Self> {
+        Market::new(py, root, lock_timeout)
     }
 
     /// The market's directory.
@@ -293,7 +302,7 @@ impl Market {
     /// archive bytes, files written).
     #[pyo3(signature = (path, template, versions, *, base_versions = None, base_inventory = None,
                         signing_key = None, part_size = None, compression = None,
-                        compression_level = None, progress = None))]
+                        compression_level = None, allow_draft = false, progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn export<'py>(
         &self,
@@ -307,10 +316,13 @@ impl Market {
         part_size: Option<u64>,
         compression: Option<&str>,
         compression_level: Option<i32>,
+        allow_draft: bool,
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let refs: Vec<&str> = versions.iter().map(String::as_str).collect();
-        let mut request = ExportRequest::new(template, &refs)
+        let mut request = ExportRequest::new(template, &refs);
+        request.allow_draft = allow_draft;
+        let mut request = request
             .with_base(export_base(base_versions, base_inventory)?)
             .with_compression(self::compression(compression, compression_level)?);
         if let Some(text) = signing_key {

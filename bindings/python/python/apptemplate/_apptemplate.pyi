@@ -199,10 +199,13 @@ def generate_key_pair() -> KeyPair:
 class Market:
     """A local market rooted at a directory."""
 
-    def __new__(cls, root: _Path) -> Market: ...
+    def __new__(cls, root: _Path, *, lock_timeout: Optional[float] = None) -> Market:
+        """Opens the market; ``lock_timeout`` (seconds) bounds every wait for
+        its lock (``LockedError`` naming the holder), none waits as long
+        as it takes."""
     @staticmethod
-    def open(root: _Path) -> Market:
-        """Same as Market(root)."""
+    def open(root: _Path, *, lock_timeout: Optional[float] = None) -> Market:
+        """Same as Market(root, lock_timeout=...)."""
     @property
     def root(self) -> pathlib.Path:
         """The market's directory."""
@@ -238,9 +241,13 @@ class Market:
         part_size: Optional[int] = None,
         compression: Optional[Literal["zstd", "none"]] = None,
         compression_level: Optional[int] = None,
+        allow_draft: bool = False,
         progress: Optional[Callable[[PackageProgress], object]] = None,
     ) -> ExportReport:
         """Writes an offline package (full or differential, optionally signed or split).
+
+        Draft versions are refused (``InvalidArgumentError``) unless
+        ``allow_draft`` is set.
 
         An exception raised by ``progress`` stops the export (no file is left
         at ``path``) and is re-raised.
