@@ -237,7 +237,7 @@ fn main() {
     );
     let (market, changed_layer) = build_market(root, total_mib);
     let plan = market
-        .plan_export(&ExportRequest::new("bench", &["1.0.0"]))
+        .plan_export(&ExportRequest::new("bench", &["1.0.0"]).allowing_drafts())
         .unwrap();
     let blob_bytes = plan.carried_bytes;
     let names: Vec<String> = plan
@@ -305,6 +305,7 @@ fn main() {
 
     let diff_pkg = root.join("diff.tar.zst");
     let diff_request = ExportRequest::new("bench", &["2.0.0"])
+        .allowing_drafts()
         .with_base(ExportBase::Versions(vec!["1.0.0".into()]));
     let diff_report = market
         .export_to_file(&diff_request, &diff_pkg, &mut |_| {

@@ -470,8 +470,13 @@ export interface VersionSummary {
   template: string
   /** Version number. */
   version: string
-  /** Release state. */
+  /** The vendor's release state (signed in the package for an imported
+   * version); what `released_only` environments check. */
   state: ReleaseState
+  /** For an imported version, a state decided at this site. */
+  site_state: ReleaseState | null
+  /** For an imported version, the package whose signed state `state` is. */
+  vendor_package: string | null
   /** Content digest of the document. */
   content_digest: string
 }
@@ -490,14 +495,22 @@ export interface TemplateSummary {
 export interface GcReport {
   /** Blobs removed. */
   blobs_removed: number
-  /** Bytes freed. */
+  /** Bytes freed, staging included. */
   bytes_freed: number
+  /** Files of interrupted imports removed from staging. */
+  staged_files_removed: number
+  /** Their size (part of `bytes_freed`). */
+  staged_bytes_freed: number
 }
 
 /** What `verify` found. */
 export interface VerifyReport {
   /** Blobs hashed. */
   blobs_checked: number
+  /** Files of interrupted imports in staging (gc removes them). */
+  staged_files: number
+  /** Their size. */
+  staged_bytes: number
   /** Every problem found, in words; empty when the market is sound. */
   problems: Array<string>
 }
@@ -508,7 +521,7 @@ export interface TransferProgress {
    * `export` (writing a package), `import` (reading, verifying and
    * staging one), `commit` (moving it into the store) or `done`.
    */
-  phase: 'export' | 'import' | 'commit' | 'done'
+  phase: 'wait' | 'export' | 'import' | 'commit' | 'done'
   /** Bytes processed so far. */
   bytes_done: number
   /** Bytes to process in all. */
@@ -543,8 +556,8 @@ export interface ExportReport {
 export interface ImportedVersionReport {
   /** Version number. */
   version: string
-  /** `added` (new here) or `unchanged` (already here, same content). */
-  outcome: 'added' | 'unchanged'
+  /** `added` (new here), `unchanged` (already here, same content) or `release_state_updated` (same content, the vendor's newer release state applied). */
+  outcome: 'added' | 'unchanged' | 'release_state_updated'
 }
 
 /** What an import did. */
@@ -686,6 +699,14 @@ export interface ExportOptions {
   compression?: 'zstd' | 'none'
   /** zstd level, 1 to 19 (default 3). */
   compression_level?: number
+  /** Export draft versions too; a draft is not for delivery, so without this it is refused. */
+  allow_draft?: boolean
+}
+
+/** How a market is opened (the Rust `MarketOptions`). */
+export interface MarketOptions {
+  /** Give up waiting for another process's lock on the market after this many seconds (code `LOCKED`); without it, wait as long as it takes. */
+  lock_timeout_seconds?: number
 }
 
 /** Which packages an import accepts (the Rust `ImportOptions`). */

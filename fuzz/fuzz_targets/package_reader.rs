@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
         max_total_bytes: 64 << 20,
         max_compression_ratio: 100,
         ratio_grace_bytes: 1 << 20,
+        max_zstd_window_log: 25,
     };
     let _ = PackageReader::new(limits).verify(data);
 });

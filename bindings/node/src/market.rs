@@ -13,11 +13,13 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{Overwrite, ReleaseState};
-use template_market::{ExportOptions, ImportOptions, RegistryAccess, RelocateOptions};
+use template_market::{
+    ExportOptions, ImportOptions, MarketOptions, RegistryAccess, RelocateOptions,
+};
 
 use crate::data::{PublishOutcome, convert};
 use crate::document::Template;
-use crate::errors::thrown;
+use crate::errors::{js_error, thrown};
 use crate::options::read_options;
 use crate::task::{Blocking, Data, ProgressCallback, report};
 
@@ -75,10 +77,13 @@ fn options<T: serde::de::DeserializeOwned + Default>(
 #[napi]
 impl Market {
     /// Opens the market at `root`, creating an empty one when the directory
-    /// does not exist or is empty.
-    #[napi(factory)]
-    pub fn open(env: &Env, root: String) -> Result<Market> {
-        template_market::Market::open(&root)
+    /// does not exist or is empty. `options` is the Rust `MarketOptions`
+    /// (`lock_timeout_seconds`: give up waiting for another process's lock
+    /// with code `LOCKED`; without it, wait as long as it takes).
+    #[napi(factory, ts_args_type = "root: string, options?: MarketOptions")]
+    pub fn open(env: &Env, root: String, options: Option<Value>) -> Result<Market> {
+        let options: MarketOptions = self::options(options).map_err(|r| js_error(env, &r))?;
+        template_market::Market::open_with(&root, &options)
             .map(|inner| Market { inner })
             .map_err(|e| thrown(env, &e))
     }

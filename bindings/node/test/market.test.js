@@ -99,7 +99,7 @@ let full
 test('full signed export with progress, imported into a second market', async () => {
   const reports = []
   const file = path.join(tmp, 'pig-1.0.0.tar.zst')
-  full = await source.export(file, 'pig', ['1.0.0'], { signing_key: keys.secret_key }, (p) => reports.push(p))
+  full = await source.export(file, 'pig', ['1.0.0'], { signing_key: keys.secret_key, allow_draft: true }, (p) => reports.push(p))
   assert.deepEqual(full.files, [file])
   assert.equal(full.omitted_blobs, 0)
   assert.equal(full.archive_bytes, fs.statSync(file).size)
@@ -126,12 +126,12 @@ test('full signed export with progress, imported into a second market', async ()
 test('differential export against versions, and against an inventory', async () => {
   const file = path.join(tmp, 'pig-2.0.0-diff.tar.zst')
   const byVersions = await source.export(file, 'pig', ['2.0.0'], {
-    base: { versions: ['1.0.0'] }, signing_key: keys.secret_key,
+    base: { versions: ['1.0.0'] }, signing_key: keys.secret_key, allow_draft: true,
   })
   assert.ok(byVersions.omitted_blobs > 0, 'shared layers are left out')
   const inventoryFile = path.join(tmp, 'pig-2.0.0-inventory.tar.zst')
   const byInventory = await source.export(inventoryFile, 'pig', ['2.0.0'], {
-    base: { inventory: destination.inventory() },
+    base: { inventory: destination.inventory() }, allow_draft: true,
   })
   assert.equal(byInventory.carried_blobs, byVersions.carried_blobs)
   assert.ok(byVersions.archive_bytes < full.archive_bytes)
@@ -154,7 +154,7 @@ test('a differential package needs its base: MISSING_BASE', async () => {
 
 test('signatures: unsigned and untrusted packages are refused', async () => {
   const unsigned = path.join(tmp, 'pig-unsigned.tar.zst')
-  await source.export(unsigned, 'pig', ['1.0.0'])
+  await source.export(unsigned, 'pig', ['1.0.0'], { allow_draft: true })
   const market = Market.open(path.join(tmp, 'strict'))
   let err = await rejected(market.import(unsigned, { trusted_keys: [keys.public_key] }))
   assert.equal(err.code, 'SIGNATURE_INVALID')
@@ -170,7 +170,7 @@ test('signatures: unsigned and untrusted packages are refused', async () => {
 
 test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
   const file = path.join(tmp, 'pig-plain.tar')
-  const report = await source.export(file, 'pig', ['1.0.0'], { compression: 'none', signing_key: keys.secret_key })
+  const report = await source.export(file, 'pig', ['1.0.0'], { compression: 'none', signing_key: keys.secret_key, allow_draft: true })
   const bytes = fs.readFileSync(file)
   // Flip one byte inside the last blob's data (well past the manifest).
   const at = bytes.length - 4096
@@ -188,7 +188,7 @@ test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
 test('export in parts and import them', async () => {
   const base = path.join(tmp, 'parts', 'pig-1.0.0.tar.zst')
   fs.mkdirSync(path.dirname(base))
-  const report = await source.export(base, 'pig', ['1.0.0'], { part_size: 64 << 10 })
+  const report = await source.export(base, 'pig', ['1.0.0'], { part_size: 64 << 10, allow_draft: true })
   assert.ok(report.files.length > 1, `${report.files.length} parts`)
   const market = Market.open(path.join(tmp, 'from-parts'))
   const imported = await market.import(report.files, { allow_unsigned: true })
@@ -293,7 +293,7 @@ test('a long export does not block the event loop', async (t) => {
     last = now
     ticks += 1
   }, 5)
-  const promise = market.export(path.join(tmp, 'large.tar.zst'), 'pig', ['1.0.0'], {},
+  const promise = market.export(path.join(tmp, 'large.tar.zst'), 'pig', ['1.0.0'], { allow_draft: true },
     () => {
       if (!settled) progressBeforeDone += 1
     },
@@ -311,4 +311,32 @@ test('a long export does not block the event loop', async (t) => {
   // A blocked loop runs no timer and delivers no callback until the work is done.
   assert.ok(ticks > 0, 'the timer ticked while the export ran')
   assert.ok(progressBeforeDone > 0, 'progress arrived while the export ran')
+})
+
+test('drafts export only on purpose; a held market lock times out', async () => {
+  const err = await rejected(source.export(path.join(tmp, 'draft.tar.zst'), 'pig', ['1.0.0']))
+  assert.equal(err.code, 'INVALID_ARGUMENT')
+  assert.equal(err.details.kind, 'draft_export')
+  assert.match(err.message, /allow_draft/)
+  assert.ok(!fs.existsSync(path.join(tmp, 'draft.tar.zst')))
+
+  // Another process holds the lock (flock(1), the same kind of lock).
+  const { spawn } = require('node:child_process')
+  const lock = path.join(source.root, '.lock')
+  const holder = spawn('flock', ['-o', '-x', lock, '-c', 'echo held; exec sleep 30'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  })
+  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  try {
+    assert.throws(
+      () => Market.open(source.root, { lock_timeout_seconds: 0.2 }),
+      (e) => e.code === 'LOCKED' && e.details.kind === 'lock_timeout',
+    )
+  } finally {
+    const exited = new Promise((resolve) => holder.once('exit', resolve))
+    process.kill(-holder.pid)
+    await exited
+  }
+  assert.equal(Market.open(source.root, { lock_timeout_seconds: 0.2 }).root, source.root)
 })

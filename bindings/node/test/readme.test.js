@@ -31,6 +31,8 @@ test('the README example runs', async (t) => {
   const market = Market.open(path.join(tmp, 'market'))
   await publishPig(market, '1.0.0', tmp)
   await publishPig(market, '2.0.0', tmp)
+  // Drafts are not for delivery: the version the README exports is in testing.
+  market.setReleaseState('pig', '2.0.0', 'testing')
   // `require('apptemplate')` finds this package through NODE_PATH.
   fs.mkdirSync(path.join(tmp, 'modules'))
   fs.symlinkSync(path.resolve(__dirname, '..'), path.join(tmp, 'modules', 'apptemplate'), 'dir')

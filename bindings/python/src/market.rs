@@ -16,7 +16,7 @@ use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use template_core::Overwrite;
 use template_market::{
-    ExportOptions, ImportOptions, Market as RustMarket, Progress, PullOptions, PullProgress,
+    ExportOptions, ImportOptions, Market as RustMarket, MarketOptions, Progress, PullOptions, PullProgress,
     RegistryAccess, RelocateOptions, RelocateProgress, generate_key_pair as rust_generate_key_pair,
 };
 
@@ -60,16 +60,19 @@ impl Market {
     /// Opens the market at `root`, creating an empty one when the
     /// directory does not exist or is empty.
     #[new]
-    fn new(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
-        py.detach(|| RustMarket::open(&root))
+    #[pyo3(signature = (root, **options))]
+    fn new(py: Python<'_>, root: PathBuf, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options: MarketOptions = kwargs_options(options)?;
+        py.detach(|| RustMarket::open_with(&root, &options))
             .map(|inner| Market { inner })
             .map_err(raise)
     }
 
-    /// Same as `Market(root)`.
+    /// Same as `Market(root, **options)`.
     #[staticmethod]
-    fn open(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
-        Market::new(py, root)
+    #[pyo3(signature = (root, **options))]
+    fn open(py: Python<'_>, root: PathBuf, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        Market::new(py, root, options)
     }
 
     /// The market's directory.

@@ -14,6 +14,7 @@ from apptemplate import Market, Template
 from apptemplate.types import KeyPair, PackageProgress
 from apptemplate.exceptions import (
     InvalidArgumentError,
+    LockedError,
     MissingBaseError,
     NotFoundError,
     PackageIntegrityError,
@@ -101,7 +102,7 @@ def test_release_states_move_through_the_life_cycle(tmp_path: Path, load_fixture
 def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
     events: List[PackageProgress] = []
     full = pig_market.export(tmp_path / "pig-1.0.0.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret_key"],
-                             progress=events.append)
+                             progress=events.append, allow_draft=True)
     assert full["carried_blobs"] > 0 and full["omitted_blobs"] == 0
     assert full["files"] == [str(tmp_path / "pig-1.0.0.tar.zst")]
     assert events and events[-1]["phase"] == "done"
@@ -109,7 +110,7 @@ def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_
     assert events[-1]["bytes_done"] == events[-1]["bytes_total"] == full["carried_bytes"]
 
     diff = pig_market.export(tmp_path / "pig-2.0.0-diff.tar.zst", "pig", ["2.0.0"], base={"versions": ["1.0.0"]},
-                             signing_key=keys["secret_key"])
+                             signing_key=keys["secret_key"], allow_draft=True)
     assert diff["omitted_blobs"] > 0 and diff["carried_bytes"] < full["carried_bytes"]
 
     second = Market(tmp_path / "second")
@@ -129,12 +130,12 @@ def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_
 
     # Against the destination's inventory, nothing is left to carry.
     nothing = pig_market.export(tmp_path / "again.tar.zst", "pig", ["1.0.0", "2.0.0"],
-                                base={"inventory": second.inventory()})
+                                base={"inventory": second.inventory()}, allow_draft=True)
     assert nothing["carried_blobs"] == 0 and nothing["omitted_blobs"] > 0
 
 
 def test_a_differential_package_needs_its_base(pig_market: Market, tmp_path: Path) -> None:
-    pig_market.export(tmp_path / "diff.tar.zst", "pig", ["2.0.0"], base={"versions": ["1.0.0"]})
+    pig_market.export(tmp_path / "diff.tar.zst", "pig", ["2.0.0"], base={"versions": ["1.0.0"]}, allow_draft=True)
     empty = Market(tmp_path / "empty")
     with pytest.raises(MissingBaseError) as info:
         empty.import_package(tmp_path / "diff.tar.zst", allow_unsigned=True)
@@ -143,8 +144,8 @@ def test_a_differential_package_needs_its_base(pig_market: Market, tmp_path: Pat
 
 
 def test_signatures_are_checked(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
-    pig_market.export(tmp_path / "unsigned.tar.zst", "pig", ["1.0.0"])
-    pig_market.export(tmp_path / "signed.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret_key"])
+    pig_market.export(tmp_path / "unsigned.tar.zst", "pig", ["1.0.0"], allow_draft=True)
+    pig_market.export(tmp_path / "signed.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret_key"], allow_draft=True)
     market = Market(tmp_path / "m")
     with pytest.raises(SignatureError) as info:
         market.import_package(tmp_path / "unsigned.tar.zst")
@@ -161,7 +162,7 @@ def test_signatures_are_checked(pig_market: Market, tmp_path: Path, keys: KeyPai
 
 def test_a_tampered_package_is_refused_and_changes_nothing(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
     package = tmp_path / "plain.tar"
-    pig_market.export(package, "pig", ["1.0.0"], compression="none", signing_key=keys["secret_key"])
+    pig_market.export(package, "pig", ["1.0.0"], compression="none", signing_key=keys["secret_key"], allow_draft=True)
     data = bytearray(package.read_bytes())
     # Flip one byte in the middle of the archive: inside a layer blob.
     data[len(data) // 2] ^= 0xFF
@@ -176,7 +177,7 @@ def test_a_tampered_package_is_refused_and_changes_nothing(pig_market: Market, t
 
 
 def test_packages_split_into_parts(pig_market: Market, tmp_path: Path) -> None:
-    report = pig_market.export(tmp_path / "pig", "pig", ["1.0.0"], part_size=64 << 10)
+    report = pig_market.export(tmp_path / "pig", "pig", ["1.0.0"], part_size=64 << 10, allow_draft=True)
     parts = report["files"]
     assert len(parts) > 1 and all(Path(p).stat().st_size <= 64 << 10 for p in parts)
     market = Market(tmp_path / "m")
@@ -189,21 +190,21 @@ def test_packages_split_into_parts(pig_market: Market, tmp_path: Path) -> None:
 def test_bad_arguments_are_named(pig_market: Market, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         pig_market.export(tmp_path / "x", "pig", ["1.0.0"],
-                          base={"versions": ["1.0.0"], "inventory": pig_market.inventory()})
+                          base={"versions": ["1.0.0"], "inventory": pig_market.inventory()}, allow_draft=True)
     assert info.value.details["option"] == "base"
     with pytest.raises(InvalidArgumentError) as info:
-        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], compression="gzip")  # type: ignore[arg-type]
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], compression="gzip", allow_draft=True)  # type: ignore[arg-type]
     assert info.value.details["option"] == "compression"
     with pytest.raises(InvalidArgumentError) as info:
-        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], part_size=0)
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], part_size=0, allow_draft=True)
     assert info.value.details["option"] == "part_size"
     with pytest.raises(InvalidArgumentError) as info:
-        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_kye="k")  # type: ignore[call-arg]
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_kye="k", allow_draft=True)  # type: ignore[call-arg]
     assert info.value.details["option"] == "signing_kye"
     with pytest.raises(InvalidArgumentError):
-        pig_market.export(tmp_path / "x", "pig", [])
+        pig_market.export(tmp_path / "x", "pig", [], allow_draft=True)
     with pytest.raises(InvalidArgumentError) as info:
-        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_key="garbage")
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_key="garbage", allow_draft=True)
     assert info.value.details["option"] == "signing_key"
 
 
@@ -218,11 +219,11 @@ def test_a_raising_progress_callback_cancels_and_is_re_raised(pig_market: Market
     # The export stops at once: no package, no partial file.
     package = tmp_path / "p.tar.zst"
     with pytest.raises(RuntimeError, match="stop here"):
-        pig_market.export(package, "pig", ["1.0.0"], progress=stop)
+        pig_market.export(package, "pig", ["1.0.0"], progress=stop, allow_draft=True)
     assert len(calls) == 2, "the callback is not called again after it raised"
     assert list(tmp_path.iterdir()) == []
 
-    pig_market.export(package, "pig", ["1.0.0"])
+    pig_market.export(package, "pig", ["1.0.0"], allow_draft=True)
     customer = Market.open(tmp_path / "customer")
     calls.clear()
     with pytest.raises(RuntimeError, match="stop here"):
@@ -245,7 +246,7 @@ def test_long_operations_release_the_gil(pig_market: Market, tmp_path: Path) -> 
     def export() -> None:
         try:
             pig_market.export(tmp_path / "gil.tar.zst", "pig", ["1.0.0", "2.0.0"], compression_level=19,
-                              progress=lambda _: started.set())
+                              progress=lambda _: started.set(), allow_draft=True)
         finally:
             done.set()
 
@@ -285,3 +286,23 @@ def test_images_from_a_docker_archive(tmp_path: Path) -> None:
     assert image["reference"] == f"{image['name']}@{image['digest']}"
     assert market.images() == [image]
     shutil.rmtree(tmp_path / "m")
+
+
+def test_drafts_export_only_on_purpose(pig_market: Market, tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError) as raised:
+        pig_market.export(tmp_path / "draft.tar.zst", "pig", ["1.0.0"])
+    assert raised.value.details["kind"] == "draft_export"
+    assert "allow_draft" in str(raised.value)
+    assert not (tmp_path / "draft.tar.zst").exists()
+
+
+def test_a_held_market_lock_times_out_naming_the_wait(pig_market: Market) -> None:
+    import fcntl
+
+    with open(pig_market.root / ".lock", "a", encoding="utf-8") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(LockedError) as raised:
+            Market(pig_market.root, lock_timeout_seconds=0.2)
+        assert raised.value.details["kind"] == "lock_timeout"
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert Market.open(pig_market.root, lock_timeout_seconds=0.2).root == pig_market.root

@@ -16,12 +16,26 @@ use template_core::package::{annotated, canonical_json};
 use crate::error::{MarketError, Result, io_err};
 use crate::store::write_atomic;
 
+/// Annotation of an imported version: digest of the manifest of the
+/// package whose signed release state the version carries.
+pub(crate) const ANNOTATION_VENDOR_PACKAGE: &str = "io.apptemplate.vendor-package";
+/// Annotation of an imported version: a release state decided at this
+/// site, kept apart from the vendor's.
+pub(crate) const ANNOTATION_SITE_STATE: &str = "io.apptemplate.site-release-state";
+
 /// A version as the catalog records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VersionRecord {
     pub(crate) artifact: Descriptor,
     pub(crate) content_digest: String,
+    /// The vendor's release state: for an imported version the one signed
+    /// in the package, for a version published here this market's own.
+    /// What the document says and what `released_only` checks.
     pub(crate) state: ReleaseState,
+    /// For an imported version, the package that carried `state`.
+    pub(crate) vendor_package: Option<String>,
+    /// For an imported version, a state decided at this site.
+    pub(crate) site_state: Option<ReleaseState>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,6 +98,8 @@ impl Catalog {
                         artifact: strip(d),
                         content_digest: c.to_owned(),
                         state: s,
+                        vendor_package: annotation(d, ANNOTATION_VENDOR_PACKAGE).map(str::to_owned),
+                        site_state: annotation(d, ANNOTATION_SITE_STATE).and_then(parse_state),
                     },
                 );
             } else if let Some(name) = annotation(d, ANNOTATION_REF_NAME) {
@@ -98,16 +114,20 @@ impl Catalog {
     pub(crate) fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut manifests = Vec::new();
         for ((t, v), r) in &self.versions {
-            manifests.push(annotated(
-                &r.artifact,
-                &[
-                    (ANNOTATION_ROLE, "version"),
-                    (ANNOTATION_TEMPLATE, t),
-                    (ANNOTATION_VERSION, v),
-                    (ANNOTATION_CONTENT_DIGEST, &r.content_digest),
-                    (ANNOTATION_RELEASE_STATE, state_name(r.state)),
-                ],
-            ));
+            let mut pairs = vec![
+                (ANNOTATION_ROLE, "version"),
+                (ANNOTATION_TEMPLATE, t.as_str()),
+                (ANNOTATION_VERSION, v.as_str()),
+                (ANNOTATION_CONTENT_DIGEST, r.content_digest.as_str()),
+                (ANNOTATION_RELEASE_STATE, state_name(r.state)),
+            ];
+            if let Some(package) = &r.vendor_package {
+                pairs.push((ANNOTATION_VENDOR_PACKAGE, package.as_str()));
+            }
+            if let Some(site) = r.site_state {
+                pairs.push((ANNOTATION_SITE_STATE, state_name(site)));
+            }
+            manifests.push(annotated(&r.artifact, &pairs));
         }
         for ((name, _), d) in &self.images {
             manifests.push(annotated(

@@ -167,6 +167,31 @@ pub enum MarketError {
         what: String,
     },
 
+    /// Another process held the market's lock for longer than the lock
+    /// timeout.
+    #[error(
+        "the market at `{}` is locked by {holder}; gave up after waiting {waited_ms} ms; let that operation finish (or stop it) and try again, or wait longer (lock timeout)", market.display()
+    )]
+    LockTimeout {
+        /// The market's root.
+        market: PathBuf,
+        /// Who holds the lock, as far as known.
+        holder: String,
+        /// How long the operation waited, in milliseconds.
+        waited_ms: u64,
+    },
+
+    /// A draft version was exported without allowing drafts.
+    #[error(
+        "template {template} version {version} is a draft, which is not for delivery; move it to testing or released first, or export it as a draft on purpose (option `allow_draft`)"
+    )]
+    DraftExport {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+    },
+
     /// An export was asked for something it cannot do.
     #[error("cannot export: {message}")]
     InvalidExport {
@@ -215,7 +240,10 @@ impl MarketError {
             MarketError::DeleteReleased { .. } => "RELEASE_STATE",
             MarketError::Registry { .. } => "REGISTRY_ERROR",
             MarketError::Cancelled { .. } => "CANCELLED",
-            MarketError::InvalidExport { .. } => "INVALID_ARGUMENT",
+            MarketError::InvalidExport { .. } | MarketError::DraftExport { .. } => {
+                "INVALID_ARGUMENT"
+            }
+            MarketError::LockTimeout { .. } => "LOCKED",
         }
     }
 

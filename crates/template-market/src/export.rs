@@ -7,7 +7,10 @@ use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Descriptor;
-use template_core::package::format::{OCI_MANIFEST_MEDIA_TYPE, VERSION_DOCUMENT_MEDIA_TYPE};
+use template_core::ReleaseState;
+use template_core::package::format::{
+    EMPTY_DIGEST, OCI_MANIFEST_MEDIA_TYPE, VERSION_DOCUMENT_MEDIA_TYPE,
+};
 use template_core::package::{
     Compression, Inventory, PackageBase, PackageManifest, PackageWriter, PackagedImage,
     PackagedVersion, WriterOptions, image_digest, image_name, manifest_references, sha256_of,
@@ -47,6 +50,10 @@ pub struct ExportRequest {
     pub compression: Compression,
     /// Sign the package manifest with this key.
     pub signing_key: Option<SecretKey>,
+    /// Export versions that are still drafts. A draft is not meant for
+    /// delivery; without this, exporting one fails with
+    /// [`MarketError::DraftExport`].
+    pub allow_draft: bool,
 }
 
 impl ExportRequest {
@@ -62,7 +69,14 @@ impl ExportRequest {
             base: ExportBase::Full,
             compression: Compression::Zstd { level: 3, workers },
             signing_key: None,
+            allow_draft: false,
         }
+    }
+
+    /// The same request, allowed to export draft versions.
+    pub fn allowing_drafts(mut self) -> Self {
+        self.allow_draft = true;
+        self
     }
 
     /// The same request with another base.
@@ -125,10 +139,12 @@ impl Market {
     /// The manifest a package for `request` would have, without writing it.
     pub fn plan_export(&self, request: &ExportRequest) -> Result<PackageManifest> {
         let _lock = self.lock(false)?;
-        self.plan_locked(request)
+        Ok(self.plan_locked(request)?.0)
     }
 
-    fn plan_locked(&self, request: &ExportRequest) -> Result<PackageManifest> {
+    /// The manifest of the package, and the carried manifests (images,
+    /// version artifacts) whose blobs it does not all carry.
+    fn plan_locked(&self, request: &ExportRequest) -> Result<(PackageManifest, BTreeSet<String>)> {
         if request.versions.is_empty() {
             return Err(MarketError::InvalidExport {
                 message: "no version was asked for".to_owned(),
@@ -146,6 +162,12 @@ impl Market {
                     what: format!("template {} version {number}", request.template),
                     market: self.root().to_owned(),
                 })?;
+            if record.state == ReleaseState::Draft && !request.allow_draft {
+                return Err(MarketError::DraftExport {
+                    template: request.template.clone(),
+                    version: number.clone(),
+                });
+            }
             let doc = self.version_closure(&catalog, record, &mut needed)?;
             let art = self
                 .store()
@@ -219,14 +241,41 @@ impl Market {
         let (omitted, carried): (Vec<Descriptor>, Vec<Descriptor>) = needed
             .into_values()
             .partition(|d| base_set.contains(d.digest().as_ref()));
-        Ok(PackageManifest::new(
-            &request.template,
-            versions,
-            images,
-            base,
-            carried,
-            omitted,
-        )?)
+        let carried_set: BTreeSet<String> =
+            carried.iter().map(|d| d.digest().to_string()).collect();
+        let mut incomplete = BTreeSet::new();
+        for image in &images {
+            let digest = image.manifest.digest().to_string();
+            if !carried_set.contains(&digest) {
+                continue;
+            }
+            let mut closure = BTreeMap::new();
+            self.image_closure(&catalog, &digest, &mut closure)?;
+            if closure.keys().any(|d| !carried_set.contains(d)) {
+                incomplete.insert(digest);
+            }
+        }
+        for v in &versions {
+            let digest = v.artifact.digest().to_string();
+            if !carried_set.contains(&digest) {
+                continue;
+            }
+            let art = self.store().read_small(&digest, MAX_DOCUMENT_BYTES)?;
+            let refs = manifest_references(OCI_MANIFEST_MEDIA_TYPE, &art).map_err(|message| {
+                MarketError::Corrupt {
+                    path: self.index_path(),
+                    message,
+                }
+            })?;
+            if refs.iter().any(|r| {
+                r.digest().as_ref() != EMPTY_DIGEST && !carried_set.contains(r.digest().as_ref())
+            }) {
+                incomplete.insert(digest);
+            }
+        }
+        let manifest =
+            PackageManifest::new(&request.template, versions, images, base, carried, omitted)?;
+        Ok((manifest, incomplete))
     }
 
     /// Writes a package for `request` into `out`, reporting progress.
@@ -243,7 +292,7 @@ impl Market {
         progress: &mut ProgressCallback<'_>,
     ) -> Result<ExportReport> {
         let _lock = self.lock(false)?;
-        let manifest = self.plan_locked(request)?;
+        let (manifest, incomplete_manifests) = self.plan_locked(request)?;
         let manifest_bytes = manifest.to_bytes()?;
         let manifest_digest = sha256_of(&manifest_bytes);
         let signature = match &request.signing_key {
@@ -259,6 +308,7 @@ impl Market {
         };
         let options = WriterOptions {
             compression: request.compression,
+            incomplete_manifests,
         };
         let mut writer = PackageWriter::new(
             CountingWriter {
@@ -352,13 +402,27 @@ impl Market {
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file = fs::File::create(&partial).map_err(io_err("create", &partial))?;
-        let out = io::BufWriter::with_capacity(COPY_BUFFER, file);
-        let finished = self.export(request, out, progress).and_then(|report| {
-            let file = fs::File::open(&partial).map_err(io_err("open", &partial))?;
-            file.sync_all().map_err(io_err("sync", &partial))?;
-            fs::rename(&partial, path).map_err(io_err("rename into", path))?;
-            Ok(report)
-        });
+        let mut out = RecordingWriter {
+            inner: io::BufWriter::with_capacity(COPY_BUFFER, file),
+            failure: None,
+        };
+        let finished = self
+            .export(request, &mut out, progress)
+            .map_err(|e| match out.failure.take() {
+                Some(source) => MarketError::Io {
+                    action: "write the package to",
+                    path: partial.clone(),
+                    source,
+                },
+                None => e,
+            })
+            .and_then(|report| {
+                drop(out);
+                let file = fs::File::open(&partial).map_err(io_err("open", &partial))?;
+                file.sync_all().map_err(io_err("sync", &partial))?;
+                fs::rename(&partial, path).map_err(io_err("rename into", path))?;
+                Ok(report)
+            });
         let mut report = match finished {
             Ok(report) => report,
             Err(e) => {
@@ -381,19 +445,43 @@ impl Market {
         part_size: u64,
         progress: &mut ProgressCallback<'_>,
     ) -> Result<ExportReport> {
+        let dir = match base.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(MarketError::Io {
+                action: "write package parts into the directory",
+                path: dir.to_owned(),
+                source: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no such directory; create it or choose another",
+                ),
+            });
+        }
         let writer = crate::parts::PartWriter::new(base, part_size);
         let mut holder = PartsSink {
             writer: Some(writer),
+            failure: None,
         };
         let mut report = match self.export(request, &mut holder, progress) {
             Ok(report) => report,
             Err(e) => {
+                let mut attempted = None;
                 if let Some(writer) = holder.writer.take() {
+                    attempted = writer.attempted().map(Path::to_owned);
                     for path in writer.written() {
                         let _ = fs::remove_file(path);
                     }
                 }
-                return Err(e);
+                return Err(match holder.failure.take() {
+                    Some(source) => MarketError::Io {
+                        action: "write the package part",
+                        path: attempted.unwrap_or_else(|| base.to_owned()),
+                        source,
+                    },
+                    None => e,
+                });
             }
         };
         let writer = holder
@@ -409,19 +497,53 @@ impl Market {
 
 struct PartsSink {
     writer: Option<crate::parts::PartWriter>,
+    /// The first write error, reported with the part's path.
+    failure: Option<io::Error>,
 }
 
 impl Write for PartsSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.writer.as_mut() {
+        let result = match self.writer.as_mut() {
             Some(w) => w.write(buf),
             None => Err(io::Error::other("closed")),
-        }
+        };
+        record_failure(result, &mut self.failure)
     }
     fn flush(&mut self) -> io::Result<()> {
         match self.writer.as_mut() {
             Some(w) => w.flush(),
             None => Ok(()),
+        }
+    }
+}
+
+/// Keeps the first I/O error of the destination, so that a failed export
+/// names the file it could not write rather than the archive entry.
+struct RecordingWriter<W> {
+    inner: W,
+    failure: Option<io::Error>,
+}
+
+impl<W: Write> Write for RecordingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.inner.write(buf);
+        record_failure(result, &mut self.failure)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.inner.flush();
+        record_failure(result, &mut self.failure)
+    }
+}
+
+fn record_failure<T>(result: io::Result<T>, slot: &mut Option<io::Error>) -> io::Result<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let copy = io::Error::new(e.kind(), e.to_string());
+            if slot.is_none() {
+                *slot = Some(e);
+            }
+            Err(copy)
         }
     }
 }

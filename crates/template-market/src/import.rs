@@ -13,16 +13,18 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Descriptor;
+use template_core::package::format::{OCI_MANIFEST_MEDIA_TYPE, VERSION_DOCUMENT_MEDIA_TYPE};
 use template_core::package::{
-    BlobReader, PackageHeader, PackageReader, PackageSink, ReaderLimits, sha256_hex,
+    BlobReader, PackageError, PackageHeader, PackageManifest, PackageReader, PackageSink,
+    PackagedVersion, ReaderLimits, blob_entry_name, manifest_references, sha256_hex,
 };
 
-use crate::Market;
-use crate::catalog::{Catalog, VersionRecord};
+use crate::catalog::{Catalog, VersionRecord, state_name};
 use crate::error::{MarketError, Result, io_err};
 use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
 use crate::signing::{PublicKey, verify};
 use crate::store::{COPY_BUFFER, sync_dir};
+use crate::{MAX_DOCUMENT_BYTES, Market};
 
 /// Which packages an import accepts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,6 +85,10 @@ pub enum ImportedVersion {
     Added,
     /// Already here with the same content; nothing changed.
     Unchanged,
+    /// Already here with the same content, and the package carries a
+    /// newer vendor release state (e.g. draft, now released), which the
+    /// market now records. A state decided at this site is kept apart.
+    ReleaseStateUpdated,
 }
 
 /// What an import did. Serializes with its field names; each version as
@@ -153,6 +159,10 @@ impl PackageSink for ImportSink<'_, '_> {
                     }
                     .into());
                 }
+                Some(existing) if v.release_state > existing.state => self
+                    .report
+                    .versions
+                    .push((v.version.clone(), ImportedVersion::ReleaseStateUpdated)),
                 Some(_) => self
                     .report
                     .versions
@@ -179,6 +189,9 @@ impl PackageSink for ImportSink<'_, '_> {
                 missing_blobs: missing.len(),
                 missing_bytes: missing.iter().map(|d| d.size()).sum(),
             });
+        }
+        for v in &manifest.versions {
+            self.market.check_omitted_version(manifest, v)?;
         }
         let hex = sha256_hex(&digest).unwrap_or("unknown");
         let staging = self.market.staging_dir().join(hex);
@@ -252,7 +265,7 @@ impl PackageSink for ImportSink<'_, '_> {
         let mut file = fs::File::create(&partial).map_err(io_err("create", &partial))?;
         let mut cancelled = false;
         let mut reader = ProgressReader {
-            inner: data,
+            inner: &mut *data,
             phase: Phase::Import,
             done: &mut self.done,
             total: self.total,
@@ -269,13 +282,27 @@ impl PackageSink for ImportSink<'_, '_> {
             let _ = fs::remove_file(&partial);
             return Err(self.cancelled());
         }
-        copied.map_err(|e| MarketError::Io {
-            action: "stage",
-            path: partial.clone(),
-            source: e,
-        })?;
-        file.sync_all().map_err(io_err("sync", &partial))?;
+        // A blob that failed (verification or disk) never stays half
+        // written: staging keeps only complete, verified blobs.
+        let finished = copied
+            .map_err(|e| MarketError::Io {
+                action: "stage",
+                path: partial.clone(),
+                source: e,
+            })
+            .and_then(|_| file.sync_all().map_err(io_err("sync", &partial)));
         drop(file);
+        if let Err(e) = finished {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+        if !data.is_verified() {
+            let _ = fs::remove_file(&partial);
+            return Err(MarketError::Corrupt {
+                path: partial,
+                message: "the blob was not verified to its end".to_owned(),
+            });
+        }
         fs::rename(&partial, &target).map_err(io_err("rename into", &target))?;
         self.report.blobs_written += 1;
         self.report.bytes_written += descriptor.size();
@@ -292,6 +319,91 @@ impl ImportSink<'_, '_> {
                 self.report.manifest_digest, self.report.template
             ),
         }
+    }
+}
+
+/// Whether a failed import keeps its staged blobs for a retry: only when
+/// the package itself may be sound (stopped, a disk or copy problem).
+fn keeps_staging(e: &MarketError) -> bool {
+    match e {
+        MarketError::Cancelled { .. }
+        | MarketError::Io { .. }
+        | MarketError::InsufficientSpace { .. } => true,
+        MarketError::Core(template_core::Error::Package(p)) => matches!(
+            p,
+            PackageError::Truncated { .. } | PackageError::MissingBlobs { .. }
+        ),
+        _ => false,
+    }
+}
+
+impl Market {
+    /// Checks a version whose document or artifact the package does not
+    /// carry against what this market holds: the package may only claim
+    /// what the held blobs say (template, version, release state, content
+    /// digest, and which document the artifact names).
+    fn check_omitted_version(&self, manifest: &PackageManifest, v: &PackagedVersion) -> Result<()> {
+        let carried = |d: &Descriptor| manifest.blobs.iter().any(|b| b.digest() == d.digest());
+        let store = self.store();
+        if !carried(&v.artifact) {
+            let entry = blob_entry_name(v.artifact.digest().as_ref());
+            let bytes = store.read_small(v.artifact.digest().as_ref(), MAX_DOCUMENT_BYTES)?;
+            let refs = manifest_references(OCI_MANIFEST_MEDIA_TYPE, &bytes).map_err(|message| {
+                PackageError::Inconsistent {
+                    entry: entry.clone(),
+                    detail: format!(
+                        "the market's copy of this version artifact is not a manifest: {message}"
+                    ),
+                }
+            })?;
+            let documents: Vec<&Descriptor> = refs
+                .iter()
+                .filter(|d| d.media_type().as_ref() == VERSION_DOCUMENT_MEDIA_TYPE)
+                .collect();
+            if !matches!(documents.as_slice(), [only] if only.digest() == v.document.digest()) {
+                return Err(PackageError::Inconsistent {
+                    entry,
+                    detail: format!(
+                        "the package says version {} is this artifact (already at the site) with document {}, but the market's artifact names another document",
+                        v.version,
+                        v.document.digest()
+                    ),
+                }
+                .into());
+            }
+        }
+        if !carried(&v.document) {
+            let entry = blob_entry_name(v.document.digest().as_ref());
+            let bytes = store.read_small(v.document.digest().as_ref(), MAX_DOCUMENT_BYTES)?;
+            let options = template_core::LoadOptions {
+                max_bytes: usize::try_from(MAX_DOCUMENT_BYTES).unwrap_or(usize::MAX),
+            };
+            let doc = template_core::load(&bytes, template_core::Format::Json, options)?;
+            let content = template_core::content_digest(&doc)?;
+            let held = format!(
+                "{} {} ({}, content {content})",
+                doc.template.id,
+                doc.version,
+                state_name(doc.release_state)
+            );
+            let claimed = format!(
+                "{} {} ({}, content {})",
+                manifest.template,
+                v.version,
+                state_name(v.release_state),
+                v.content_digest
+            );
+            if held != claimed {
+                return Err(PackageError::Inconsistent {
+                    entry,
+                    detail: format!(
+                        "the package lists this version document as already at the site and claims it is {claimed}, but the market's copy is {held}; refusing the package"
+                    ),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -337,7 +449,7 @@ impl Market {
         options: &ImportOptions,
         progress: &mut ProgressCallback<'_>,
     ) -> Result<ImportReport> {
-        let _lock = self.lock(true)?;
+        let _lock = self.lock_reporting(true, progress)?;
         let catalog = self.catalog()?;
         let mut sink = ImportSink {
             market: self,
@@ -359,7 +471,22 @@ impl Market {
             items_done: 0,
             items_total: 0,
         };
-        let summary = PackageReader::new(options.limits).read(source, &mut sink)?;
+        let read = PackageReader::new(options.limits).read(source, &mut sink);
+        let summary = match read {
+            Ok(summary) => summary,
+            Err(e) => {
+                // A package refused for what it holds is not retried: its
+                // staged blobs go. Cancellation, I/O failures and an
+                // incomplete copy keep them for the retry that resumes.
+                if let Some(staging) = &sink.staging
+                    && !keeps_staging(&e)
+                {
+                    let _ = fs::remove_dir_all(staging);
+                    let _ = fs::remove_dir(self.staging_dir());
+                }
+                return Err(e);
+            }
+        };
         let ImportSink {
             mut catalog,
             staging,
@@ -407,24 +534,32 @@ impl Market {
             items_total,
             item: "index.json",
         });
-        let documents: Vec<_> = summary.versions.iter().collect();
+        let package = summary.header.manifest_digest.clone();
         for v in &manifest.versions {
             let key = (manifest.template.clone(), v.version.clone());
-            if catalog.versions.contains_key(&key) {
-                continue;
+            match catalog.versions.get_mut(&key) {
+                // The vendor moved the version on: its signed state (and
+                // the artifact whose document says so) replace the old
+                // one; a decision of this site stays as it was.
+                Some(existing) if v.release_state > existing.state => {
+                    existing.artifact = v.artifact.clone();
+                    existing.state = v.release_state;
+                    existing.vendor_package = Some(package.clone());
+                }
+                Some(_) => {}
+                None => {
+                    catalog.versions.insert(
+                        key,
+                        VersionRecord {
+                            artifact: v.artifact.clone(),
+                            content_digest: v.content_digest.clone(),
+                            state: v.release_state,
+                            vendor_package: Some(package.clone()),
+                            site_state: None,
+                        },
+                    );
+                }
             }
-            let state = documents
-                .iter()
-                .find(|d| d.version == v.version)
-                .map_or(v.release_state, |d| d.release_state);
-            catalog.versions.insert(
-                key,
-                VersionRecord {
-                    artifact: v.artifact.clone(),
-                    content_digest: v.content_digest.clone(),
-                    state,
-                },
-            );
         }
         let known: BTreeSet<&str> = manifest.blobs.iter().map(|d| d.digest().as_ref()).collect();
         for image in &manifest.images {

@@ -56,9 +56,10 @@ pub mod testkit;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use template_core::package::format::*;
 use template_core::package::{
     Inventory, InventoryVersion, canonical_json, descriptor, image_digest, image_name,
@@ -71,7 +72,9 @@ pub use error::{MarketError, Result};
 pub use export::{ExportBase, ExportReport, ExportRequest};
 pub use images::ImageRef;
 pub use import::{ImportOptions, ImportReport, ImportedVersion, Trust};
-pub use options::{CompressionName, ExportOptions, RegistryAccess, at_least_one, seconds};
+pub use options::{
+    CompressionName, ExportOptions, RegistryAccess, at_least_one, optional_seconds, seconds,
+};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use pull::{PullCallback, PullEvent, PullOptions, PullProgress, PullReport, PulledImage};
@@ -94,6 +97,35 @@ const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
 pub struct Market {
     root: PathBuf,
     store: Store,
+    lock_timeout: Option<Duration>,
+}
+
+/// How a market is opened. Serializes as `{lock_timeout_seconds}`
+/// (absent: wait as long as it takes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MarketOptions {
+    /// How long an operation waits for the market's lock while another
+    /// process holds it; `None` waits as long as it takes. On timeout the
+    /// operation fails with [`MarketError::LockTimeout`], naming the
+    /// holder when known. Exports and imports report the wait through
+    /// their progress callback ([`Phase::Wait`]).
+    #[serde(
+        rename = "lock_timeout_seconds",
+        with = "options::optional_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lock_timeout: Option<Duration>,
+}
+
+impl MarketOptions {
+    /// Options with this lock timeout.
+    pub fn with_lock_timeout(timeout: Duration) -> Self {
+        MarketOptions {
+            lock_timeout: Some(timeout),
+        }
+    }
 }
 
 /// A template and its versions. Serializes with its field names.
@@ -115,8 +147,17 @@ pub struct VersionSummary {
     pub template: String,
     /// Version number.
     pub version: String,
-    /// Release state.
+    /// The vendor's release state: for an imported version the one signed
+    /// in the package that carried it (a newer package moves it on), for a
+    /// version published here this market's own. `released_only`
+    /// environments check this state.
     pub state: ReleaseState,
+    /// For an imported version, a release state decided at this site
+    /// ([`Market::set_release_state`]), recorded apart from the vendor's.
+    pub site_state: Option<ReleaseState>,
+    /// For an imported version, the manifest digest of the package whose
+    /// signed release state `state` is.
+    pub vendor_package: Option<String>,
     /// Content digest of the document.
     pub content_digest: String,
 }
@@ -126,8 +167,12 @@ pub struct VersionSummary {
 pub struct GcReport {
     /// Blobs removed.
     pub blobs_removed: usize,
-    /// Bytes freed.
+    /// Bytes freed, staging included.
     pub bytes_freed: u64,
+    /// Files of interrupted imports removed from `staging/`.
+    pub staged_files_removed: usize,
+    /// Their size (part of `bytes_freed`).
+    pub staged_bytes_freed: u64,
 }
 
 /// What [`Market::verify`] found. Serializes with its field names.
@@ -135,6 +180,11 @@ pub struct GcReport {
 pub struct VerifyReport {
     /// Blobs hashed.
     pub blobs_checked: usize,
+    /// Files of interrupted imports in `staging/` (kept for a retry of the
+    /// same package; `gc` removes them).
+    pub staged_files: usize,
+    /// Their size.
+    pub staged_bytes: u64,
     /// Every problem found, in words; empty when the market is sound.
     pub problems: Vec<String>,
 }
@@ -142,7 +192,18 @@ pub struct VerifyReport {
 /// A held lock on the market; released when dropped.
 #[derive(Debug)]
 pub(crate) struct MarketLock {
-    _file: File,
+    file: File,
+    exclusive: bool,
+}
+
+impl Drop for MarketLock {
+    fn drop(&mut self) {
+        if self.exclusive {
+            // Forget the holder before the lock goes (closing the file
+            // releases it).
+            let _ = self.file.set_len(0);
+        }
+    }
 }
 
 impl Market {
@@ -150,11 +211,17 @@ impl Market {
     /// does not exist or is empty, and removing leftovers of interrupted
     /// writes (temporary files; staged imports are kept for a retry).
     pub fn open(root: impl AsRef<Path>) -> Result<Market> {
+        Market::open_with(root, &MarketOptions::default())
+    }
+
+    /// [`Market::open`] with options (e.g. a lock timeout).
+    pub fn open_with(root: impl AsRef<Path>, options: &MarketOptions) -> Result<Market> {
         let root = root.as_ref().to_owned();
         fs::create_dir_all(&root).map_err(io_err("create", &root))?;
         let market = Market {
             store: Store::new(&root),
             root,
+            lock_timeout: options.lock_timeout,
         };
         let _lock = market.lock(true)?;
         let layout_path = market.root.join(OCI_LAYOUT_ENTRY);
@@ -207,20 +274,90 @@ impl Market {
         self.root.join("staging")
     }
 
+    /// The same market with another lock timeout (see
+    /// [`MarketOptions::lock_timeout`]).
+    pub fn with_lock_timeout(mut self, timeout: Option<Duration>) -> Market {
+        self.lock_timeout = timeout;
+        self
+    }
+
     pub(crate) fn lock(&self, exclusive: bool) -> Result<MarketLock> {
+        self.lock_reporting(exclusive, &mut |_| std::ops::ControlFlow::Continue(()))
+    }
+
+    /// Takes the market's lock. While another process holds it, reports
+    /// the wait through `progress` ([`Phase::Wait`], the holder as the
+    /// item) and gives up after the lock timeout.
+    pub(crate) fn lock_reporting(
+        &self,
+        exclusive: bool,
+        progress: &mut ProgressCallback<'_>,
+    ) -> Result<MarketLock> {
+        use std::fs::TryLockError;
         let path = self.root.join(".lock");
-        let file = fs::OpenOptions::new()
+        let mut file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&path)
             .map_err(io_err("open", &path))?;
-        if exclusive {
-            file.lock().map_err(io_err("lock", &path))?;
-        } else {
-            file.lock_shared().map_err(io_err("lock", &path))?;
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(10);
+        loop {
+            let attempt = if exclusive {
+                file.try_lock()
+            } else {
+                file.try_lock_shared()
+            };
+            match attempt {
+                Ok(()) => break,
+                Err(TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            let waited = started.elapsed();
+            let holder = lock_holder(&path);
+            let timeout_ms = self
+                .lock_timeout
+                .map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+            let flow = progress(&Progress {
+                phase: Phase::Wait,
+                bytes_done: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                bytes_total: timeout_ms,
+                items_done: 0,
+                items_total: 0,
+                item: &holder,
+            });
+            if flow.is_break() {
+                return Err(MarketError::Cancelled {
+                    what: format!(
+                        "waiting for the lock of the market at {}",
+                        self.root.display()
+                    ),
+                });
+            }
+            if let Some(timeout) = self.lock_timeout {
+                if waited >= timeout {
+                    return Err(MarketError::LockTimeout {
+                        market: self.root.clone(),
+                        holder,
+                        waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+                delay = delay.min(timeout - waited);
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(500));
         }
-        Ok(MarketLock { _file: file })
+        if exclusive {
+            use std::io::{Seek, Write};
+            let note = format!("process {}", std::process::id());
+            let _ = file
+                .set_len(0)
+                .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+                .and_then(|_| file.write_all(note.as_bytes()));
+        }
+        Ok(MarketLock { file, exclusive })
     }
 
     pub(crate) fn catalog(&self) -> Result<Catalog> {
@@ -331,6 +468,8 @@ impl Market {
             artifact: art_desc,
             content_digest: template_core::content_digest(version)?,
             state: version.release_state,
+            vendor_package: None,
+            site_state: None,
         })
     }
 
@@ -389,12 +528,7 @@ impl Market {
             .versions
             .iter()
             .filter(|((t, _), _)| t == template)
-            .map(|((t, v), r)| VersionSummary {
-                template: t.clone(),
-                version: v.clone(),
-                state: r.state,
-                content_digest: r.content_digest.clone(),
-            })
+            .map(|((t, v), r)| summary(t, v, r))
             .collect();
         sort_summaries(&mut out);
         Ok(out)
@@ -409,12 +543,7 @@ impl Market {
             by_template
                 .entry(t.clone())
                 .or_default()
-                .push(VersionSummary {
-                    template: t.clone(),
-                    version: v.clone(),
-                    state: r.state,
-                    content_digest: r.content_digest.clone(),
-                });
+                .push(summary(t, v, r));
         }
         let mut out = Vec::new();
         for (id, mut versions) in by_template {
@@ -450,6 +579,13 @@ impl Market {
 
     /// Moves a version to another release state, checking the life cycle
     /// ([`template_core::set_release_state`]).
+    ///
+    /// For a version published here, this is the vendor's state: the
+    /// document changes and packages carry it. For an imported version the
+    /// vendor's state is the one signed in its package and cannot be
+    /// changed here; the new state is recorded as this site's decision
+    /// ([`VersionSummary::site_state`]) and the document keeps the
+    /// vendor's state, which is what `released_only` environments check.
     pub fn set_release_state(
         &self,
         template: &str,
@@ -464,6 +600,14 @@ impl Market {
             .get(&key)
             .ok_or_else(|| self.not_found(format!("template {template} version {version}")))?;
         let mut doc = self.load_version(record)?;
+        if record.vendor_package.is_some() {
+            doc.release_state = record.site_state.unwrap_or(record.state);
+            template_core::set_release_state(&mut doc, state)?;
+            let mut record = record.clone();
+            record.site_state = Some(state);
+            catalog.versions.insert(key, record);
+            return catalog.save(&self.index_path());
+        }
         template_core::set_release_state(&mut doc, state)?;
         let record = self.write_version(&doc)?;
         catalog.versions.insert(key, record);
@@ -601,9 +745,13 @@ impl Market {
             }
         }
         let staging = self.staging_dir();
+        let (files, bytes) = staging_usage(&staging)?;
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(io_err("remove", &staging))?;
         }
+        report.staged_files_removed = files;
+        report.staged_bytes_freed = bytes;
+        report.bytes_freed += bytes;
         Ok(report)
     }
 
@@ -642,7 +790,43 @@ impl Market {
                 Err(e) => report.problems.push(e.to_string()),
             }
         }
+        let (files, bytes) = staging_usage(&self.staging_dir())?;
+        report.staged_files = files;
+        report.staged_bytes = bytes;
         for ((t, v), record) in &catalog.versions {
+            match self.load_version(record) {
+                Ok(doc) => {
+                    let served = template_core::content_digest(&doc).map_err(MarketError::from);
+                    match served {
+                        Ok(digest) if digest == record.content_digest => {}
+                        Ok(digest) => report.problems.push(format!(
+                            "template {t} version {v}: the document served has content digest {digest} but the catalog records {}; the version's artifact {} points at another document",
+                            record.content_digest,
+                            record.artifact.digest()
+                        )),
+                        Err(e) => report.problems.push(format!("template {t} version {v}: {e}")),
+                    }
+                    if doc.template.id != *t || doc.version != *v {
+                        report.problems.push(format!(
+                            "template {t} version {v}: the document served is {} {}",
+                            doc.template.id, doc.version
+                        ));
+                    }
+                    if doc.release_state != record.state {
+                        report.problems.push(format!(
+                            "template {t} version {v}: the document served is {} but the catalog records {}",
+                            catalog::state_name(doc.release_state),
+                            catalog::state_name(record.state)
+                        ));
+                    }
+                }
+                Err(e) => {
+                    report
+                        .problems
+                        .push(format!("template {t} version {v}: {e}"));
+                    continue;
+                }
+            }
             let mut closure = BTreeMap::new();
             if let Err(e) = self.version_closure(&catalog, record, &mut closure) {
                 report
@@ -659,6 +843,54 @@ impl Market {
             }
         }
         Ok(report)
+    }
+}
+
+/// Files and bytes under `staging/` (interrupted imports).
+fn staging_usage(staging: &Path) -> Result<(usize, u64)> {
+    let mut files = 0;
+    let mut bytes = 0;
+    let packages = match fs::read_dir(staging) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(io_err("list", staging)(e)),
+    };
+    for package in packages.flatten() {
+        let path = package.path();
+        let Ok(entries) = fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if let Ok(meta) = entry.metadata()
+                && meta.is_file()
+            {
+                files += 1;
+                bytes += meta.len();
+            }
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// Who holds the lock, as its holder wrote it (exclusive holders only).
+fn lock_holder(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() || text.len() > 200 {
+        "another process (a reader, or one that did not say which)".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+fn summary(template: &str, version: &str, r: &VersionRecord) -> VersionSummary {
+    VersionSummary {
+        template: template.to_owned(),
+        version: version.to_owned(),
+        state: r.state,
+        site_state: r.site_state,
+        vendor_package: r.vendor_package.clone(),
+        content_digest: r.content_digest.clone(),
     }
 }
 
@@ -692,5 +924,95 @@ pub(crate) fn sniff_media_type(bytes: &[u8]) -> String {
             manifests: Some(_), ..
         }) => OCI_INDEX_MEDIA_TYPE.to_owned(),
         _ => OCI_MANIFEST_MEDIA_TYPE.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_reported_and_times_out_naming_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let market = Market::open(dir.path().join("m")).unwrap();
+        let pid = std::process::id().to_string();
+        let held = market.lock(true).unwrap();
+
+        let waiting = market
+            .clone()
+            .with_lock_timeout(Some(Duration::from_millis(300)));
+        let mut waits = Vec::new();
+        let err = waiting
+            .import(&b""[..], &ImportOptions::default(), &mut |p| {
+                if p.phase == Phase::Wait {
+                    waits.push((p.item.to_owned(), p.bytes_total));
+                }
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        let MarketError::LockTimeout { holder, .. } = &err else {
+            panic!("expected LockTimeout, got {err}");
+        };
+        assert!(holder.contains(&pid), "{err}");
+        assert!(err.to_string().contains(&pid), "{err}");
+        assert!(!waits.is_empty(), "the wait was reported");
+        assert!(
+            waits
+                .iter()
+                .all(|(item, total)| item.contains(&pid) && *total == 300)
+        );
+
+        let options = MarketOptions::with_lock_timeout(Duration::from_millis(100));
+        let err = Market::open_with(market.root(), &options).unwrap_err();
+        assert!(matches!(err, MarketError::LockTimeout { .. }), "{err}");
+
+        // The progress callback can stop the wait.
+        let err = market
+            .import(&b""[..], &ImportOptions::default(), &mut |_| {
+                ControlFlow::Break(())
+            })
+            .unwrap_err();
+        assert!(matches!(err, MarketError::Cancelled { .. }), "{err}");
+
+        // Released: the same call goes on to read the (empty) package.
+        drop(held);
+        let err = waiting
+            .import(&b""[..], &ImportOptions::default(), &mut |_| {
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        assert!(err.as_package_error().is_some(), "{err}");
+        assert_eq!(fs::read(market.root().join(".lock")).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_waiter_gets_the_lock_once_the_holder_releases_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let market = Market::open(dir.path().join("m")).unwrap();
+        let held = market.lock(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let releaser = std::thread::spawn(move || {
+            // Release once the waiter has reported that it waits.
+            let _ = rx.recv();
+            drop(held);
+        });
+        let waiting = market
+            .clone()
+            .with_lock_timeout(Some(Duration::from_secs(60)));
+        let mut reported = 0;
+        let err = waiting
+            .import(&b""[..], &ImportOptions::default(), &mut |p| {
+                if p.phase == Phase::Wait {
+                    reported += 1;
+                    let _ = tx.send(());
+                }
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        releaser.join().unwrap();
+        assert!(reported > 0);
+        assert!(err.as_package_error().is_some(), "{err}");
     }
 }

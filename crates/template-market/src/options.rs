@@ -39,6 +39,37 @@ pub mod seconds {
     }
 }
 
+/// An optional [`Duration`] as a number of seconds, for
+/// `#[serde(with = "...")]` on `Option<Duration>` fields.
+pub mod optional_seconds {
+    use super::*;
+
+    /// Writes the duration as seconds, or nothing.
+    pub fn serialize<S: Serializer>(
+        d: &Option<Duration>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a non-negative number of seconds, or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Duration>, D::Error> {
+        match Option::<f64>::deserialize(d)? {
+            None => Ok(None),
+            Some(value) => Duration::try_from_secs_f64(value).map(Some).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{value} is not a duration in seconds ({e}); give a non-negative number"
+                ))
+            }),
+        }
+    }
+}
+
 /// A count that must be at least 1, for `#[serde(with = "...")]`.
 pub mod at_least_one {
     use super::*;
@@ -71,7 +102,7 @@ pub enum CompressionName {
 
 /// How an export is made: its base, signature, compression and splitting.
 /// Serializes as `{base, signing_key, part_size, compression,
-/// compression_level}`; `base` is `"full"` (the default),
+/// compression_level, allow_draft}`; `base` is `"full"` (the default),
 /// `{"versions": [..]}` or `{"inventory": {..}}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -89,6 +120,9 @@ pub struct ExportOptions {
     /// zstd level, 1 to 19 (3 when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression_level: Option<i32>,
+    /// Export draft versions too; a draft is not for delivery, so without
+    /// this exporting one is refused ([`crate::MarketError::DraftExport`]).
+    pub allow_draft: bool,
 }
 
 impl ExportOptions {
@@ -110,6 +144,9 @@ impl ExportOptions {
             .with_compression(compression);
         if let Some(key) = &self.signing_key {
             request = request.signed_with(key);
+        }
+        if self.allow_draft {
+            request = request.allowing_drafts();
         }
         request
     }

@@ -29,6 +29,7 @@ pub struct PartWriter {
     current: Option<BufWriter<File>>,
     in_current: u64,
     paths: Vec<PathBuf>,
+    attempted: Option<PathBuf>,
 }
 
 impl PartWriter {
@@ -41,6 +42,7 @@ impl PartWriter {
             current: None,
             in_current: 0,
             paths: Vec::new(),
+            attempted: None,
         }
     }
 
@@ -50,10 +52,16 @@ impl PartWriter {
             w.get_ref().sync_all()?;
         }
         let path = part_path(&self.base, self.paths.len());
+        self.attempted = Some(path.clone());
         self.current = Some(BufWriter::with_capacity(1 << 20, File::create(&path)?));
         self.paths.push(path);
         self.in_current = 0;
         Ok(())
+    }
+
+    /// The part last opened or being opened (where a write error happened).
+    pub(crate) fn attempted(&self) -> Option<&Path> {
+        self.attempted.as_deref()
     }
 
     /// The parts created so far.

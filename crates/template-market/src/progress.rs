@@ -6,10 +6,14 @@ use std::ops::ControlFlow;
 use serde::Serialize;
 
 /// What an operation is doing. Serializes as its snake_case name
-/// (`export`, `import`, `commit`, `done`).
+/// (`wait`, `export`, `import`, `commit`, `done`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// Waiting for another process to release the market's lock: `item`
+    /// names the holder when known, `bytes_done` is the time waited and
+    /// `bytes_total` the timeout, in milliseconds (0: none).
+    Wait,
     /// Writing a package.
     Export,
     /// Reading, verifying and staging a package.

@@ -65,11 +65,14 @@ mod tests {
             template: "pig".to_owned(),
             version: "1.0.0".to_owned(),
             state: ReleaseState::Draft,
+            site_state: Some(ReleaseState::Released),
+            vendor_package: None,
             content_digest: "sha256:c0".to_owned(),
         };
         assert_eq!(
             to_value(&version).unwrap(),
             json!({"template": "pig", "version": "1.0.0", "state": "draft",
+                   "site_state": "released", "vendor_package": null,
                    "content_digest": "sha256:c0"})
         );
         let summary = TemplateSummary {
@@ -166,14 +169,17 @@ mod tests {
         assert_eq!(
             to_value(GcReport {
                 blobs_removed: 1,
-                bytes_freed: 9
+                bytes_freed: 9,
+                staged_files_removed: 2,
+                staged_bytes_freed: 4,
             })
             .unwrap(),
-            json!({"blobs_removed": 1, "bytes_freed": 9})
+            json!({"blobs_removed": 1, "bytes_freed": 9, "staged_files_removed": 2,
+                   "staged_bytes_freed": 4})
         );
         assert_eq!(
             to_value(VerifyReport::default()).unwrap(),
-            json!({"blobs_checked": 0, "problems": []})
+            json!({"blobs_checked": 0, "staged_files": 0, "staged_bytes": 0, "problems": []})
         );
     }
 }

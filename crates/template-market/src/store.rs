@@ -105,10 +105,9 @@ impl Store {
     ) -> Result<(String, u64)> {
         let tmp_dir = self.tmp_dir();
         fs::create_dir_all(&tmp_dir).map_err(io_err("create", &tmp_dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
-            .map_err(io_err("create a file in", &tmp_dir))?;
-        let (digest, size) =
-            copy_hashing(reader, tmp.as_file_mut()).map_err(io_err("write", tmp.path()))?;
+        let mut tmp = temp_file_in(&tmp_dir)?;
+        let (digest, size) = copy_hashing(reader, tmp.as_file_mut())
+            .map_err(io_err("write a new blob in", &tmp_dir))?;
         if let Some((want_digest, want_size)) = expected
             && (want_digest != digest || want_size != size)
         {
@@ -121,7 +120,7 @@ impl Store {
         }
         tmp.as_file()
             .sync_all()
-            .map_err(io_err("sync", tmp.path()))?;
+            .map_err(io_err("sync a new blob in", &tmp_dir))?;
         let dest = self.blob_path(&digest)?;
         if !dest.exists() {
             let dir = self.blobs_dir();
@@ -211,15 +210,30 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(io_err("sync", dir))
 }
 
+/// A temporary file in `dir` whose mode follows the umask like any file
+/// the market writes (0644 under umask 022), so that another account
+/// reading the layout (a console, skopeo) can read what it becomes.
+pub(crate) fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    builder
+        .prefix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_err("create a file in", dir))
+}
+
 /// Replaces `path` with `bytes` atomically: write a temporary file beside
-/// it, `fsync`, rename over, `fsync` the directory.
+/// it, `fsync`, rename over, `fsync` the directory. Errors name `path`,
+/// not the temporary file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err("create a file in", dir))?;
-    tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io_err("sync", tmp.path()))?;
+    let mut tmp = temp_file_in(dir)?;
+    tmp.write_all(bytes).map_err(io_err("write", path))?;
+    tmp.as_file().sync_all().map_err(io_err("sync", path))?;
     tmp.persist(path).map_err(|e| MarketError::Io {
         action: "rename into",
         path: path.to_owned(),

@@ -39,6 +39,8 @@ fn variant(e: &PackageError) -> &'static str {
         PackageError::MissingBlobs { .. } => "MissingBlobs",
         PackageError::Document { .. } => "Document",
         PackageError::Archive { .. } => "Archive",
+        PackageError::TrailingData { .. } => "TrailingData",
+        PackageError::CompressionWindowTooLarge { .. } => "CompressionWindowTooLarge",
         _ => "other",
     }
 }
@@ -104,6 +106,24 @@ fn importing_bad_packages_changes_nothing() {
         assert!(err.as_package_error().is_some(), "{}: {err}", c.file);
         assert_eq!(fs::read(market.root().join("index.json")).unwrap(), index);
         assert_eq!(market.inventory().unwrap(), blobs);
+        // Refused for its content: nothing staged is left behind (the
+        // zstd bomb's `.partial` included). An incomplete copy keeps what
+        // it verified, for the retry with a complete one.
+        if matches!(
+            err.as_package_error(),
+            Some(PackageError::Truncated { .. } | PackageError::MissingBlobs { .. })
+        ) {
+            market.gc().unwrap();
+            continue;
+        }
+        let verify = market.verify().unwrap();
+        assert_eq!(
+            (verify.staged_files, verify.staged_bytes),
+            (0, 0),
+            "{} left staged files",
+            c.file
+        );
+        assert!(!market.root().join("staging").exists(), "{}", c.file);
     }
     let outside: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
@@ -140,4 +160,61 @@ bad_package_tests! {
     unknown_format_version => "unknown-format-version.tar",
     decompression_bomb => "decompression-bomb.tar.zst",
     dangling_reference => "dangling-reference.tar",
+    pax_header_dotted => "pax-header-dotted.tar",
+    trailing_data => "trailing-data.tar",
+    concatenated => "concatenated.tar.zst",
+    unreferenced_blob => "unreferenced-blob.tar",
+    incomplete_layout => "incomplete-layout.tar",
+    substituted_document => "substituted-document.tar",
+}
+
+/// A package that carries nothing and claims versions whose blobs the
+/// market holds must claim exactly what those blobs say.
+#[test]
+fn claims_about_held_documents_are_checked() {
+    use template_market::testkit::{bad_packages::claiming_held_version, publish_pig};
+    use template_market::{ExportRequest, ImportedVersion};
+    let tmp = tempfile::tempdir().unwrap();
+    let market = Market::open(tmp.path().join("m")).unwrap();
+    publish_pig(&market, "1.0.0").unwrap();
+    let plan = market
+        .plan_export(&ExportRequest::new("pig", &["1.0.0"]).allowing_drafts())
+        .unwrap();
+    let held = plan.versions[0].clone();
+    let options = ImportOptions {
+        trust: Trust::anything(),
+        ..Default::default()
+    };
+    let index = fs::read(market.root().join("index.json")).unwrap();
+    let import = |template: &str, claim: &template_core::package::PackagedVersion| {
+        let bytes = claiming_held_version(template, claim).unwrap();
+        market.import(&bytes[..], &options, &mut |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+    };
+
+    let mut new_number = held.clone();
+    new_number.version = "9.9.9".into();
+    new_number.release_state = template_core::ReleaseState::Released;
+    let mut promoted = held.clone();
+    promoted.release_state = template_core::ReleaseState::Released;
+    for (template, claim, what) in [
+        ("pig", &new_number, "9.9.9"),
+        ("cow", &held, "cow"),
+        ("pig", &promoted, "released"),
+    ] {
+        let err = import(template, claim).unwrap_err();
+        let Some(PackageError::Inconsistent { entry, detail }) = err.as_package_error() else {
+            panic!("{what}: {err}");
+        };
+        assert!(entry.starts_with("blobs/sha256/"), "{entry}");
+        assert!(detail.contains(what), "{detail}");
+        assert_eq!(fs::read(market.root().join("index.json")).unwrap(), index);
+    }
+    // The truth is accepted, and changes nothing.
+    let report = import("pig", &held).unwrap();
+    assert_eq!(
+        report.versions,
+        vec![("1.0.0".to_owned(), ImportedVersion::Unchanged)]
+    );
 }

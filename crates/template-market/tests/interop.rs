@@ -42,7 +42,9 @@ fn skopeo_reads_packages_and_the_market() {
 
     // Plain tar: skopeo's oci-archive transport.
     let tar = tmp.path().join("pig.tar");
-    let request = ExportRequest::new("pig", &["1.0.0"]).with_compression(Compression::None);
+    let request = ExportRequest::new("pig", &["1.0.0"])
+        .allowing_drafts()
+        .with_compression(Compression::None);
     market
         .export_to_file(&request, &tar, &mut |_| std::ops::ControlFlow::Continue(()))
         .unwrap();
@@ -55,9 +57,11 @@ fn skopeo_reads_packages_and_the_market() {
     // zstd archive unpacked with standard tools: an oci: layout.
     let zst = tmp.path().join("pig.tar.zst");
     market
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &zst, &mut |_| {
-            std::ops::ControlFlow::Continue(())
-        })
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &zst,
+            &mut |_| std::ops::ControlFlow::Continue(()),
+        )
         .unwrap();
     let unpacked = tmp.path().join("unpacked");
     fs::create_dir_all(&unpacked).unwrap();
@@ -111,7 +115,9 @@ fn minisign_verifies_package_signatures() {
     let pkg = tmp.path().join("pig.tar.zst");
     market
         .export_to_file(
-            &ExportRequest::new("pig", &["1.0.0"]).signed_with(&keys.secret),
+            &ExportRequest::new("pig", &["1.0.0"])
+                .allowing_drafts()
+                .signed_with(&keys.secret),
             &pkg,
             &mut |_| std::ops::ControlFlow::Continue(()),
         )

@@ -64,7 +64,7 @@ fn killed_import_leaves_the_market_valid_and_a_retry_succeeds() {
     let pkg = tmp.path().join("pig.tar.zst");
     office
         .export_to_file(
-            &ExportRequest::new("pig", &["1.0.0", "2.0.0"]),
+            &ExportRequest::new("pig", &["1.0.0", "2.0.0"]).allowing_drafts(),
             &pkg,
             &mut |_| std::ops::ControlFlow::Continue(()),
         )

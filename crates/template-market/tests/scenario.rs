@@ -116,6 +116,7 @@ fn pig_delivery_scenario() {
     // Differential export: only layers 1.0 lacks.
     let diff = tmp.path().join("pig-2.0.0-diff.tar.zst");
     let request = ExportRequest::new("pig", &["2.0.0"])
+        .allowing_drafts()
         .with_base(ExportBase::Versions(vec!["1.0.0".into()]))
         .signed_with(&keys.secret);
     let plan = office.plan_export(&request).unwrap();
@@ -124,7 +125,7 @@ fn pig_delivery_scenario() {
         .unwrap();
     assert!(report.omitted_blobs > 0, "shared layers are left out");
     let full2 = office
-        .plan_export(&ExportRequest::new("pig", &["2.0.0"]))
+        .plan_export(&ExportRequest::new("pig", &["2.0.0"]).allowing_drafts())
         .unwrap();
     assert!(
         plan.carried_bytes < full2.carried_bytes / 2,
@@ -213,8 +214,9 @@ fn differential_without_base_is_refused_naming_version_and_count() {
     let tmp = tempfile::tempdir().unwrap();
     let (office, _) = office_with_two_versions(tmp.path());
     let diff = tmp.path().join("diff.tar.zst");
-    let request =
-        ExportRequest::new("pig", &["2.0.0"]).with_base(ExportBase::Versions(vec!["1.0.0".into()]));
+    let request = ExportRequest::new("pig", &["2.0.0"])
+        .allowing_drafts()
+        .with_base(ExportBase::Versions(vec!["1.0.0".into()]));
     let report = office
         .export_to_file(&request, &diff, &mut quiet())
         .unwrap();
@@ -255,7 +257,11 @@ fn inventory_differential_ships_exactly_what_is_missing() {
     let customer = Market::open(tmp.path().join("customer")).unwrap();
     let p1 = tmp.path().join("p1.tar.zst");
     office
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &p1, &mut quiet())
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &p1,
+            &mut quiet(),
+        )
         .unwrap();
     customer.import_file(&p1, &anything, &mut quiet()).unwrap();
 
@@ -263,8 +269,9 @@ fn inventory_differential_ships_exactly_what_is_missing() {
     let inventory_bytes = customer.inventory().unwrap().to_bytes().unwrap();
     let inventory =
         template_core::package::Inventory::from_bytes(&inventory_bytes, 1 << 20).unwrap();
-    let request =
-        ExportRequest::new("pig", &["2.0.0"]).with_base(ExportBase::Inventory(inventory.clone()));
+    let request = ExportRequest::new("pig", &["2.0.0"])
+        .allowing_drafts()
+        .with_base(ExportBase::Inventory(inventory.clone()));
     let plan = office.plan_export(&request).unwrap();
     for d in &plan.blobs {
         assert!(!inventory.has_blob(d.digest().as_ref()));
@@ -289,7 +296,7 @@ fn signatures_are_required_unless_allowed() {
     let unsigned = tmp.path().join("unsigned.tar.zst");
     office
         .export_to_file(
-            &ExportRequest::new("pig", &["1.0.0"]),
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
             &unsigned,
             &mut quiet(),
         )
@@ -297,7 +304,9 @@ fn signatures_are_required_unless_allowed() {
     let signed = tmp.path().join("signed.tar.zst");
     office
         .export_to_file(
-            &ExportRequest::new("pig", &["1.0.0"]).signed_with(&stranger.secret),
+            &ExportRequest::new("pig", &["1.0.0"])
+                .allowing_drafts()
+                .signed_with(&stranger.secret),
             &signed,
             &mut quiet(),
         )
@@ -341,7 +350,9 @@ fn signatures_are_required_unless_allowed() {
     let resigned = tmp.path().join("resigned.tar.zst");
     office
         .export_to_file(
-            &ExportRequest::new("pig", &["1.0.0"]).signed_with(&sk),
+            &ExportRequest::new("pig", &["1.0.0"])
+                .allowing_drafts()
+                .signed_with(&sk),
             &resigned,
             &mut quiet(),
         )
@@ -373,7 +384,11 @@ fn same_number_with_other_content_is_refused() {
         .unwrap();
     let pkg = tmp.path().join("other.tar.zst");
     elsewhere
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &pkg, &mut quiet())
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &pkg,
+            &mut quiet(),
+        )
         .unwrap();
     let err = office
         .import_file(
@@ -402,7 +417,11 @@ fn free_space_is_checked_before_writing() {
     testkit::publish_pig(&office, "1.0.0").unwrap();
     let pkg = tmp.path().join("p.tar.zst");
     office
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &pkg, &mut quiet())
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &pkg,
+            &mut quiet(),
+        )
         .unwrap();
     let customer = Market::open(tmp.path().join("customer")).unwrap();
     let options = ImportOptions {
@@ -431,7 +450,7 @@ fn exports_are_byte_identical_and_split_parts_import() {
     let tmp = tempfile::tempdir().unwrap();
     let office = Market::open(tmp.path().join("office")).unwrap();
     testkit::publish_pig(&office, "1.0.0").unwrap();
-    let request = ExportRequest::new("pig", &["1.0.0"]);
+    let request = ExportRequest::new("pig", &["1.0.0"]).allowing_drafts();
     let mut a = Vec::new();
     let mut b = Vec::new();
     office.export(&request, &mut a, &mut quiet()).unwrap();
@@ -513,7 +532,11 @@ fn delete_and_gc_free_what_only_the_deleted_version_used() {
     // 1.0.0 still exports and imports.
     let pkg = tmp.path().join("p.tar.zst");
     office
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &pkg, &mut quiet())
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &pkg,
+            &mut quiet(),
+        )
         .unwrap();
     let customer = Market::open(tmp.path().join("customer")).unwrap();
     customer
@@ -576,7 +599,7 @@ fn a_cancelled_export_leaves_no_file_and_a_retry_succeeds() {
     let tmp = tempfile::tempdir().unwrap();
     let office = Market::open(tmp.path().join("office")).unwrap();
     publish_big_pig(&office);
-    let request = ExportRequest::new("pig", &["1.0.0"]);
+    let request = ExportRequest::new("pig", &["1.0.0"]).allowing_drafts();
     let pkg = tmp.path().join("pig.tar.zst");
     let partial = tmp.path().join("pig.tar.zst.partial");
     // 1: the first report after the first blob; 8 MiB: inside a large blob.
@@ -625,7 +648,11 @@ fn a_cancelled_import_leaves_the_market_unchanged_and_a_retry_imports() {
     publish_big_pig(&office);
     let pkg = tmp.path().join("pig.tar.zst");
     office
-        .export_to_file(&ExportRequest::new("pig", &["1.0.0"]), &pkg, &mut quiet())
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &pkg,
+            &mut quiet(),
+        )
         .unwrap();
     let options = ImportOptions {
         trust: Trust::anything(),
@@ -666,4 +693,233 @@ fn a_cancelled_import_leaves_the_market_unchanged_and_a_retry_imports() {
         !staging.exists() || fs::read_dir(&staging).unwrap().next().is_none(),
         "staging is cleaned"
     );
+}
+
+#[test]
+fn the_release_gate_follows_the_vendors_release_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let office = Market::open(tmp.path().join("office")).unwrap();
+    let site = Market::open(tmp.path().join("site")).unwrap();
+    let options = ImportOptions {
+        trust: Trust::anything(),
+        ..Default::default()
+    };
+    testkit::publish_pig(&office, "1.0.0").unwrap();
+
+    // A draft is not exported by accident.
+    let draft_pkg = tmp.path().join("draft.tar.zst");
+    let err = office
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]),
+            &draft_pkg,
+            &mut quiet(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, MarketError::DraftExport { .. }), "{err}");
+    assert!(err.to_string().contains("allow_draft"), "{err}");
+    assert!(!draft_pkg.exists());
+    office
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &draft_pkg,
+            &mut quiet(),
+        )
+        .unwrap();
+    site.import_file(&draft_pkg, &options, &mut quiet())
+        .unwrap();
+
+    // The site approves it locally: recorded apart, the vendor's state
+    // (what released_only environments check) stays draft.
+    site.set_release_state("pig", "1.0.0", ReleaseState::Testing)
+        .unwrap();
+    site.set_release_state("pig", "1.0.0", ReleaseState::Released)
+        .unwrap();
+    let listed = &site.versions("pig").unwrap()[0];
+    assert_eq!(listed.state, ReleaseState::Draft);
+    assert_eq!(listed.site_state, Some(ReleaseState::Released));
+    assert!(listed.vendor_package.is_some());
+    assert_eq!(
+        site.version("pig", "1.0.0").unwrap().release_state,
+        ReleaseState::Draft
+    );
+
+    // The vendor releases it and ships it again: the site follows.
+    office
+        .set_release_state("pig", "1.0.0", ReleaseState::Testing)
+        .unwrap();
+    office
+        .set_release_state("pig", "1.0.0", ReleaseState::Released)
+        .unwrap();
+    let released_pkg = tmp.path().join("released.tar.zst");
+    office
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]),
+            &released_pkg,
+            &mut quiet(),
+        )
+        .unwrap();
+    let report = site
+        .import_file(&released_pkg, &options, &mut quiet())
+        .unwrap();
+    assert_eq!(
+        report.versions,
+        vec![("1.0.0".to_owned(), ImportedVersion::ReleaseStateUpdated)]
+    );
+    let listed = &site.versions("pig").unwrap()[0];
+    assert_eq!(listed.state, ReleaseState::Released);
+    assert_eq!(listed.site_state, Some(ReleaseState::Released));
+    assert_eq!(
+        site.version("pig", "1.0.0").unwrap(),
+        office.version("pig", "1.0.0").unwrap()
+    );
+    assert!(site.verify().unwrap().problems.is_empty());
+
+    // An older package does not move the state back.
+    let report = site
+        .import_file(&draft_pkg, &options, &mut quiet())
+        .unwrap();
+    assert_eq!(
+        report.versions,
+        vec![("1.0.0".to_owned(), ImportedVersion::Unchanged)]
+    );
+    assert_eq!(
+        site.versions("pig").unwrap()[0].state,
+        ReleaseState::Released
+    );
+}
+
+#[test]
+fn verify_finds_a_served_document_that_does_not_match_its_content_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (office, _) = office_with_two_versions(&tmp.path().join("office"));
+    assert!(office.verify().unwrap().problems.is_empty());
+    // Point 1.0.0's catalog entry at 2.0.0's artifact, annotations kept.
+    let path = office.root().join("index.json");
+    let mut index: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let manifests = index["manifests"].as_array_mut().unwrap();
+    let of = |v: &str| {
+        manifests
+            .iter()
+            .position(|m| m["annotations"]["io.apptemplate.version"] == v)
+            .unwrap()
+    };
+    let (one, two) = (of("1.0.0"), of("2.0.0"));
+    let (digest, size) = (
+        manifests[two]["digest"].clone(),
+        manifests[two]["size"].clone(),
+    );
+    manifests[one]["digest"] = digest;
+    manifests[one]["size"] = size;
+    fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+    let problems = office.verify().unwrap().problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("1.0.0") && p.contains("content digest")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn staged_imports_are_seen_by_verify_and_counted_by_gc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let office = Market::open(tmp.path().join("office")).unwrap();
+    publish_big_pig(&office);
+    let pkg = tmp.path().join("pig.tar.zst");
+    office
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &pkg,
+            &mut quiet(),
+        )
+        .unwrap();
+    let customer = Market::open(tmp.path().join("customer")).unwrap();
+    let options = ImportOptions {
+        trust: Trust::anything(),
+        ..Default::default()
+    };
+    let mut seen = 0;
+    let err = customer
+        .import_file(&pkg, &options, &mut stop_at(8 << 20, &mut seen))
+        .unwrap_err();
+    assert!(matches!(err, MarketError::Cancelled { .. }), "{err}");
+    let verify = customer.verify().unwrap();
+    assert!(
+        verify.staged_files > 0 && verify.staged_bytes > 0,
+        "{verify:?}"
+    );
+    assert!(verify.problems.is_empty(), "{verify:?}");
+    let gc = customer.gc().unwrap();
+    assert_eq!(gc.staged_files_removed, verify.staged_files);
+    assert_eq!(gc.staged_bytes_freed, verify.staged_bytes);
+    assert!(gc.bytes_freed >= gc.staged_bytes_freed);
+    assert_eq!(customer.verify().unwrap().staged_bytes, 0);
+}
+
+#[test]
+fn a_split_export_into_a_missing_directory_names_the_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let office = Market::open(tmp.path().join("office")).unwrap();
+    testkit::publish_pig(&office, "1.0.0").unwrap();
+    let missing = tmp.path().join("no-such-dir");
+    let err = office
+        .export_to_parts(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &missing.join("pig.tar.zst"),
+            64 << 10,
+            &mut quiet(),
+        )
+        .unwrap_err();
+    let MarketError::Io { path, .. } = &err else {
+        panic!("expected an I/O error, got {err}");
+    };
+    assert_eq!(path, &missing);
+    assert!(err.to_string().contains("no-such-dir"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn files_the_market_writes_follow_one_mode_rule() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let office = Market::open(tmp.path().join("office")).unwrap();
+    let (v1, _) = testkit::publish_pig(&office, "1.0.0").unwrap();
+    let pkg = tmp.path().join("pig.tar.zst");
+    office
+        .export_to_file(
+            &ExportRequest::new("pig", &["1.0.0"]).allowing_drafts(),
+            &pkg,
+            &mut quiet(),
+        )
+        .unwrap();
+    let site = Market::open(tmp.path().join("site")).unwrap();
+    site.import_file(
+        &pkg,
+        &ImportOptions {
+            trust: Trust::anything(),
+            ..Default::default()
+        },
+        &mut quiet(),
+    )
+    .unwrap();
+    // What any file created here gets under the current umask.
+    let reference = tmp.path().join("reference");
+    fs::File::create(&reference).unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let expected = mode(&reference);
+    let logo = v1.template.logo.clone().unwrap();
+    let blob = |m: &Market, digest: &str| {
+        m.root()
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    for (what, path) in [
+        ("office index.json", office.root().join("index.json")),
+        ("office oci-layout", office.root().join("oci-layout")),
+        ("office stored blob", blob(&office, &logo)),
+        ("site index.json", site.root().join("index.json")),
+        ("site imported blob", blob(&site, &logo)),
+    ] {
+        assert_eq!(mode(&path), expected, "{what}: {}", path.display());
+    }
 }

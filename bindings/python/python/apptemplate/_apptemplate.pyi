@@ -205,10 +205,10 @@ def generate_key_pair() -> KeyPair:
 class Market:
     """A local market rooted at a directory."""
 
-    def __new__(cls, root: _Path) -> Market: ...
+    def __new__(cls, root: _Path, *, lock_timeout_seconds: Optional[float] = None) -> Market: ...
     @staticmethod
-    def open(root: _Path) -> Market:
-        """Same as Market(root)."""
+    def open(root: _Path, *, lock_timeout_seconds: Optional[float] = None) -> Market:
+        """Same as Market(root, ...); the keyword options are the Rust ``MarketOptions``."""
     @property
     def root(self) -> pathlib.Path:
         """The market's directory."""
@@ -244,6 +244,7 @@ class Market:
         part_size: Optional[int] = None,
         compression: Literal["zstd", "none"] = "zstd",
         compression_level: Optional[int] = None,
+        allow_draft: bool = False,
     ) -> ExportReport:
         """Writes an offline package (full or differential, optionally signed or split).
 

@@ -80,6 +80,12 @@ class VersionInfo(TypedDict):
     template: str
     version: str
     state: ReleaseState
+    """The vendor's state (signed in the package for an imported version);
+    what ``released_only`` environments check."""
+    site_state: Optional[ReleaseState]
+    """For an imported version, a state decided at this site."""
+    vendor_package: Optional[str]
+    """For an imported version, the package whose signed state ``state`` is."""
     content_digest: str
 
 
@@ -134,7 +140,7 @@ class ExecutorOptions(TypedDict, total=False):
 class PackageProgress(TypedDict):
     """One progress report of an export or import."""
 
-    phase: Literal["export", "import", "commit", "done"]
+    phase: Literal["wait", "export", "import", "commit", "done"]
     bytes_done: int
     bytes_total: int
     items_done: int
@@ -168,7 +174,7 @@ class ExportReport(TypedDict):
 
 class ImportedVersion(TypedDict):
     version: str
-    outcome: Literal["added", "unchanged"]
+    outcome: Literal["added", "unchanged", "release_state_updated"]
 
 
 class ImportReport(TypedDict):
@@ -257,10 +263,14 @@ class PullReport(TypedDict):
 class GcReport(TypedDict):
     blobs_removed: int
     bytes_freed: int
+    staged_files_removed: int
+    staged_bytes_freed: int
 
 
 class VerifyReport(TypedDict):
     blobs_checked: int
+    staged_files: int
+    staged_bytes: int
     problems: List[str]
 
 

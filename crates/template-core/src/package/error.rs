@@ -180,6 +180,32 @@ pub enum PackageError {
         source: Box<crate::Error>,
     },
 
+    /// The zstd stream asks for a larger decoding window than the reader
+    /// allows: a limit, not damage.
+    #[error(
+        "package at `{entry}` was compressed with a zstd window above this reader's limit of {limit} bytes (2^{window_log_limit}; `zstd --long` makes such packages); recompress it with a smaller window (`zstd -dc pkg.tar.zst | zstd -3 -o pkg2.tar.zst`), or raise ReaderLimits::max_zstd_window_log for a package you trust"
+    )]
+    CompressionWindowTooLarge {
+        /// The last entry reached.
+        entry: String,
+        /// The limit, as a power of two.
+        window_log_limit: u32,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// Bytes follow the end of the tar archive (a second package appended,
+    /// or data hidden after the end).
+    #[error(
+        "package has data after the end of its archive (after `{entry}`, at byte {offset} of the archive): a second package was appended or the file was tampered with; refusing it, copy the package again (one package per file)"
+    )]
+    TrailingData {
+        /// The last entry of the archive.
+        entry: String,
+        /// Offset of the first unexpected byte in the decompressed archive.
+        offset: u64,
+    },
+
     /// The compressed stream or the tar framing is damaged.
     #[error("package is damaged near `{entry}`: {message}; copy it again")]
     Archive {
@@ -230,7 +256,11 @@ impl PackageError {
             | PackageError::Inconsistent { .. }
             | PackageError::MissingBlobs { .. }
             | PackageError::Document { .. }
-            | PackageError::Archive { .. } => "PACKAGE_INTEGRITY",
+            | PackageError::Archive { .. }
+            | PackageError::TrailingData { .. }
+            // Refused for a limit, not damage; `package_kind` tells them
+            // apart and the message says how to raise the limit.
+            | PackageError::CompressionWindowTooLarge { .. } => "PACKAGE_INTEGRITY",
             // What the writer was given, or where it writes: not the
             // package's fault.
             PackageError::InvalidInput { .. } => "INVALID_ARGUMENT",
@@ -256,6 +286,8 @@ impl PackageError {
             | PackageError::Inconsistent { entry, .. }
             | PackageError::Document { entry, .. }
             | PackageError::Archive { entry, .. }
+            | PackageError::CompressionWindowTooLarge { entry, .. }
+            | PackageError::TrailingData { entry, .. }
             | PackageError::Write { entry, .. } => Some(entry),
             PackageError::MissingBlobs { first, .. } => Some(first),
             PackageError::InvalidInput { .. } => None,

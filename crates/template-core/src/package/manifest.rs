@@ -229,13 +229,22 @@ impl PackageManifest {
     /// The `index.json` of a package with this manifest: the package
     /// artifact, the signature artifact if any, every version artifact, and
     /// every image whose manifest is carried (named by
-    /// `org.opencontainers.image.ref.name`, so `skopeo` finds it).
+    /// `org.opencontainers.image.ref.name`, so `skopeo` finds it), except
+    /// the manifests in `incomplete`: those whose closure the package does
+    /// not carry whole (a differential package), which the layout must not
+    /// list.
     pub fn index(
         &self,
         package_artifact: &Descriptor,
         signature_artifact: Option<&Descriptor>,
+        incomplete: &BTreeSet<String>,
     ) -> Result<ImageIndex, PackageError> {
-        let carried: BTreeSet<String> = self.blobs.iter().map(|d| d.digest().to_string()).collect();
+        let carried: BTreeSet<String> = self
+            .blobs
+            .iter()
+            .map(|d| d.digest().to_string())
+            .filter(|d| !incomplete.contains(d))
+            .collect();
         let mut manifests = vec![annotated(package_artifact, &[(ANNOTATION_ROLE, "package")])];
         if let Some(sig) = signature_artifact {
             manifests.push(annotated(sig, &[(ANNOTATION_ROLE, "signature")]));

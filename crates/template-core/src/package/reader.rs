@@ -34,6 +34,9 @@ pub struct ReaderLimits {
     /// ...once this many bytes have been decompressed (small headers
     /// compress very well and are bounded by the JSON limit anyway).
     pub ratio_grace_bytes: u64,
+    /// Largest zstd window accepted, as a power of two (25: 32 MiB). The
+    /// decoder holds a window in memory; `zstd --long` packages need more.
+    pub max_zstd_window_log: u32,
 }
 
 impl Default for ReaderLimits {
@@ -44,6 +47,7 @@ impl Default for ReaderLimits {
             max_total_bytes: 4 << 40,
             max_compression_ratio: 1000,
             ratio_grace_bytes: 64 << 20,
+            max_zstd_window_log: 25,
         }
     }
 }
@@ -105,15 +109,19 @@ pub struct PackageSummary {
 ///
 /// ```
 /// use template_core::package::*;
+/// // One image: a layer and the manifest that refers to it.
 /// let layer = b"some layer";
 /// let d = descriptor_of("application/vnd.oci.image.layer.v1.tar", layer).unwrap();
-/// let m = PackageManifest::new("demo", vec![], vec![], None, vec![d.clone()], vec![]).unwrap();
+/// let (image, image_desc) = artifact_manifest("application/vnd.example", vec![d.clone()], None).unwrap();
+/// let named = PackagedImage { name: "example.com/demo:1".into(), manifest: image_desc.clone() };
+/// let m = PackageManifest::new("demo", vec![], vec![named], None, vec![d.clone(), image_desc.clone()], vec![]).unwrap();
 /// let mut w = PackageWriter::new(Vec::new(), &m, None, WriterOptions::default()).unwrap();
+/// w.write_blob(image_desc.digest().as_ref(), &image[..]).unwrap();
 /// w.write_blob(d.digest().as_ref(), &layer[..]).unwrap();
 /// let bytes = w.finish().unwrap();
 ///
 /// let summary = PackageReader::default().verify(&bytes[..]).unwrap();
-/// assert_eq!(summary.blobs_read, 1);
+/// assert_eq!(summary.blobs_read, 2);
 ///
 /// let mut tampered = bytes.clone();
 /// let n = tampered.len();
@@ -136,6 +144,7 @@ struct Meter {
     grace: u64,
     compressed_input: Cell<bool>,
     tripped: RefCell<Option<String>>,
+    window_log: u32,
 }
 
 struct CountIn<R> {
@@ -193,7 +202,14 @@ fn map_io(e: &io::Error, entry: &str, meter: &Meter) -> PackageError {
             limit,
         };
     }
-    let text = e.to_string();
+    let text = printable(&e.to_string());
+    if meter.compressed_input.get() && text.contains("too much memory") {
+        return PackageError::CompressionWindowTooLarge {
+            entry: entry.to_owned(),
+            window_log_limit: meter.window_log,
+            limit: 1u64 << meter.window_log.min(63),
+        };
+    }
     if e.kind() == io::ErrorKind::UnexpectedEof
         || text.contains("incomplete")
         || text.contains("unexpected end")
@@ -209,6 +225,26 @@ fn map_io(e: &io::Error, entry: &str, meter: &Meter) -> PackageError {
             message: text,
         }
     }
+}
+
+/// Text from a decoder or a hostile archive made fit for a message:
+/// control characters and undecodable bytes escaped, and at most a few
+/// hundred characters.
+pub(crate) fn printable(text: &str) -> String {
+    const MAX: usize = 240;
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A blob's bytes as they come out of the archive, hashed and counted.
@@ -335,35 +371,18 @@ enum EntryName {
     Blob(String),
 }
 
+/// An entry name as messages show it: UTF-8 made printable, anything else
+/// escaped byte by byte.
+fn entry_name(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(name) => printable(name),
+        Err(_) => raw.escape_ascii().to_string(),
+    }
+}
+
 fn classify(entry_type: tar::EntryType, raw: &[u8]) -> Result<(String, EntryName), PackageError> {
-    let Ok(name) = std::str::from_utf8(raw) else {
-        return Err(PackageError::UnsafePath {
-            entry: String::from_utf8_lossy(raw).into_owned(),
-            reason: "the name is not UTF-8",
-        });
-    };
-    let unsafe_path = |reason| PackageError::UnsafePath {
-        entry: name.to_owned(),
-        reason,
-    };
-    if name.is_empty() {
-        return Err(unsafe_path("the name is empty"));
-    }
-    if name.starts_with('/') {
-        return Err(unsafe_path("it is an absolute path"));
-    }
-    if name.contains('\\') || name.contains(':') || name.contains('\0') {
-        return Err(unsafe_path("it contains `\\`, `:` or NUL"));
-    }
-    let trimmed = name.strip_suffix('/').unwrap_or(name);
-    for part in trimmed.split('/') {
-        match part {
-            ".." => return Err(unsafe_path("it contains a `..` component")),
-            "." => return Err(unsafe_path("it contains a `.` component")),
-            "" => return Err(unsafe_path("it contains an empty component")),
-            _ => {}
-        }
-    }
+    // The entry type first: an extension header's name (`././@PaxHeader`)
+    // says nothing, its type says what it is.
     let kind = match entry_type {
         tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => None,
         tar::EntryType::Symlink => Some("symbolic link"),
@@ -378,9 +397,37 @@ fn classify(entry_type: tar::EntryType, raw: &[u8]) -> Result<(String, EntryName
     };
     if let Some(kind) = kind {
         return Err(PackageError::ForbiddenEntryType {
-            entry: name.to_owned(),
+            entry: entry_name(raw),
             kind: kind.to_owned(),
         });
+    }
+    let Ok(name) = std::str::from_utf8(raw) else {
+        return Err(PackageError::UnsafePath {
+            entry: raw.escape_ascii().to_string(),
+            reason: "the name is not UTF-8",
+        });
+    };
+    let unsafe_path = |reason| PackageError::UnsafePath {
+        entry: printable(name),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(unsafe_path("the name is empty"));
+    }
+    if name.starts_with('/') {
+        return Err(unsafe_path("it is an absolute path"));
+    }
+    if name.contains('\\') || name.contains(':') || name.chars().any(char::is_control) {
+        return Err(unsafe_path("it contains `\\`, `:` or a control character"));
+    }
+    let trimmed = name.strip_suffix('/').unwrap_or(name);
+    for part in trimmed.split('/') {
+        match part {
+            ".." => return Err(unsafe_path("it contains a `..` component")),
+            "." => return Err(unsafe_path("it contains a `.` component")),
+            "" => return Err(unsafe_path("it contains an empty component")),
+            _ => {}
+        }
     }
     let is_dir = entry_type == tar::EntryType::Directory;
     let undefined = |detail: &str| PackageError::UndefinedEntry {
@@ -458,7 +505,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| PackageError::InvalidJson {
         entry: name.to_owned(),
         what,
-        message: e.to_string(),
+        message: printable(&e.to_string()),
     })
 }
 
@@ -496,8 +543,8 @@ impl PackageSink for Discard {
 /// Facts collected from metadata blobs, checked at the end.
 #[derive(Default)]
 struct Collected {
-    /// Entry name → references of each carried manifest.
-    references: Vec<(String, Vec<Descriptor>)>,
+    /// Entry name, digest and references of each carried manifest.
+    references: Vec<(String, String, Vec<Descriptor>)>,
     /// Document digest → parsed version.
     documents: BTreeMap<String, TemplateVersion>,
 }
@@ -542,6 +589,7 @@ impl PackageReader {
             grace: limits.ratio_grace_bytes,
             compressed_input: Cell::new(false),
             tripped: RefCell::new(None),
+            window_log: limits.max_zstd_window_log,
         });
         let mut buffered = BufReader::with_capacity(
             256 << 10,
@@ -567,7 +615,7 @@ impl PackageReader {
                 .map_err(|e| map_io(&e, "start of archive", &meter))?;
             // Bounds the decoder's window memory whatever the frame asks for.
             decoder
-                .window_log_max(25)
+                .window_log_max(limits.max_zstd_window_log)
                 .map_err(|e| map_io(&e, "start of archive", &meter))?;
             Box::new(decoder)
         } else {
@@ -605,7 +653,7 @@ impl PackageReader {
             last_entry = name.clone();
             let declared = entry.header().size().map_err(|e| PackageError::Archive {
                 entry: name.clone(),
-                message: e.to_string(),
+                message: printable(&e.to_string()),
             })?;
             match (stage, kind) {
                 (Stage::Layout, EntryName::Layout) => {
@@ -934,7 +982,8 @@ impl PackageReader {
             }
             .into());
         }
-        let versions = check_closure(&header.manifest, &listed, &collected)?;
+        drop_trailing_zeros(archive.into_inner(), &last_entry, &meter)?;
+        let versions = check_closure(&header.manifest, &listed, &index_entries, &collected)?;
         Ok(PackageSummary {
             header,
             versions,
@@ -1010,6 +1059,52 @@ impl PackageReader {
             signature: signature.take(),
             compressed,
         })
+    }
+}
+
+/// Reads what follows the end-of-archive marker: only zero padding may
+/// (tools pad archives to whole records). Anything else is a second
+/// package or hidden data.
+fn drop_trailing_zeros<R: Read>(
+    mut rest: R,
+    last_entry: &str,
+    meter: &Meter,
+) -> Result<(), PackageError> {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let before = meter.decompressed.get();
+        let n = match rest.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match map_io(&e, "end of archive", meter) {
+                    // Undecodable bytes after the last frame.
+                    PackageError::Archive { .. } => PackageError::TrailingData {
+                        entry: last_entry.to_owned(),
+                        offset: before,
+                    },
+                    other => other,
+                });
+            }
+        };
+        if let Some(at) = buf[..n].iter().position(|b| *b != 0) {
+            return Err(PackageError::TrailingData {
+                entry: last_entry.to_owned(),
+                offset: before + at as u64,
+            });
+        }
+    }
+}
+
+/// A release state as documents spell it.
+fn state_name(state: crate::model::ReleaseState) -> &'static str {
+    use crate::model::ReleaseState;
+    match state {
+        ReleaseState::Draft => "draft",
+        ReleaseState::Testing => "testing",
+        ReleaseState::Released => "released",
+        ReleaseState::Deprecated => "deprecated",
     }
 }
 
@@ -1108,6 +1203,16 @@ fn collect_metadata(
                 ),
             ));
         }
+        if version.release_state != entry.release_state {
+            return Err(inconsistent(
+                name,
+                &format!(
+                    "the document is {} but the manifest says {}",
+                    state_name(version.release_state),
+                    state_name(entry.release_state)
+                ),
+            ));
+        }
         collected.documents.insert(digest.to_owned(), version);
     } else {
         let refs = manifest_references(media_type, bytes).map_err(|message| {
@@ -1117,7 +1222,9 @@ fn collect_metadata(
                 message,
             }
         })?;
-        collected.references.push((name.to_owned(), refs));
+        collected
+            .references
+            .push((name.to_owned(), digest.to_owned(), refs));
     }
     Ok(())
 }
@@ -1127,13 +1234,14 @@ fn collect_metadata(
 fn check_closure(
     manifest: &PackageManifest,
     listed: &BTreeMap<String, Descriptor>,
+    index_entries: &[Descriptor],
     collected: &Collected,
 ) -> Result<Vec<TemplateVersion>, PackageError> {
     let mut known: BTreeMap<&str, &Descriptor> = BTreeMap::new();
     for d in manifest.blobs.iter().chain(manifest.omitted.iter()) {
         known.insert(d.digest().as_ref(), d);
     }
-    for (entry, refs) in &collected.references {
+    for (entry, _, refs) in &collected.references {
         for r in refs {
             let digest = r.digest().as_ref();
             if digest == EMPTY_DIGEST {
@@ -1201,5 +1309,150 @@ fn check_closure(
         }
         versions.push(doc.clone());
     }
+    check_version_artifacts(manifest, listed, collected)?;
+    check_layout_complete(listed, index_entries, collected)?;
+    check_all_referenced(manifest, collected)?;
     Ok(versions)
+}
+
+/// Each carried version artifact must name, as its one document layer,
+/// exactly the document the package manifest names for that version (the
+/// document the reader validated and compared).
+fn check_version_artifacts(
+    manifest: &PackageManifest,
+    listed: &BTreeMap<String, Descriptor>,
+    collected: &Collected,
+) -> Result<(), PackageError> {
+    for v in &manifest.versions {
+        let digest = v.artifact.digest().as_ref();
+        let Some(carried) = listed.get(digest) else {
+            continue;
+        };
+        let entry = blob_entry_name(digest);
+        if !is_manifest_media_type(carried.media_type().as_ref()) {
+            return Err(inconsistent(
+                &entry,
+                &format!(
+                    "version {} has this artifact, which the package manifest lists as {} instead of an OCI manifest",
+                    v.version,
+                    carried.media_type()
+                ),
+            ));
+        }
+        let refs = collected
+            .references
+            .iter()
+            .find(|(_, d, _)| d == digest)
+            .map(|(_, _, refs)| refs)
+            .ok_or_else(|| inconsistent(&entry, "the version artifact was not read"))?;
+        let documents: Vec<&Descriptor> = refs
+            .iter()
+            .filter(|d| d.media_type().as_ref() == VERSION_DOCUMENT_MEDIA_TYPE)
+            .collect();
+        match documents.as_slice() {
+            [only] if only.digest() == v.document.digest() && only.size() == v.document.size() => {}
+            _ => {
+                let named: Vec<String> = documents.iter().map(|d| d.digest().to_string()).collect();
+                return Err(inconsistent(
+                    &entry,
+                    &format!(
+                        "the artifact of version {} names document(s) [{}] but the package manifest names {}; a package must serve the document it declares",
+                        v.version,
+                        named.join(", "),
+                        v.document.digest()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every image or version `index.json` lists must be complete in the
+/// package, so standard tools (`skopeo copy oci:...`) can copy it.
+fn check_layout_complete(
+    listed: &BTreeMap<String, Descriptor>,
+    index_entries: &[Descriptor],
+    collected: &Collected,
+) -> Result<(), PackageError> {
+    let refs_of: BTreeMap<&str, &Vec<Descriptor>> = collected
+        .references
+        .iter()
+        .map(|(_, d, refs)| (d.as_str(), refs))
+        .collect();
+    for top in index_entries {
+        let annotations = top.annotations().clone().unwrap_or_default();
+        let what = annotations
+            .get(ANNOTATION_REF_NAME)
+            .or_else(|| annotations.get(ANNOTATION_VERSION))
+            .cloned()
+            .unwrap_or_else(|| top.digest().to_string());
+        let top_digest = top.digest().to_string();
+        if !listed
+            .get(&top_digest)
+            .is_some_and(|d| is_manifest_media_type(d.media_type().as_ref()))
+        {
+            return Err(inconsistent(
+                INDEX_ENTRY,
+                &format!(
+                    "it lists {what} ({top_digest}), which the package does not carry as a manifest"
+                ),
+            ));
+        }
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut stack = vec![top_digest];
+        while let Some(digest) = stack.pop() {
+            if digest != EMPTY_DIGEST && !listed.contains_key(&digest) {
+                return Err(inconsistent(
+                    INDEX_ENTRY,
+                    &format!(
+                        "it lists {what}, but the package does not carry its blob {digest} (a differential package must leave such images out of its layout)"
+                    ),
+                ));
+            }
+            for r in refs_of
+                .get(digest.as_str())
+                .into_iter()
+                .flat_map(|r| r.iter())
+            {
+                let d = r.digest().to_string();
+                if seen.insert(d.clone()) {
+                    stack.push(d);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A package carries only what its versions and images use: a listed blob
+/// nothing refers to is refused (it could smuggle anything under a
+/// signature).
+fn check_all_referenced(
+    manifest: &PackageManifest,
+    collected: &Collected,
+) -> Result<(), PackageError> {
+    let mut referenced: BTreeSet<String> = BTreeSet::new();
+    for v in &manifest.versions {
+        referenced.insert(v.artifact.digest().to_string());
+        referenced.insert(v.document.digest().to_string());
+    }
+    for image in &manifest.images {
+        referenced.insert(image.manifest.digest().to_string());
+    }
+    for (_, _, refs) in &collected.references {
+        referenced.extend(refs.iter().map(|d| d.digest().to_string()));
+    }
+    for doc in collected.documents.values() {
+        referenced.extend(version_references(doc).into_iter().map(|(_, d)| d));
+    }
+    for d in &manifest.blobs {
+        if !referenced.contains(d.digest().as_ref()) {
+            return Err(inconsistent(
+                &blob_entry_name(d.digest().as_ref()),
+                "the package manifest lists this blob but no version, image or manifest of the package refers to it; refusing the package",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,12 @@ fn sample(compression: Compression) -> (Vec<u8>, PackageManifest) {
     let (art, art_desc) = version_artifact(&doc_desc, None).unwrap();
     let layer = vec![7u8; 10_000];
     let layer_desc = descriptor_of("application/vnd.oci.image.layer.v1.tar", &layer).unwrap();
+    let (tool, tool_desc) = artifact_manifest(
+        "application/vnd.example.tool",
+        vec![layer_desc.clone()],
+        None,
+    )
+    .unwrap();
     let image = descriptor(OCI_MANIFEST_MEDIA_TYPE, EXAMPLE_DIGEST, 100).unwrap();
     let manifest = PackageManifest::new(
         "demo",
@@ -21,24 +27,39 @@ fn sample(compression: Compression) -> (Vec<u8>, PackageManifest) {
             artifact: art_desc.clone(),
             document: doc_desc.clone(),
         }],
-        vec![],
+        vec![PackagedImage {
+            name: "registry.example.com/demo/tool:1".into(),
+            manifest: tool_desc.clone(),
+        }],
         Some(PackageBase::Versions {
             versions: vec!["0.9.0".into()],
         }),
-        vec![layer_desc.clone(), art_desc, doc_desc],
+        vec![
+            layer_desc.clone(),
+            art_desc.clone(),
+            doc_desc,
+            tool_desc.clone(),
+        ],
         vec![image],
     )
     .unwrap();
-    let mut w =
-        PackageWriter::new(Vec::new(), &manifest, None, WriterOptions { compression }).unwrap();
+    let mut w = PackageWriter::new(
+        Vec::new(),
+        &manifest,
+        None,
+        WriterOptions::compressed(compression),
+    )
+    .unwrap();
     let order: Vec<_> = w.remaining().cloned().collect();
     for d in order {
         let bytes: &[u8] = if d.digest() == layer_desc.digest() {
             &layer
         } else if d.media_type().to_string() == VERSION_DOCUMENT_MEDIA_TYPE {
             &doc
-        } else {
+        } else if d.digest() == art_desc.digest() {
             &art
+        } else {
+            &tool
         };
         w.write_blob(d.digest().as_ref(), bytes).unwrap();
     }
@@ -52,7 +73,7 @@ fn round_trip_returns_checked_versions() {
         let summary = PackageReader::default().verify(&bytes[..]).unwrap();
         assert_eq!(summary.header.manifest, manifest);
         assert_eq!(summary.versions, vec![minimal_version("demo", "1.0.0")]);
-        assert_eq!(summary.blobs_read, 3);
+        assert_eq!(summary.blobs_read, 4);
         assert_eq!(summary.header.compressed, compression != Compression::None);
     }
 }
@@ -116,12 +137,28 @@ fn reader_never_panics_on_damaged_packages() {
 fn signature_is_carried_and_returned() {
     let layer = b"abc".to_vec();
     let d = descriptor_of("application/vnd.oci.image.layer.v1.tar", &layer).unwrap();
-    let m = PackageManifest::new("demo", vec![], vec![], None, vec![d.clone()], vec![]).unwrap();
+    let (image, image_desc) =
+        artifact_manifest("application/vnd.example.tool", vec![d.clone()], None).unwrap();
+    let named = PackagedImage {
+        name: "registry.example.com/demo/tool:1".into(),
+        manifest: image_desc.clone(),
+    };
+    let m = PackageManifest::new(
+        "demo",
+        vec![],
+        vec![named],
+        None,
+        vec![d.clone(), image_desc.clone()],
+        vec![],
+    )
+    .unwrap();
     let sig = PackageSignature {
         media_type: MINISIGN_SIGNATURE_MEDIA_TYPE.into(),
         bytes: b"sig".to_vec(),
     };
     let mut w = PackageWriter::new(Vec::new(), &m, Some(&sig), WriterOptions::default()).unwrap();
+    w.write_blob(image_desc.digest().as_ref(), &image[..])
+        .unwrap();
     w.write_blob(d.digest().as_ref(), &layer[..]).unwrap();
     let bytes = w.finish().unwrap();
     let summary = PackageReader::default().verify(&bytes[..]).unwrap();
@@ -146,4 +183,150 @@ fn inventory_round_trip_and_format_check() {
         Inventory::from_bytes(b"{}", 1),
         Err(PackageError::JsonTooLarge { .. })
     ));
+}
+
+#[test]
+fn trailing_bytes_and_concatenated_packages_are_refused() {
+    let (plain, _) = sample(Compression::None);
+    // Zero padding to a whole tar record is what tools write: accepted.
+    let mut padded = plain.clone();
+    padded.extend(std::iter::repeat_n(0u8, 10240));
+    PackageReader::default().verify(&padded[..]).unwrap();
+
+    let mut trailing = plain.clone();
+    trailing.extend_from_slice(b"hidden payload");
+    let err = PackageReader::default().verify(&trailing[..]).unwrap_err();
+    assert!(
+        matches!(err, PackageError::TrailingData { offset, .. } if offset == plain.len() as u64),
+        "{err}"
+    );
+    assert_eq!(
+        err.entry(),
+        Some(blob_entry_name(&sha256_of(&[7u8; 10_000])).as_str())
+    );
+
+    let (zst, _) = sample(Compression::default());
+    let mut twice = zst.clone();
+    twice.extend_from_slice(&zst);
+    let err = PackageReader::default().verify(&twice[..]).unwrap_err();
+    assert!(matches!(err, PackageError::TrailingData { .. }), "{err}");
+
+    let mut garbage_after_frame = zst.clone();
+    garbage_after_frame.extend_from_slice(b"not a zstd frame at all");
+    let err = PackageReader::default()
+        .verify(&garbage_after_frame[..])
+        .unwrap_err();
+    assert!(matches!(err, PackageError::TrailingData { .. }), "{err}");
+}
+
+#[test]
+fn a_zstd_window_above_the_limit_is_named_as_a_limit() {
+    let (plain, _) = sample(Compression::None);
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    enc.window_log(27).unwrap();
+    enc.long_distance_matching(true).unwrap();
+    std::io::Write::write_all(&mut enc, &plain).unwrap();
+    let long = enc.finish().unwrap();
+    let err = PackageReader::default().verify(&long[..]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PackageError::CompressionWindowTooLarge {
+                window_log_limit: 25,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("max_zstd_window_log"), "{text}");
+    assert!(!text.contains("damaged"), "{text}");
+    let limits = ReaderLimits {
+        max_zstd_window_log: 27,
+        ..ReaderLimits::default()
+    };
+    PackageReader::new(limits).verify(&long[..]).unwrap();
+}
+
+#[test]
+fn garbage_is_reported_without_raw_bytes() {
+    // Deterministic noise, not starting with the zstd magic.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    for seed in 0..64u64 {
+        let mut garbage = Vec::new();
+        state ^= seed;
+        for _ in 0..1024 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            garbage.extend_from_slice(&state.to_le_bytes()[..4]);
+        }
+        garbage[0] = b'x';
+        let err = PackageReader::default().verify(&garbage[..]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER),
+            "{text:?}"
+        );
+        assert!(text.len() < 2000, "{text}");
+    }
+    // A header whose checksum field is binary: the decoder's message
+    // quotes the field.
+    let mut block = vec![0u8; 512];
+    block[..4].copy_from_slice(b"evil");
+    block[148..156].copy_from_slice(b"\x01\x1b[2J\xff\xfe\x07");
+    let err = PackageReader::default().verify(&block[..]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn layout_lists_only_complete_manifests() {
+    // The tool image's layer is left out: the package must not list the
+    // image in index.json, and a reader refuses a layout that does.
+    let layer = vec![3u8; 100];
+    let layer_desc = descriptor_of("application/vnd.oci.image.layer.v1.tar", &layer).unwrap();
+    let (tool, tool_desc) = artifact_manifest(
+        "application/vnd.example.tool",
+        vec![layer_desc.clone()],
+        None,
+    )
+    .unwrap();
+    let m = PackageManifest::new(
+        "demo",
+        vec![],
+        vec![PackagedImage {
+            name: "registry.example.com/demo/tool:1".into(),
+            manifest: tool_desc.clone(),
+        }],
+        None,
+        vec![tool_desc.clone()],
+        vec![layer_desc],
+    )
+    .unwrap();
+    let write = |options: WriterOptions| {
+        let mut w = PackageWriter::new(Vec::new(), &m, None, options).unwrap();
+        w.write_blob(tool_desc.digest().as_ref(), &tool[..])
+            .unwrap();
+        w.finish().unwrap()
+    };
+    let listing = write(WriterOptions::compressed(Compression::None));
+    let err = PackageReader::default().verify(&listing[..]).unwrap_err();
+    assert!(
+        matches!(&err, PackageError::Inconsistent { entry, detail } if entry == INDEX_ENTRY && detail.contains("tool:1")),
+        "{err}"
+    );
+    let mut options = WriterOptions::compressed(Compression::None);
+    options
+        .incomplete_manifests
+        .insert(tool_desc.digest().to_string());
+    let honest = write(options);
+    PackageReader::default().verify(&honest[..]).unwrap();
 }

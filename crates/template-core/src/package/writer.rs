@@ -2,7 +2,7 @@
 //! time, never holding a blob in memory and checking each blob's sha256
 //! and size as it passes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, Read, Write};
 
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
@@ -39,10 +39,25 @@ impl Default for Compression {
 }
 
 /// Options of [`PackageWriter`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriterOptions {
     /// Compression of the archive.
     pub compression: Compression,
+    /// Digests of carried manifests (images, version artifacts) whose
+    /// blobs the package does not all carry: `index.json` leaves them out,
+    /// so the layout never points at blobs it lacks. Readers refuse a
+    /// layout listing an incomplete manifest.
+    pub incomplete_manifests: BTreeSet<String>,
+}
+
+impl WriterOptions {
+    /// Options with this compression and nothing else.
+    pub fn compressed(compression: Compression) -> Self {
+        WriterOptions {
+            compression,
+            incomplete_manifests: BTreeSet::new(),
+        }
+    }
 }
 
 /// A detached signature over the package manifest bytes, stored in the
@@ -187,7 +202,11 @@ impl<W: Write> PackageWriter<W> {
             }
             None => None,
         };
-        let index = manifest.index(&package_desc, signature_parts.as_ref().map(|(_, d, _)| d))?;
+        let index = manifest.index(
+            &package_desc,
+            signature_parts.as_ref().map(|(_, d, _)| d),
+            &options.incomplete_manifests,
+        )?;
         let layout = OciLayoutBuilder::default()
             .image_layout_version(OCI_LAYOUT_VERSION)
             .build()

@@ -139,9 +139,7 @@ fn valid(layer_len: usize) -> Result<(Vec<u8>, Vec<u8>)> {
         vec![manifest_desc, config_desc, layer_desc],
         vec![],
     )?;
-    let options = WriterOptions {
-        compression: template_core::package::Compression::None,
-    };
+    let options = WriterOptions::compressed(template_core::package::Compression::None);
     let mut w = PackageWriter::new(Vec::new(), &pm, None, options)?;
     let blobs: Vec<_> = w.remaining().cloned().collect();
     for d in blobs {
@@ -183,7 +181,7 @@ fn with_manifest(entries: &[Raw], edit: impl Fn(&mut serde_json::Value)) -> Resu
         serde_json::from_value(value).map_err(|e| MarketError::InvalidExport {
             message: e.to_string(),
         })?;
-    let index = canonical_json(&parsed.index(&art_desc, None)?)?;
+    let index = canonical_json(&parsed.index(&art_desc, None, &Default::default())?)?;
     let mut out = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         match i {
@@ -282,6 +280,21 @@ pub fn corpus() -> Result<Vec<BadPackage>> {
         ),
         "ForbiddenEntryType",
         "PaxHeader",
+    );
+    add(
+        "pax-header-dotted.tar",
+        insert(
+            2,
+            Raw {
+                name: b"././@PaxHeader".to_vec(),
+                kind: tar::EntryType::XHeader,
+                data: b"30 path=/etc/shadow-override\n".to_vec(),
+                size: None,
+                link: None,
+            },
+        ),
+        "ForbiddenEntryType",
+        "././@PaxHeader",
     );
     {
         let mut e = entries.clone();
@@ -485,5 +498,154 @@ pub fn corpus() -> Result<Vec<BadPackage>> {
             "blobs/sha256/",
         );
     }
+    {
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(b"#!/bin/sh\necho appended after the end of the archive\n");
+        add(
+            "trailing-data.tar",
+            trailing,
+            "TrailingData",
+            "blobs/sha256/",
+        );
+        let z = compress(&good)?;
+        let mut twice = z.clone();
+        twice.extend_from_slice(&z);
+        add(
+            "concatenated.tar.zst",
+            twice,
+            "TrailingData",
+            "blobs/sha256/",
+        );
+    }
+    {
+        // A signed manifest may list nothing its versions and images do
+        // not use: this one smuggles a script.
+        let extra = b"#!/bin/sh\necho smuggled under the signature\n".to_vec();
+        let extra_desc = descriptor_of("application/vnd.oci.image.layer.v1.tar", &extra)?;
+        let mut e = with_manifest(&entries, |v| {
+            if let Some(blobs) = v["blobs"].as_array_mut() {
+                blobs.push(serde_json::json!({"mediaType": extra_desc.media_type().to_string(), "digest": extra_desc.digest().to_string(), "size": extra.len()}));
+            }
+            v["carried_bytes"] =
+                (v["carried_bytes"].as_u64().unwrap_or(0) + extra.len() as u64).into();
+        })?;
+        e.push(blob(extra.clone()));
+        add(
+            "unreferenced-blob.tar",
+            serialize(&e),
+            "Inconsistent",
+            "blobs/sha256/",
+        );
+    }
+    {
+        // A differential package whose layout lists an image it carries
+        // only the manifest of.
+        let layer_digest = sha256_of(&layer);
+        let mut e = with_manifest(&entries, |v| {
+            let mut moved = None;
+            if let Some(blobs) = v["blobs"].as_array_mut() {
+                if let Some(at) = blobs
+                    .iter()
+                    .position(|d| d["digest"] == layer_digest.as_str())
+                {
+                    moved = Some(blobs.remove(at));
+                }
+            }
+            if let Some(d) = moved {
+                v["carried_bytes"] =
+                    (v["carried_bytes"].as_u64().unwrap_or(0) - layer.len() as u64).into();
+                v["omitted_bytes"] = (layer.len() as u64).into();
+                v["omitted"] = serde_json::json!([d]);
+                v["base"] = serde_json::json!({"kind": "versions", "versions": ["0.9.0"]});
+            }
+        })?;
+        e.remove(layer_at);
+        add(
+            "incomplete-layout.tar",
+            serialize(&e),
+            "Inconsistent",
+            "index.json",
+        );
+    }
+    add(
+        "substituted-document.tar",
+        substituted_document()?,
+        "Inconsistent",
+        "blobs/sha256/",
+    );
     Ok(out)
+}
+
+/// A package whose version artifact serves another document than the one
+/// its manifest names (and the reader checks): the substitute is listed as
+/// a plain layer so the reader would not parse it.
+fn substituted_document() -> Result<Vec<u8>> {
+    use template_core::package::{PackagedVersion, descriptor, version_artifact, version_document};
+    let declared = template_core::testing::minimal_version("demo", "1.0.0");
+    let mut served = declared.clone();
+    served.template.description = "served instead of the signed document".into();
+    let (declared_bytes, declared_desc) = version_document(&declared)?;
+    let (served_bytes, served_desc) = version_document(&served)?;
+    let (art_bytes, art_desc) = version_artifact(&served_desc, None)?;
+    let served_as_layer = descriptor(
+        "application/vnd.oci.image.layer.v1.tar",
+        served_desc.digest().as_ref(),
+        served_desc.size(),
+    )?;
+    let image = descriptor(
+        OCI_MANIFEST_MEDIA_TYPE,
+        template_core::testing::EXAMPLE_DIGEST,
+        100,
+    )?;
+    let pm = PackageManifest::new(
+        "demo",
+        vec![PackagedVersion {
+            version: "1.0.0".into(),
+            content_digest: template_core::content_digest(&declared)?,
+            release_state: declared.release_state,
+            artifact: art_desc.clone(),
+            document: declared_desc.clone(),
+        }],
+        vec![],
+        None,
+        vec![art_desc.clone(), declared_desc.clone(), served_as_layer],
+        vec![image],
+    )?;
+    let mut w = PackageWriter::new(
+        Vec::new(),
+        &pm,
+        None,
+        WriterOptions::compressed(template_core::package::Compression::None),
+    )?;
+    let blobs: Vec<_> = w.remaining().cloned().collect();
+    for d in blobs {
+        let data: &[u8] = if d.digest() == art_desc.digest() {
+            &art_bytes
+        } else if d.digest() == declared_desc.digest() {
+            &declared_bytes
+        } else {
+            &served_bytes
+        };
+        w.write_blob(d.digest().as_ref(), data)?;
+    }
+    Ok(w.finish()?)
+}
+
+/// A package that carries no blob and claims a version whose artifact and
+/// document are already at the site, with these claims. A market must
+/// check every claim against the blobs it holds.
+pub fn claiming_held_version(
+    template: &str,
+    version: &template_core::package::PackagedVersion,
+) -> Result<Vec<u8>> {
+    let pm = PackageManifest::new(
+        template,
+        vec![version.clone()],
+        vec![],
+        None,
+        vec![],
+        vec![version.artifact.clone(), version.document.clone()],
+    )?;
+    let w = PackageWriter::new(Vec::new(), &pm, None, WriterOptions::default())?;
+    Ok(w.finish()?)
 }
