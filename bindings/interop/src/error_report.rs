@@ -318,6 +318,14 @@ impl Classify for K8sError {
                 ErrorClass::Kubernetes,
                 json!({"kind": "store", "namespace": namespace, "object": object, "message": message}),
             ),
+            K8sError::StalePlan {
+                namespace,
+                template,
+                reason,
+            } => (
+                ErrorClass::Precondition,
+                json!({"kind": "stale_plan", "namespace": namespace, "template": template, "reason": reason}),
+            ),
             K8sError::Precondition { message } => (
                 ErrorClass::Precondition,
                 json!({"kind": "precondition", "message": message}),

@@ -34,7 +34,7 @@ pub use delivery::{Delivery, DeliveryAction, EnvironmentOutcome, RelocationSumma
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};
-pub use executor::{Executor, ExecutorOptions, OperationReport};
+pub use executor::{Executor, ExecutorOptions, OperationReport, PlannedOperation, plan_digest};
 pub use lock::{LockOptions, OperationLock};
 pub use progress::{DeliveryEvent, ProgressFn};
 pub use random::OsRandom;

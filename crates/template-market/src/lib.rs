@@ -63,7 +63,9 @@ use catalog::{Catalog, VersionRecord};
 pub use error::{MarketError, Result};
 pub use export::{ExportBase, ExportReport, ExportRequest};
 pub use images::ImageRef;
-pub use import::{ImportOptions, ImportReport, ImportedVersion, Trust};
+pub use import::{
+    ImportOptions, ImportReport, ImportedVersion, PackageCheck, Trust, check_package,
+};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use relocate::{
