@@ -588,3 +588,99 @@ export interface RelocateReport {
   /** Each image with its relocated reference. */
   images: Array<RelocatedImage>
 }
+
+/** How an export is made (the Rust `ExportOptions`). */
+export interface ExportOptions {
+  /** What the destination holds: `'full'` (default), versions of the same template, or its inventory. */
+  base?: 'full' | { versions: Array<string> } | { inventory: Inventory }
+  /** Secret key (minisign file text, as `generateKeyPair` gives it) that signs the package. */
+  signing_key?: string
+  /** Split the package into parts of at most this many bytes (at least 1). */
+  part_size?: number
+  /** `zstd` (default) or `none` (a plain tar). */
+  compression?: 'zstd' | 'none'
+  /** zstd level, 1 to 19 (default 3). */
+  compression_level?: number
+}
+
+/** Which packages an import accepts (the Rust `ImportOptions`). */
+export interface ImportOptions {
+  /** Public keys (minisign `.pub` file text or base64 line) whose signatures are accepted. */
+  trusted_keys?: Array<string>
+  /** Accept unsigned packages. */
+  allow_unsigned?: boolean
+  /** Accept packages signed by a key not in `trusted_keys`. */
+  allow_untrusted?: boolean
+  /** Free space to leave untouched on the market's filesystem, in bytes. */
+  reserve_bytes?: number
+}
+
+/** A registry and how to reach it (the Rust `RegistryAccess`). */
+export interface RegistryAccess {
+  /** `host[:port][/prefix]`. */
+  registry: string
+  /** Plain HTTP instead of HTTPS. */
+  insecure?: boolean
+  /** User name (with `password`); anonymous when absent. */
+  username?: string
+  /** Password of `username`. */
+  password?: string
+  /** A containers auth file (`auth.json`) or Docker `config.json`. */
+  auth_file?: string
+  /** A PEM file of extra certificate authorities to trust. */
+  ca_file?: string
+  /** Also trust the public web's root CAs (default true). */
+  public_roots?: boolean
+}
+
+/** How a relocation works (the Rust `RelocateOptions`). */
+export interface RelocateOptions {
+  /** Blobs uploaded at once (default 4, at least 1). */
+  parallelism?: number
+  /** Blobs larger than this many bytes are uploaded in chunks of it. */
+  chunk_size?: number
+  /** Also put each manifest by its image's tag (default true). */
+  push_tags?: boolean
+  /** Timeout of one HTTP request in seconds (default 600). */
+  request_timeout_seconds?: number
+}
+
+/** How the executor works (the Rust `ExecutorOptions`). */
+export interface ExecutorOptions {
+  /** Who holds the installation's lock while an operation runs (default `apptemplate`). */
+  identity?: string
+  /** Give up on a workload not ready after this many seconds (default 300). */
+  wait_timeout_seconds?: number
+  /** Seconds between two reads of a workload (default 0.5). */
+  poll_interval_seconds?: number
+  /** Steps of one dependency wave applied at the same time (default 4, at least 1). */
+  concurrency?: number
+  /** The lock's lease expires this many seconds after its last renewal (default 30). */
+  lease_duration_seconds?: number
+  /** How outer ports are exposed (default `node_port`). */
+  exposure?: 'node_port' | 'load_balancer'
+}
+
+/** How a `Delivery` reaches clusters and registries (the Rust `DeliveryOptions`). */
+export interface DeliveryOptions {
+  /** kubeconfig file; the default one when absent. */
+  kubeconfig?: string
+  /** Access to the registries the profiles name. */
+  registries?: Array<RegistryAccess>
+  /** Readiness waits, concurrency, lock and exposure. */
+  executor?: ExecutorOptions
+  /** How images are relocated to the registries. */
+  relocate?: RelocateOptions
+}
+
+/** A signing key pair as text (the Rust `KeyPairText`). */
+export interface KeyPair {
+  /** The key's id, as minisign prints it. */
+  key_id: string
+  /** The public key as one base64 line (`minisign -P`). */
+  public_key: string
+  /** The public key in minisign's `.pub` file format. */
+  public_key_file: string
+  /** The secret key in minisign's (unencrypted) key file format; keep it secret. */
+  secret_key: string
+}

@@ -25,13 +25,16 @@ pub fn from_data<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     })
 }
 
-/// Options (install, upgrade, rollback, export...) read from plain data.
-/// `argument` names the argument in messages (e.g. `options`).
+/// Options (install, upgrade, rollback, export, import, relocation,
+/// delivery...) read from plain data: the one reader of every option type
+/// for every language. `argument` names the argument in messages (e.g.
+/// `options`; empty for keyword arguments, whose paths start at the field).
 ///
-/// A misspelt field is an [`Error::InvalidOption`] naming it with the
-/// fields that exist (the option types refuse unknown fields, so a typo
-/// never silently does nothing); a wrong type is [`Error::Shape`] with the
-/// field's path. Null means the defaults.
+/// A value of the right type that is refused (a misspelt field, an unknown
+/// name such as `compression: "gzip"`, a 0 where at least 1 is needed, a
+/// key that does not parse) is an [`Error::InvalidOption`] naming the
+/// option's path; a value of the wrong type or a missing required field is
+/// [`Error::Shape`] with the path. Null means the defaults.
 pub fn options_from_data<T: DeserializeOwned + Default>(
     value: Value,
     argument: &str,
@@ -41,19 +44,24 @@ pub fn options_from_data<T: DeserializeOwned + Default>(
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let at = if path == "." {
-            argument.to_owned()
-        } else {
-            format!("{argument}.{path}")
+        let at = match (argument.is_empty(), path == ".") {
+            (_, true) => argument.to_owned(),
+            (true, false) => path,
+            (false, false) => format!("{argument}.{path}"),
         };
         let message = err.into_inner().to_string();
-        if message.starts_with("unknown field") {
+        if message.starts_with("invalid type") || message.starts_with("missing field") {
+            Error::Shape { path: at, message }
+        } else if message.starts_with("unknown field") {
             Error::InvalidOption {
                 option: at,
                 message: format!("{message}; check its spelling"),
             }
         } else {
-            Error::Shape { path: at, message }
+            Error::InvalidOption {
+                option: at,
+                message,
+            }
         }
     })
 }
@@ -79,20 +87,16 @@ pub fn outcome_data(
     Ok(value)
 }
 
-/// The release state named as in documents (`draft`, `testing`, `released`,
-/// `deprecated`), or a message listing the names.
-pub fn parse_release_state(name: &str) -> Result<ReleaseState, String> {
-    serde_json::from_value(Value::String(name.to_owned()))
-        .map_err(|e| format!("`{name}` is not a release state: {e}"))
+/// The release state named as in documents (`draft`, `testing`,
+/// `released`, `deprecated`); anything else is
+/// [`Error::InvalidOption`] (option `state`) listing the names.
+pub fn parse_release_state(name: &str) -> Result<ReleaseState, Error> {
+    name.parse()
 }
 
 /// The name of a release state as documents write it.
 pub fn release_state_name(state: ReleaseState) -> String {
-    match serde_json::to_value(state) {
-        Ok(Value::String(name)) => name,
-        // Unit variants always serialize to strings; keep a readable fallback.
-        _ => format!("{state:?}").to_lowercase(),
-    }
+    state.as_str().to_owned()
 }
 
 #[cfg(test)]
@@ -108,9 +112,12 @@ mod tests {
             ReleaseState::Released,
             ReleaseState::Deprecated,
         ] {
-            assert_eq!(parse_release_state(&release_state_name(state)), Ok(state));
+            assert_eq!(
+                parse_release_state(&release_state_name(state)).ok(),
+                Some(state)
+            );
         }
-        let err = parse_release_state("gone").unwrap_err();
+        let err = parse_release_state("gone").unwrap_err().to_string();
         assert!(
             err.contains("`gone`") && err.contains("deprecated"),
             "{err}"

@@ -6,7 +6,7 @@ use template_core::Error;
 use template_k8s::Error as K8sError;
 use template_market::MarketError;
 
-use crate::data::{release_state_name, to_data};
+use crate::data::to_data;
 
 /// The error classes of the bindings: one per kind of failure a caller can
 /// act on. Python raises one exception class per value, JavaScript sets
@@ -147,10 +147,35 @@ impl ErrorClass {
     }
 }
 
+impl ErrorClass {
+    /// The class of a stable code, as the crates' `code()` methods give
+    /// it; [`ErrorClass::Other`] for a code this version does not know.
+    pub fn from_code(code: &str) -> ErrorClass {
+        ErrorClass::ALL
+            .into_iter()
+            .find(|class| class.code() == code)
+            .unwrap_or(ErrorClass::Other)
+    }
+}
+
 /// An error of one of the wrapped crates, classified for the bindings.
 pub trait Classify {
     /// The class, message and fields of the error.
     fn report(&self) -> ErrorReport;
+}
+
+/// The report of an error that serializes its own fields (with `kind`)
+/// and knows its code: the classification lives in the crates' `code()`
+/// methods, the details are the error's serialized form.
+fn report_of<E: serde::Serialize + std::fmt::Display>(err: &E, code: &str) -> ErrorReport {
+    let details =
+        to_data(err).unwrap_or_else(|e| json!({"kind": "other", "message": e.to_string()}));
+    ErrorReport {
+        class: ErrorClass::from_code(code),
+        message: err.to_string(),
+        details,
+        problems: None,
+    }
 }
 
 impl Classify for Error {
@@ -161,193 +186,19 @@ impl Classify for Error {
 
 impl Classify for MarketError {
     fn report(&self) -> ErrorReport {
-        let (class, details) = match self {
-            MarketError::Core(core) => return error_report(core),
-            MarketError::Io {
-                action,
-                path,
-                source,
-            } => (
-                ErrorClass::Market,
-                json!({"kind": "io", "action": action, "path": path, "message": source.to_string()}),
-            ),
-            MarketError::NotFound { what, market } => (
-                ErrorClass::NotFound,
-                json!({"kind": "not_found", "what": what, "market": market}),
-            ),
-            MarketError::MissingContent {
-                template,
-                version,
-                path,
-                digest,
-            } => (
-                ErrorClass::NotFound,
-                json!({"kind": "missing_content", "template": template, "version": version, "path": path, "digest": digest}),
-            ),
-            MarketError::MissingBase {
-                template,
-                base,
-                missing_blobs,
-                missing_bytes,
-            } => (
-                ErrorClass::MissingBase,
-                json!({"kind": "missing_base", "template": template, "base": base, "missing_blobs": missing_blobs, "missing_bytes": missing_bytes}),
-            ),
-            MarketError::InsufficientSpace {
-                path,
-                needed,
-                available,
-            } => (
-                ErrorClass::InsufficientSpace,
-                json!({"kind": "insufficient_space", "path": path, "needed": needed, "available": available}),
-            ),
-            MarketError::Unsigned { manifest_digest } => (
-                ErrorClass::Signature,
-                json!({"kind": "unsigned", "manifest_digest": manifest_digest}),
-            ),
-            MarketError::UntrustedKey {
-                manifest_digest,
-                key_id,
-            } => (
-                ErrorClass::Signature,
-                json!({"kind": "untrusted_key", "manifest_digest": manifest_digest, "key_id": key_id}),
-            ),
-            MarketError::BadSignature {
-                manifest_digest,
-                message,
-            } => (
-                ErrorClass::Signature,
-                json!({"kind": "bad_signature", "manifest_digest": manifest_digest, "message": message}),
-            ),
-            MarketError::Key { message } => (
-                ErrorClass::Signature,
-                json!({"kind": "key", "message": message}),
-            ),
-            MarketError::InvalidImageSource {
-                source_path,
-                message,
-            } => (
-                ErrorClass::Market,
-                json!({"kind": "invalid_image_source", "path": source_path, "message": message}),
-            ),
-            MarketError::DeleteReleased {
-                template,
-                version,
-                state,
-            } => (
-                ErrorClass::ReleaseState,
-                json!({"kind": "delete_released", "template": template, "version": version, "state": release_state_name(*state)}),
-            ),
-            MarketError::Corrupt { path, message } => (
-                ErrorClass::Market,
-                json!({"kind": "corrupt", "path": path, "message": message}),
-            ),
-            MarketError::Registry {
-                registry,
-                item,
-                message,
-            } => (
-                ErrorClass::Registry,
-                json!({"kind": "registry", "registry": registry, "item": item, "message": message}),
-            ),
-            MarketError::Cancelled { what } => (
-                ErrorClass::Cancelled,
-                json!({"kind": "cancelled", "what": what}),
-            ),
-            MarketError::InvalidExport { message } => (
-                ErrorClass::InvalidArgument,
-                json!({"kind": "invalid_export", "message": message}),
-            ),
-            _ => (ErrorClass::Other, json!({"kind": "other"})),
-        };
-        ErrorReport {
-            class,
-            message: self.to_string(),
-            details,
-            problems: None,
+        match self {
+            MarketError::Core(core) => error_report(core),
+            other => report_of(other, other.code()),
         }
     }
 }
 
 impl Classify for K8sError {
     fn report(&self) -> ErrorReport {
-        let (class, details) = match self {
-            K8sError::Template(core) => return error_report(core),
-            K8sError::Market(market) => return market.report(),
-            K8sError::ReleaseGate {
-                environment,
-                template,
-                version,
-                state,
-            } => (
-                ErrorClass::ReleaseGate,
-                json!({"kind": "release_gate", "environment": environment, "template": template, "version": version, "state": release_state_name(*state)}),
-            ),
-            K8sError::Render { component, message } => (
-                ErrorClass::Kubernetes,
-                json!({"kind": "render", "component": component, "message": message}),
-            ),
-            K8sError::Locked(held) => (
-                ErrorClass::Locked,
-                json!({"kind": "locked", "namespace": held.namespace, "template": held.template, "lease": held.lease, "holder": held.holder, "since": held.since, "expires": held.expires}),
-            ),
-            K8sError::NotReady {
-                namespace,
-                component,
-                object,
-                condition,
-                waited_seconds,
-            } => (
-                ErrorClass::Rollout,
-                json!({"kind": "not_ready", "namespace": namespace, "component": component, "object": object, "condition": condition, "waited_seconds": waited_seconds}),
-            ),
-            K8sError::StepFailed {
-                revision,
-                step,
-                component,
-                message,
-            } => (
-                ErrorClass::Rollout,
-                json!({"kind": "step_failed", "revision": revision, "step": step, "component": component, "message": message}),
-            ),
-            K8sError::Store {
-                namespace,
-                object,
-                message,
-            } => (
-                ErrorClass::Kubernetes,
-                json!({"kind": "store", "namespace": namespace, "object": object, "message": message}),
-            ),
-            K8sError::StalePlan {
-                namespace,
-                template,
-                reason,
-            } => (
-                ErrorClass::Precondition,
-                json!({"kind": "stale_plan", "namespace": namespace, "template": template, "reason": reason}),
-            ),
-            K8sError::Precondition { message } => (
-                ErrorClass::Precondition,
-                json!({"kind": "precondition", "message": message}),
-            ),
-            K8sError::Connect {
-                environment,
-                message,
-            } => (
-                ErrorClass::Kubernetes,
-                json!({"kind": "connect", "environment": environment, "message": message}),
-            ),
-            K8sError::Kube { action, source } => (
-                ErrorClass::Kubernetes,
-                json!({"kind": "kube", "action": action, "message": source.to_string()}),
-            ),
-            _ => (ErrorClass::Other, json!({"kind": "other"})),
-        };
-        ErrorReport {
-            class,
-            message: self.to_string(),
-            details,
-            problems: None,
+        match self {
+            K8sError::Template(core) => error_report(core),
+            K8sError::Market(market) => market.report(),
+            other => report_of(other, other.code()),
         }
     }
 }
@@ -359,8 +210,8 @@ pub struct ErrorReport {
     pub class: ErrorClass,
     /// The core's message, unchanged.
     pub message: String,
-    /// The error's fields as an object, with `kind` naming the core variant
-    /// in snake case (`version_exists`, `shape`, ...).
+    /// The error's serialized form: its fields, with `kind` naming the
+    /// variant in snake case (`version_exists`, `shape`, ...).
     pub details: Value,
     /// For validation errors, every problem as `{path, kind, message}`.
     pub problems: Option<Value>,
@@ -368,114 +219,23 @@ pub struct ErrorReport {
 
 /// Classifies a core error and lays out its fields as plain data.
 pub fn error_report(err: &Error) -> ErrorReport {
-    let (class, details) = match err {
-        Error::DocumentTooLarge { size, limit } => (
-            ErrorClass::Document,
-            json!({"kind": "document_too_large", "size": size, "limit": limit}),
-        ),
-        Error::Syntax {
-            format,
-            line,
-            column,
-            message,
-        } => (
-            ErrorClass::Document,
-            json!({"kind": "syntax", "format": format, "line": line, "column": column, "message": message}),
-        ),
-        Error::Shape { path, message } => (
-            ErrorClass::Document,
-            json!({"kind": "shape", "path": path, "message": message}),
-        ),
-        Error::Validation { .. } => (ErrorClass::Validation, json!({"kind": "validation"})),
-        Error::InvalidVersion { value, message } => (
-            ErrorClass::InvalidVersion,
-            json!({"kind": "invalid_version", "value": value, "message": message}),
-        ),
-        Error::InvalidTransition {
-            template,
-            version,
-            from,
-            to,
-            allowed: _,
-        } => (
-            ErrorClass::ReleaseState,
-            json!({
-                "kind": "invalid_transition",
-                "template": template,
-                "version": version,
-                "from": release_state_name(*from),
-                "to": release_state_name(*to),
-                "allowed": from.next_states().iter().map(|s| release_state_name(*s)).collect::<Vec<_>>(),
-            }),
-        ),
-        Error::VersionExists {
-            template,
-            version,
-            existing,
-            candidate,
-        } => (
-            ErrorClass::VersionConflict,
-            json!({"kind": "version_exists", "template": template, "version": version, "existing": existing, "candidate": candidate}),
-        ),
-        Error::ReleasedImmutable {
-            template,
-            version,
-            state,
-        } => (
-            ErrorClass::VersionConflict,
-            json!({"kind": "released_immutable", "template": template, "version": version, "state": release_state_name(*state)}),
-        ),
-        Error::PublishState {
-            template,
-            version,
-            state,
-        } => (
-            ErrorClass::ReleaseState,
-            json!({"kind": "publish_state", "template": template, "version": version, "state": release_state_name(*state)}),
-        ),
-        Error::TemplateMismatch { expected, found } => (
-            ErrorClass::TemplateMismatch,
-            json!({"kind": "template_mismatch", "expected": expected, "found": found}),
-        ),
-        Error::VersionNotNewer { base, new } => (
-            ErrorClass::VersionConflict,
-            json!({"kind": "version_not_newer", "base": base, "new": new}),
-        ),
-        Error::Write { message } => (
-            ErrorClass::Write,
-            json!({"kind": "write", "message": message}),
-        ),
-        Error::InvalidOption { option, message } => (
-            ErrorClass::InvalidArgument,
-            json!({"kind": "invalid_option", "option": option, "message": message}),
-        ),
-        Error::StateMismatch {
-            template,
-            expected,
-            found,
-            advice,
-        } => (
-            ErrorClass::Precondition,
-            json!({"kind": "state_mismatch", "template": template, "expected": expected, "found": found, "advice": advice}),
-        ),
-        Error::Package(package) => (
-            ErrorClass::PackageIntegrity,
-            json!({"kind": "package", "entry": package.entry()}),
-        ),
-        // Variants added to the core after this binding: raised as the base
-        // class until they are classified here.
-        _ => (ErrorClass::Other, json!({"kind": "other"})),
-    };
-    let problems = match err {
-        Error::Validation { problems } => Some(to_data(problems).unwrap_or(Value::Null)),
-        _ => None,
-    };
-    ErrorReport {
-        class,
-        message: err.to_string(),
-        details,
-        problems,
+    let mut report = report_of(err, err.code());
+    match err {
+        // The states a version may move to, as documents name them.
+        Error::InvalidTransition { from, .. } => {
+            report.details["allowed"] = json!(
+                from.next_states()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+            );
+        }
+        Error::Validation { problems } => {
+            report.problems = Some(to_data(problems).unwrap_or(Value::Null));
+        }
+        _ => {}
     }
+    report
 }
 
 #[cfg(test)]
@@ -543,6 +303,67 @@ mod tests {
         })
         .report();
         assert_eq!(market.class.code(), "CANCELLED");
+    }
+
+    #[test]
+    fn package_errors_keep_their_kind_and_writer_failures_are_not_integrity() {
+        use template_core::package::PackageError;
+        let digest = Error::Package(PackageError::DigestMismatch {
+            entry: "blobs/sha256/ab".into(),
+            expected: "sha256:ab".into(),
+            actual: "sha256:cd".into(),
+        })
+        .report();
+        assert_eq!(digest.class.code(), "PACKAGE_INTEGRITY");
+        assert_eq!(
+            digest.details,
+            json!({"kind": "package", "package_kind": "digest_mismatch",
+                   "entry": "blobs/sha256/ab", "expected": "sha256:ab", "actual": "sha256:cd"})
+        );
+        let write = MarketError::from(PackageError::Write {
+            entry: "index.json".into(),
+            message: "No space left on device".into(),
+        })
+        .report();
+        assert_eq!(write.class.code(), "WRITE_FAILED");
+        assert_eq!(write.details["package_kind"], json!("write"));
+    }
+
+    #[test]
+    fn every_variant_has_its_own_class_no_catch_all() {
+        let random = Error::RandomSourceExhausted {
+            reference: "db.password".into(),
+            attempts: 64,
+        }
+        .report();
+        assert_eq!(random.class, ErrorClass::InvalidArgument);
+        assert_eq!(random.details["kind"], json!("random_source_exhausted"));
+        assert_eq!(random.details["attempts"], json!(64));
+    }
+
+    #[test]
+    fn a_step_failure_keeps_its_typed_cause() {
+        let err = K8sError::StepFailed {
+            revision: 3,
+            step: 2,
+            component: "ui".into(),
+            message: "not ready".into(),
+            cause: Box::new(K8sError::NotReady {
+                namespace: "shop".into(),
+                component: "ui".into(),
+                object: "Deployment/pig-ui".into(),
+                condition: "1/2 replicas updated".into(),
+                waited_seconds: 90,
+            }),
+        };
+        let report = err.report();
+        assert_eq!(report.class.code(), "ROLLOUT_FAILED");
+        assert_eq!(report.details["cause"]["kind"], json!("not_ready"));
+        assert_eq!(report.details["cause"]["waited_seconds"], json!(90));
+        assert_eq!(
+            report.details["cause"]["condition"],
+            json!("1/2 replicas updated")
+        );
     }
 
     #[test]

@@ -5,42 +5,18 @@
 //! through a threadsafe function called without blocking.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use apptemplate_interop::{Classify, ErrorReport, from_data, to_data};
 use napi::bindgen_prelude::{Env, PromiseRaw, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
-use template_k8s::{DeliveryEvent, EnvironmentOutcome, EnvironmentProfile, ExecutorOptions};
+use template_k8s::{DeliveryEvent, DeliveryOptions, EnvironmentOutcome, EnvironmentProfile};
 
 use crate::errors::js_error;
-use crate::market::{Market, MarketRelocateOptions, RegistryOptions};
+use crate::market::Market;
 use crate::options::read_options;
 use crate::task::{ProgressCallback, report};
-
-/// How a `Delivery` reaches clusters and registries, and how it waits.
-#[napi(object)]
-#[derive(Debug, Default)]
-pub struct DeliveryOptions {
-    /// kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)
-    /// when absent. Each profile's `context` selects the cluster in it.
-    pub kubeconfig: Option<String>,
-    /// Who holds the installation's lock while an operation runs
-    /// (default `apptemplate-node`).
-    pub identity: Option<String>,
-    /// Give up on a workload that is not ready after this many seconds
-    /// (default 300): the operation fails with `ROLLOUT_FAILED`.
-    pub wait_timeout_seconds: Option<u32>,
-    /// Steps of one dependency wave applied at the same time (default 4).
-    pub concurrency: Option<u32>,
-    /// Access to the registries the profiles name (plain HTTP,
-    /// credentials, CA); a registry not listed is reached anonymously over
-    /// HTTPS.
-    pub registries: Option<Vec<RegistryOptions>>,
-    /// How images are relocated to the registries.
-    pub relocate: Option<MarketRelocateOptions>,
-}
 
 /// Delivers the versions of a market to environments: release gate,
 /// relocation of the images to the environment's registry, then install,
@@ -104,30 +80,20 @@ where
 
 #[napi]
 impl Delivery {
-    /// A delivery from `market` with `options`.
-    #[napi(constructor)]
-    pub fn new(env: Env, market: &Market, options: Option<DeliveryOptions>) -> Result<Self> {
-        let options = options.unwrap_or_default();
-        let mut executor =
-            ExecutorOptions::new(options.identity.as_deref().unwrap_or("apptemplate-node"));
-        if let Some(seconds) = options.wait_timeout_seconds {
-            executor.wait.timeout = Duration::from_secs(u64::from(seconds));
-        }
-        if let Some(n) = options.concurrency {
-            executor.concurrency = n.max(1) as usize;
-        }
-        let mut inner = template_k8s::Delivery::new(market.inner.clone(), executor);
-        if let Some(path) = options.kubeconfig {
-            inner = inner.with_kubeconfig(path);
-        }
-        for registry in options.registries.iter().flatten() {
-            let target = registry.target().map_err(|r| js_error(&env, &r))?;
-            inner = inner.with_registry(target);
-        }
-        if let Some(relocate) = options.relocate {
-            let relocate = relocate.options().map_err(|r| js_error(&env, &r))?;
-            inner = inner.with_relocate_options(relocate);
-        }
+    /// A delivery from `market` with `options`, the Rust
+    /// `DeliveryOptions`: `kubeconfig`, `registries` (`RegistryAccess`
+    /// objects), `executor` (`identity`, `wait_timeout_seconds`,
+    /// `poll_interval_seconds`, `concurrency`, `lease_duration_seconds`,
+    /// `exposure`) and `relocate` (`RelocateOptions`).
+    #[napi(
+        constructor,
+        ts_args_type = "market: Market, options?: DeliveryOptions"
+    )]
+    pub fn new(env: Env, market: &Market, options: Option<Value>) -> Result<Self> {
+        let options: DeliveryOptions =
+            read_options(options).map_err(|e| js_error(&env, &e.report()))?;
+        let inner = template_k8s::Delivery::from_options(market.inner.clone(), &options)
+            .map_err(|e| js_error(&env, &e.report()))?;
         Ok(Delivery {
             inner: Arc::new(inner),
         })

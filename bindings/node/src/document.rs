@@ -2,7 +2,7 @@
 //! plain object, with validation, content digest and writing.
 
 use apptemplate_interop::{from_data, parse_release_state, release_state_name};
-use napi::bindgen_prelude::{Buffer, Either, Env, Error, Result, Status};
+use napi::bindgen_prelude::{Buffer, Either, Env, Result};
 use napi_derive::napi;
 use template_core::{Format, LoadOptions, TemplateVersion};
 
@@ -143,7 +143,7 @@ impl Template {
     /// (a `RELEASE_STATE` error otherwise).
     #[napi(ts_args_type = "state: ReleaseState")]
     pub fn set_release_state(&mut self, env: &Env, state: String) -> Result<()> {
-        let to = parse_release_state(&state).map_err(|e| Error::new(Status::InvalidArg, e))?;
+        let to = parse_release_state(&state).map_err(|e| core_error(env, e))?;
         template_core::set_release_state(&mut self.inner, to).map_err(|e| core_error(env, e))
     }
 

@@ -44,8 +44,7 @@ before(async () => {
   registry = await startRegistry()
   delivery = new Delivery(market, {
     kubeconfig: KUBECONFIG,
-    identity: 'node-tests',
-    waitTimeoutSeconds: 90,
+    executor: { identity: 'node-tests', wait_timeout_seconds: 90 },
     registries: [{ registry: registry.address, insecure: true }],
   })
 })
@@ -104,7 +103,7 @@ test('install, upgrade and rollback Pig with progress', { skip }, async () => {
   // installation's lease: a second client's upgrade is refused.
   const other = new Delivery(market, {
     kubeconfig: KUBECONFIG,
-    identity: 'node-tests-other',
+    executor: { identity: 'node-tests-other' },
     registries: [{ registry: registry.address, insecure: true }],
   })
   let second

@@ -99,10 +99,7 @@ let full
 test('full signed export with progress, imported into a second market', async () => {
   const reports = []
   const file = path.join(tmp, 'pig-1.0.0.tar.zst')
-  full = await source.export(
-    { template: 'pig', versions: ['1.0.0'], path: file, signingKey: keys.secret_key },
-    (p) => reports.push(p),
-  )
+  full = await source.export(file, 'pig', ['1.0.0'], { signing_key: keys.secret_key }, (p) => reports.push(p))
   assert.deepEqual(full.files, [file])
   assert.equal(full.omitted_blobs, 0)
   assert.equal(full.archive_bytes, fs.statSync(file).size)
@@ -112,7 +109,7 @@ test('full signed export with progress, imported into a second market', async ()
   assert.ok(reports.some((p) => p.bytes_done > 0 && p.bytes_total >= p.bytes_done))
 
   const imports = []
-  const report = await destination.import(file, { trustedKeys: [keys.public_key] }, (p) => imports.push(p.phase))
+  const report = await destination.import(file, { trusted_keys: [keys.public_key] }, (p) => imports.push(p.phase))
   assert.equal(report.signer, keys.key_id)
   assert.deepEqual(report.versions, [{ version: '1.0.0', outcome: 'added' }])
   assert.equal(report.blobs_written, full.carried_blobs)
@@ -120,7 +117,7 @@ test('full signed export with progress, imported into a second market', async ()
   await new Promise((resolve) => setImmediate(resolve))
   assert.ok(imports.includes('import'), imports.join())
 
-  const again = await destination.import(file, { trustedKeys: [keys.public_key_file] })
+  const again = await destination.import(file, { trusted_keys: [keys.public_key_file] })
   assert.deepEqual(again.versions, [{ version: '1.0.0', outcome: 'unchanged' }])
   assert.equal(again.blobs_written, 0)
   assert.deepEqual((await destination.verify()).problems, [])
@@ -128,18 +125,18 @@ test('full signed export with progress, imported into a second market', async ()
 
 test('differential export against versions, and against an inventory', async () => {
   const file = path.join(tmp, 'pig-2.0.0-diff.tar.zst')
-  const byVersions = await source.export({
-    template: 'pig', versions: ['2.0.0'], path: file, base: { versions: ['1.0.0'] }, signingKey: keys.secret_key,
+  const byVersions = await source.export(file, 'pig', ['2.0.0'], {
+    base: { versions: ['1.0.0'] }, signing_key: keys.secret_key,
   })
   assert.ok(byVersions.omitted_blobs > 0, 'shared layers are left out')
   const inventoryFile = path.join(tmp, 'pig-2.0.0-inventory.tar.zst')
-  const byInventory = await source.export({
-    template: 'pig', versions: ['2.0.0'], path: inventoryFile, base: { inventory: destination.inventory() },
+  const byInventory = await source.export(inventoryFile, 'pig', ['2.0.0'], {
+    base: { inventory: destination.inventory() },
   })
   assert.equal(byInventory.carried_blobs, byVersions.carried_blobs)
   assert.ok(byVersions.archive_bytes < full.archive_bytes)
 
-  const report = await destination.import(file, { trustedKeys: [keys.public_key] })
+  const report = await destination.import(file, { trusted_keys: [keys.public_key] })
   assert.deepEqual(report.versions, [{ version: '2.0.0', outcome: 'added' }])
   assert.deepEqual(destination.versions('pig').map((v) => v.version), ['1.0.0', '2.0.0'])
   assert.ok(destination.version('pig', '2.0.0').equals(source.version('pig', '2.0.0')))
@@ -147,7 +144,7 @@ test('differential export against versions, and against an inventory', async () 
 
 test('a differential package needs its base: MISSING_BASE', async () => {
   const empty = Market.open(path.join(tmp, 'empty'))
-  const err = await rejected(empty.import(path.join(tmp, 'pig-2.0.0-diff.tar.zst'), { trustedKeys: [keys.public_key] }))
+  const err = await rejected(empty.import(path.join(tmp, 'pig-2.0.0-diff.tar.zst'), { trusted_keys: [keys.public_key] }))
   assert.ok(err instanceof Error)
   assert.equal(err.code, 'MISSING_BASE')
   assert.equal(err.details.template, 'pig')
@@ -157,25 +154,23 @@ test('a differential package needs its base: MISSING_BASE', async () => {
 
 test('signatures: unsigned and untrusted packages are refused', async () => {
   const unsigned = path.join(tmp, 'pig-unsigned.tar.zst')
-  await source.export({ template: 'pig', versions: ['1.0.0'], path: unsigned })
+  await source.export(unsigned, 'pig', ['1.0.0'])
   const market = Market.open(path.join(tmp, 'strict'))
-  let err = await rejected(market.import(unsigned, { trustedKeys: [keys.public_key] }))
+  let err = await rejected(market.import(unsigned, { trusted_keys: [keys.public_key] }))
   assert.equal(err.code, 'SIGNATURE_INVALID')
   assert.equal(err.details.kind, 'unsigned')
   const stranger = generateKeyPair()
-  err = await rejected(market.import(path.join(tmp, 'pig-1.0.0.tar.zst'), { trustedKeys: [stranger.public_key] }))
+  err = await rejected(market.import(path.join(tmp, 'pig-1.0.0.tar.zst'), { trusted_keys: [stranger.public_key] }))
   assert.equal(err.code, 'SIGNATURE_INVALID')
   assert.equal(err.details.kind, 'untrusted_key')
   assert.equal(err.details.key_id, keys.key_id)
-  const report = await market.import(unsigned, { allowUnsigned: true })
+  const report = await market.import(unsigned, { allow_unsigned: true })
   assert.equal(report.signer ?? null, null)
 })
 
 test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
   const file = path.join(tmp, 'pig-plain.tar')
-  const report = await source.export({
-    template: 'pig', versions: ['1.0.0'], path: file, compression: 'none', signingKey: keys.secret_key,
-  })
+  const report = await source.export(file, 'pig', ['1.0.0'], { compression: 'none', signing_key: keys.secret_key })
   const bytes = fs.readFileSync(file)
   // Flip one byte inside the last blob's data (well past the manifest).
   const at = bytes.length - 4096
@@ -184,7 +179,7 @@ test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
   fs.writeFileSync(tampered, bytes)
   assert.equal(report.archive_bytes, bytes.length)
   const market = Market.open(path.join(tmp, 'tampered'))
-  const err = await rejected(market.import(tampered, { trustedKeys: [keys.public_key] }))
+  const err = await rejected(market.import(tampered, { trusted_keys: [keys.public_key] }))
   assert.equal(err.code, 'PACKAGE_INTEGRITY', err.message)
   assert.equal(typeof err.details.entry, 'string')
   assert.deepEqual(market.templates(), [])
@@ -193,25 +188,32 @@ test('a tampered package is refused: PACKAGE_INTEGRITY', async () => {
 test('export in parts and import them', async () => {
   const base = path.join(tmp, 'parts', 'pig-1.0.0.tar.zst')
   fs.mkdirSync(path.dirname(base))
-  const report = await source.export({ template: 'pig', versions: ['1.0.0'], path: base, partSize: 64 << 10 })
+  const report = await source.export(base, 'pig', ['1.0.0'], { part_size: 64 << 10 })
   assert.ok(report.files.length > 1, `${report.files.length} parts`)
   const market = Market.open(path.join(tmp, 'from-parts'))
-  const imported = await market.import(report.files, { allowUnsigned: true })
+  const imported = await market.import(report.files, { allow_unsigned: true })
   assert.deepEqual(imported.versions, [{ version: '1.0.0', outcome: 'added' }])
 })
 
 test('option mistakes are argument errors', async () => {
-  let err = await rejected(source.export({ template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'x'), compression: 'gzip' }))
+  const x = path.join(tmp, 'x')
+  let err = await rejected(source.export(x, 'pig', ['1.0.0'], { compression: 'gzip' }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
   assert.equal(err.details.option, 'compression')
-  err = await rejected(source.export({
-    template: 'pig', versions: ['2.0.0'], path: path.join(tmp, 'x'), base: { versions: ['1.0.0'], inventory: source.inventory() },
+  err = await rejected(source.export(x, 'pig', ['2.0.0'], {
+    base: { versions: ['1.0.0'], inventory: source.inventory() },
   }))
   assert.equal(err.code, 'INVALID_ARGUMENT')
   assert.equal(err.details.option, 'base')
-  err = await rejected(source.export({ template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'x'), signingKey: 'not a key' }))
-  assert.equal(err.code, 'SIGNATURE_INVALID')
-  assert.equal(err.details.kind, 'key')
+  err = await rejected(source.export(x, 'pig', ['1.0.0'], { signing_key: 'not a key' }))
+  assert.equal(err.code, 'INVALID_ARGUMENT')
+  assert.equal(err.details.option, 'signing_key')
+  err = await rejected(source.export(x, 'pig', ['1.0.0'], { part_size: 0 }))
+  assert.equal(err.code, 'INVALID_ARGUMENT')
+  assert.equal(err.details.option, 'part_size')
+  err = await rejected(source.export(x, 'pig', ['1.0.0'], { partSize: 10 }))
+  assert.equal(err.code, 'INVALID_ARGUMENT')
+  assert.equal(err.details.option, 'partSize')
 })
 
 test('relocate a version to a real registry, then again without uploads', async (t) => {
@@ -238,7 +240,7 @@ test('relocate a version to a real registry, then again without uploads', async 
 
 test('delete, gc and verify', async () => {
   const market = Market.open(path.join(tmp, 'gc'))
-  await market.import(path.join(tmp, 'pig-1.0.0.tar.zst'), { trustedKeys: [keys.public_key] })
+  await market.import(path.join(tmp, 'pig-1.0.0.tar.zst'), { trusted_keys: [keys.public_key] })
   market.setReleaseState('pig', '1.0.0', 'deprecated')
   assert.throws(() => market.deleteVersion('pig', '1.0.0'), { code: 'RELEASE_STATE' })
   market.deleteVersion('pig', '1.0.0', { force: true })
@@ -267,8 +269,7 @@ test('a long export does not block the event loop', async (t) => {
     last = now
     ticks += 1
   }, 5)
-  const promise = market.export(
-    { template: 'pig', versions: ['1.0.0'], path: path.join(tmp, 'large.tar.zst') },
+  const promise = market.export(path.join(tmp, 'large.tar.zst'), 'pig', ['1.0.0'], {},
     () => {
       if (!settled) progressBeforeDone += 1
     },

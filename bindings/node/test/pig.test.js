@@ -88,7 +88,7 @@ test('syntax and shape errors', () => {
 
 test('conversion errors are argument errors', () => {
   assert.throws(() => Template.fromObject({ format: () => 1 }), { code: 'InvalidArg' })
-  assert.throws(() => pig1().setReleaseState('shipped'), { code: 'InvalidArg' })
+  assert.throws(() => pig1().setReleaseState('shipped'), { code: 'INVALID_ARGUMENT' })
 })
 
 test('upgrade candidates', () => {

@@ -8,26 +8,23 @@
 //! `EnvironmentProfile` (`name`, `namespace`, and optionally `context`,
 //! `registry`, `released_only`, `env_overrides`, `storage_class`).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
-use template_k8s::render::Exposure;
 use template_k8s::{
-    Delivery as RustDelivery, DeliveryEvent, EnvironmentOutcome, EnvironmentProfile,
-    ExecutorOptions,
+    Delivery as RustDelivery, DeliveryEvent, DeliveryOptions, EnvironmentOutcome,
+    EnvironmentProfile,
 };
 use tokio::runtime::Runtime;
 
 use crate::convert::{data_to_py, value_to_py};
-use crate::errors::{invalid_argument, raise};
-use crate::market::{Market, RegistryAccess, registry_target, relocate_options};
-use crate::options::options_from_py;
+use crate::errors::raise;
+use crate::market::Market;
+use crate::options::{kwargs_options, options_from_py};
 use crate::plans::read;
 use crate::progress::Callback;
 
@@ -55,45 +52,6 @@ where
     Ok(py.detach(|| rt.block_on(future)))
 }
 
-fn seconds(argument: &str, value: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|e| invalid_argument(argument, format!("{value} seconds: {e}")))
-}
-
-/// A registry's access from a dict `{registry, insecure, username,
-/// password, auth_file, ca_file, public_roots}`.
-fn registry_from_dict(item: &Bound<'_, PyAny>) -> PyResult<template_market::RegistryTarget> {
-    let dict = item
-        .cast::<PyDict>()
-        .map_err(|_| invalid_argument("registries", "each registry is a dict"))?;
-    let mut access = RegistryAccess {
-        public_roots: true,
-        ..RegistryAccess::default()
-    };
-    let mut registry = None;
-    for (key, value) in dict.iter() {
-        let key: String = key.extract()?;
-        match key.as_str() {
-            "registry" => registry = Some(value.extract::<String>()?),
-            "insecure" => access.insecure = value.extract()?,
-            "username" => access.username = value.extract()?,
-            "password" => access.password = value.extract()?,
-            "auth_file" => access.auth_file = value.extract()?,
-            "ca_file" => access.ca_file = value.extract()?,
-            "public_roots" => access.public_roots = value.extract()?,
-            other => {
-                return Err(invalid_argument(
-                    &format!("registries.{other}"),
-                    "unknown field; use registry, insecure, username, password, auth_file, ca_file, public_roots",
-                ));
-            }
-        }
-    }
-    let registry =
-        registry.ok_or_else(|| invalid_argument("registries.registry", "missing field"))?;
-    registry_target(&registry, access)
-}
-
 fn profile(env: &Bound<'_, PyAny>) -> PyResult<EnvironmentProfile> {
     read(env)
 }
@@ -114,77 +72,21 @@ pub(crate) struct Delivery {
 
 #[pymethods]
 impl Delivery {
-    /// A delivery from `market`. Clusters are reached through `kubeconfig`
-    /// (default: `$KUBECONFIG`, `~/.kube/config`) and each profile's
-    /// `context`. `registries` gives access to registries profiles name
-    /// (dicts `{registry, insecure, username, password, auth_file,
-    /// ca_file, public_roots}`); others are reached anonymously over HTTPS.
-    /// `identity` names the lock holder; `wait_timeout`/`poll_interval`
-    /// (seconds) shape readiness waits; `concurrency` is steps per wave at
-    /// once; `exposure` is `"node_port"` or `"load_balancer"`; the
-    /// `relocate_*` values tune image pushes.
+    /// A delivery from `market`. The keyword options are the Rust
+    /// `DeliveryOptions`: `kubeconfig` (default: `$KUBECONFIG`,
+    /// `~/.kube/config`; each profile's `context` selects the cluster),
+    /// `registries` (`RegistryAccess` dicts for registries profiles name;
+    /// others are reached anonymously over HTTPS), `executor` (`identity`
+    /// of the lock holder, `wait_timeout_seconds`, `poll_interval_seconds`,
+    /// `concurrency` of steps per wave, `lease_duration_seconds`,
+    /// `exposure` `"node_port"` or `"load_balancer"`) and `relocate`
+    /// (`parallelism`, `chunk_size`, `push_tags`,
+    /// `request_timeout_seconds`).
     #[new]
-    #[pyo3(signature = (market, *, kubeconfig = None, registries = None, identity = "apptemplate-python",
-                        wait_timeout = None, poll_interval = None, concurrency = None,
-                        lease_duration = None, exposure = None, relocate_parallelism = None,
-                        relocate_chunk_size = None, relocate_push_tags = None,
-                        relocate_request_timeout = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        market: PyRef<'_, Market>,
-        kubeconfig: Option<PathBuf>,
-        registries: Option<Vec<Bound<'_, PyAny>>>,
-        identity: &str,
-        wait_timeout: Option<f64>,
-        poll_interval: Option<f64>,
-        concurrency: Option<usize>,
-        lease_duration: Option<f64>,
-        exposure: Option<&str>,
-        relocate_parallelism: Option<usize>,
-        relocate_chunk_size: Option<u64>,
-        relocate_push_tags: Option<bool>,
-        relocate_request_timeout: Option<f64>,
-    ) -> PyResult<Self> {
-        let mut options = ExecutorOptions::new(identity);
-        if let Some(t) = wait_timeout {
-            options.wait.timeout = seconds("wait_timeout", t)?;
-        }
-        if let Some(t) = poll_interval {
-            options.wait.poll_interval = seconds("poll_interval", t)?;
-        }
-        if let Some(c) = concurrency {
-            if c == 0 {
-                return Err(invalid_argument("concurrency", "must be at least 1"));
-            }
-            options.concurrency = c;
-        }
-        if let Some(t) = lease_duration {
-            options.lock.lease_duration = seconds("lease_duration", t)?;
-        }
-        options.exposure = match exposure {
-            None | Some("node_port") => Exposure::NodePort,
-            Some("load_balancer") => Exposure::LoadBalancer,
-            Some(other) => {
-                return Err(invalid_argument(
-                    "exposure",
-                    format!("`{other}` is not an exposure; use \"node_port\" or \"load_balancer\""),
-                ));
-            }
-        };
-        let mut inner = RustDelivery::new(market.inner.clone(), options).with_relocate_options(
-            relocate_options(
-                relocate_parallelism,
-                relocate_chunk_size,
-                relocate_push_tags,
-                relocate_request_timeout,
-            )?,
-        );
-        if let Some(path) = kubeconfig {
-            inner = inner.with_kubeconfig(path);
-        }
-        for item in registries.unwrap_or_default() {
-            inner = inner.with_registry(registry_from_dict(&item)?);
-        }
+    #[pyo3(signature = (market, **options))]
+    fn new(market: PyRef<'_, Market>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options: DeliveryOptions = kwargs_options(options)?;
+        let inner = RustDelivery::from_options(market.inner.clone(), &options).map_err(raise)?;
         Ok(Delivery { inner })
     }
 

@@ -2,7 +2,6 @@
 //! dict, with validation, content digest and writing.
 
 use apptemplate_interop::{from_data, parse_release_state, release_state_name};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyDict;
@@ -132,7 +131,7 @@ impl Template {
     /// Moves the version to another release state, as the life cycle allows
     /// (`ReleaseStateError` otherwise).
     fn set_release_state(&mut self, state: &str) -> PyResult<()> {
-        let to = parse_release_state(state).map_err(PyValueError::new_err)?;
+        let to = parse_release_state(state).map_err(core_error)?;
         template_core::set_release_state(&mut self.inner, to).map_err(core_error)
     }
 

@@ -12,7 +12,6 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
-use serde_json::json;
 
 use crate::convert::value_to_py;
 
@@ -102,16 +101,4 @@ pub(crate) fn raise<E: Classify>(err: E) -> PyErr {
 /// A core error as the exception of its class.
 pub(crate) fn core_error(err: template_core::Error) -> PyErr {
     raise(err)
-}
-
-/// An argument the bindings cannot use, as `InvalidArgumentError` with
-/// `details = {"kind": "invalid_argument", "argument": ..., "message": ...}`.
-pub(crate) fn invalid_argument(argument: &str, message: impl Into<String>) -> PyErr {
-    let message = message.into();
-    from_report(ErrorReport {
-        class: ErrorClass::InvalidArgument,
-        message: format!("argument `{argument}`: {message}"),
-        details: json!({"kind": "invalid_argument", "argument": argument, "message": message}),
-        problems: None,
-    })
 }

@@ -9,23 +9,21 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use apptemplate_interop::{parse_release_state, to_data};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-use serde_json::{Value, json};
+use pyo3::types::{PyBytes, PyDict};
+use serde_json::Value;
 use template_core::Overwrite;
-use template_core::package::Inventory;
 use template_market::{
-    Compression, ExportBase, ExportRequest, ImportOptions, Market as RustMarket, Progress,
-    PublicKey, RegistryTarget, RelocateOptions, RelocateProgress, SecretKey, Trust,
-    generate_key_pair as rust_generate_key_pair,
+    ExportOptions, ImportOptions, Market as RustMarket, Progress, RegistryAccess, RelocateOptions,
+    RelocateProgress, generate_key_pair as rust_generate_key_pair,
 };
 
-use crate::convert::{data_to_py, value_to_py};
+use crate::convert::data_to_py;
 use crate::document::Template;
-use crate::errors::{invalid_argument, raise};
+use crate::errors::{core_error, raise};
+use crate::options::kwargs_options;
 use crate::plans::read;
 use crate::progress::Callback;
 
@@ -41,110 +39,12 @@ fn progress_data<T: serde::Serialize>(report: &T) -> Value {
     to_data(report).unwrap_or(Value::Null)
 }
 
-/// A public key from minisign's `.pub` file text or its base64 line.
-fn public_key(text: &str) -> PyResult<PublicKey> {
-    let parsed = if text.trim_start().starts_with("untrusted comment:") {
-        PublicKey::from_file_text(text)
-    } else {
-        PublicKey::from_base64(text)
-    };
-    parsed.map_err(raise)
-}
-
-/// How to reach a registry: TLS trust and credentials.
-#[derive(Debug, Default)]
-pub(crate) struct RegistryAccess {
-    pub(crate) insecure: bool,
-    pub(crate) username: Option<String>,
-    pub(crate) password: Option<String>,
-    pub(crate) auth_file: Option<PathBuf>,
-    pub(crate) ca_file: Option<PathBuf>,
-    pub(crate) public_roots: bool,
-}
-
-/// The registry and its access, as `relocate_version` and `Delivery` take
-/// them.
-pub(crate) fn registry_target(registry: &str, access: RegistryAccess) -> PyResult<RegistryTarget> {
-    let mut target = RegistryTarget::new(registry);
-    target.insecure = access.insecure;
-    target.public_roots = access.public_roots;
-    match (access.username, access.password) {
-        (Some(user), Some(password)) => target = target.with_credentials(user, password),
-        (None, None) => {}
-        _ => {
-            return Err(invalid_argument(
-                "username",
-                "give both username and password, or neither",
-            ));
-        }
-    }
-    if let Some(path) = access.auth_file {
-        target = target.with_auth_file(&path).map_err(raise)?;
-    }
-    if let Some(path) = access.ca_file {
-        target = target.with_ca_file(&path).map_err(raise)?;
-    }
-    Ok(target)
-}
-
-/// Relocation tuning; unset values keep the Rust defaults.
-pub(crate) fn relocate_options(
-    parallelism: Option<usize>,
-    chunk_size: Option<u64>,
-    push_tags: Option<bool>,
-    request_timeout: Option<f64>,
-) -> PyResult<RelocateOptions> {
-    let mut options = RelocateOptions::default();
-    if let Some(p) = parallelism {
-        if p == 0 {
-            return Err(invalid_argument("parallelism", "must be at least 1"));
-        }
-        options.parallelism = p;
-    }
-    if let Some(c) = chunk_size {
-        options.chunk_size = c;
-    }
-    if let Some(t) = push_tags {
-        options.push_tags = t;
-    }
-    if let Some(seconds) = request_timeout {
-        options.request_timeout = Duration::try_from_secs_f64(seconds)
-            .map_err(|e| invalid_argument("request_timeout", format!("{seconds} seconds: {e}")))?;
-    }
-    Ok(options)
-}
-
-/// What a package leaves out: nothing, base versions, or an inventory.
-fn export_base(
-    base_versions: Option<Vec<String>>,
-    base_inventory: Option<&Bound<'_, PyAny>>,
-) -> PyResult<ExportBase> {
-    match (base_versions, base_inventory.filter(|i| !i.is_none())) {
-        (Some(_), Some(_)) => Err(invalid_argument(
-            "base_versions",
-            "give base_versions or base_inventory, not both",
-        )),
-        (Some(versions), None) => Ok(ExportBase::Versions(versions)),
-        (None, Some(inventory)) => Ok(ExportBase::Inventory(read::<Inventory>(inventory)?)),
-        (None, None) => Ok(ExportBase::Full),
-    }
-}
-
-/// Package compression: `"zstd"` (default, level 3) or `"none"`.
-fn compression(name: Option<&str>, level: Option<i32>) -> PyResult<Compression> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| u32::try_from(n.get()).unwrap_or(1))
-        .unwrap_or(1);
-    match name.unwrap_or("zstd") {
-        "zstd" => Ok(Compression::Zstd {
-            level: level.unwrap_or(3),
-            workers,
-        }),
-        "none" => Ok(Compression::None),
-        other => Err(invalid_argument(
-            "compression",
-            format!("`{other}` is not a compression; use \"zstd\" or \"none\""),
-        )),
+/// A registry given as `host[:port][/prefix]` or as a `RegistryAccess`
+/// dict, read as the Rust `RegistryAccess`.
+pub(crate) fn registry_access(target: &Bound<'_, PyAny>) -> PyResult<RegistryAccess> {
+    match target.extract::<String>() {
+        Ok(registry) => Ok(RegistryAccess::new(registry)),
+        Err(_) => read::<RegistryAccess>(target),
     }
 }
 
@@ -269,7 +169,7 @@ impl Market {
         version: &str,
         state: &str,
     ) -> PyResult<()> {
-        let state = parse_release_state(state).map_err(|m| invalid_argument("state", m))?;
+        let state = parse_release_state(state).map_err(core_error)?;
         py.detach(|| self.inner.set_release_state(template, version, state))
             .map_err(raise)
     }
@@ -282,43 +182,29 @@ impl Market {
     }
 
     /// Writes an offline package of `versions` of `template` to `path`
-    /// (or, with `part_size`, to `<path>.part-000`, ...). Differential
-    /// against `base_versions` (held by the destination) or
-    /// `base_inventory` (the destination's `inventory()`); signed with
-    /// `signing_key` (secret key file text). `progress` gets
-    /// `{phase, bytes_done, bytes_total, items_done, items_total, item}`;
-    /// an exception it raises stops the export (no file is left at `path`,
-    /// parts written are removed) and is re-raised.
-    /// Returns the report (manifest digest, carried and omitted blobs,
-    /// archive bytes, files written).
-    #[pyo3(signature = (path, template, versions, *, base_versions = None, base_inventory = None,
-                        signing_key = None, part_size = None, compression = None,
-                        compression_level = None, progress = None))]
-    #[allow(clippy::too_many_arguments)]
+    /// (or, with `part_size`, to `<path>.part-000`, ...). The keyword
+    /// options are the Rust `ExportOptions`: `base` (`"full"`,
+    /// `{"versions": [...]}` held by the destination, or `{"inventory":
+    /// ...}` its `inventory()`), `signing_key` (secret key file text),
+    /// `part_size`, `compression` (`"zstd"` or `"none"`),
+    /// `compression_level`. `progress` gets `{phase, bytes_done,
+    /// bytes_total, items_done, items_total, item}`; an exception it raises
+    /// stops the export (no file is left at `path`, parts written are
+    /// removed) and is re-raised. Returns the report (manifest digest,
+    /// carried and omitted blobs, archive bytes, files written).
+    #[pyo3(signature = (path, template, versions, *, progress = None, **options))]
     fn export<'py>(
         &self,
         py: Python<'py>,
         path: PathBuf,
         template: &str,
         versions: Vec<String>,
-        base_versions: Option<Vec<String>>,
-        base_inventory: Option<&Bound<'py, PyAny>>,
-        signing_key: Option<&str>,
-        part_size: Option<u64>,
-        compression: Option<&str>,
-        compression_level: Option<i32>,
         progress: Option<Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let options: ExportOptions = kwargs_options(options)?;
         let refs: Vec<&str> = versions.iter().map(String::as_str).collect();
-        let mut request = ExportRequest::new(template, &refs)
-            .with_base(export_base(base_versions, base_inventory)?)
-            .with_compression(self::compression(compression, compression_level)?);
-        if let Some(text) = signing_key {
-            request = request.signed_with(&SecretKey::from_file_text(text).map_err(raise)?);
-        }
-        if part_size == Some(0) {
-            return Err(invalid_argument("part_size", "must be at least 1 byte"));
-        }
+        let request = options.request(template, &refs);
         let callback = Callback::new(progress);
         let result = py.detach(|| {
             let mut report = |p: &Progress<'_>| {
@@ -328,10 +214,10 @@ impl Market {
                     ControlFlow::Break(())
                 }
             };
-            match part_size {
+            match options.part_size {
                 Some(size) => self
                     .inner
-                    .export_to_parts(&request, &path, size, &mut report),
+                    .export_to_parts(&request, &path, size.get(), &mut report),
                 None => self.inner.export_to_file(&request, &path, &mut report),
             }
         });
@@ -339,44 +225,28 @@ impl Market {
         data_to_py(py, &report)
     }
 
-    /// Imports a package file, or its parts given as a list in order.
-    /// Signed packages are accepted when signed by one of `trusted_keys`
-    /// (public key file text or base64 line); unsigned ones only with
-    /// `allow_unsigned`, unknown signers only with `allow_untrusted`.
-    /// Nothing changes unless every blob verifies. `progress` gets
-    /// `{phase, bytes_done, bytes_total, items_done, items_total, item}`;
-    /// an exception it raises while blobs are imported stops the import
-    /// (the market is unchanged, a rerun reuses what was staged) and is
-    /// re-raised; raised once the commit has started, the import completes
-    /// and the exception is still re-raised. Returns the report
-    /// (versions added or unchanged, signer, blobs written and skipped).
-    #[pyo3(signature = (source, *, trusted_keys = None, allow_unsigned = false,
-                        allow_untrusted = false, reserve_bytes = 0, progress = None))]
-    #[allow(clippy::too_many_arguments)]
+    /// Imports a package file, or its parts given as a list in order. The
+    /// keyword options are the Rust `ImportOptions`: signed packages are
+    /// accepted when signed by one of `trusted_keys` (public key file text
+    /// or base64 line); unsigned ones only with `allow_unsigned`, unknown
+    /// signers only with `allow_untrusted`; `reserve_bytes` of free space
+    /// are left untouched. Nothing changes unless every blob verifies.
+    /// `progress` gets `{phase, bytes_done, bytes_total, items_done,
+    /// items_total, item}`; an exception it raises while blobs are imported
+    /// stops the import (the market is unchanged, a rerun reuses what was
+    /// staged) and is re-raised; raised once the commit has started, the
+    /// import completes and the exception is still re-raised. Returns the
+    /// report (versions added or unchanged, signer, blobs written and
+    /// skipped).
+    #[pyo3(signature = (source, *, progress = None, **options))]
     fn import_package<'py>(
         &self,
         py: Python<'py>,
         source: PackageSource,
-        trusted_keys: Option<Vec<String>>,
-        allow_unsigned: bool,
-        allow_untrusted: bool,
-        reserve_bytes: u64,
         progress: Option<Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let keys = trusted_keys
-            .unwrap_or_default()
-            .iter()
-            .map(|k| public_key(k))
-            .collect::<PyResult<Vec<_>>>()?;
-        let options = ImportOptions {
-            trust: Trust {
-                keys,
-                allow_unsigned,
-                allow_untrusted,
-            },
-            reserve_bytes,
-            ..ImportOptions::default()
-        };
+        let options: ImportOptions = kwargs_options(options)?;
         let callback = Callback::new(progress);
         let result = py.detach(|| {
             let mut report = |p: &Progress<'_>| {
@@ -397,47 +267,28 @@ impl Market {
         data_to_py(py, &report)
     }
 
-    /// Pushes every image of a version to `registry` (`host[:port][/prefix]`)
-    /// over the OCI distribution API, skipping what is there. Access:
-    /// `insecure` (plain HTTP), `username`/`password` or `auth_file` (a
-    /// containers `auth.json`), `ca_file` (PEM of a private CA),
-    /// `public_roots` (also trust the public root CAs). `progress`
-    /// gets `{event, bytes_done, bytes_total, blobs_done, blobs_total, item}`;
-    /// an exception it raises stops the relocation (a rerun resumes) and is
-    /// re-raised. Returns the report with each image's relocated reference.
-    #[pyo3(signature = (template, version, registry, *, insecure = false, username = None,
-                        password = None, auth_file = None, ca_file = None, public_roots = true,
-                        parallelism = None, chunk_size = None, push_tags = None,
-                        request_timeout = None, progress = None))]
-    #[allow(clippy::too_many_arguments)]
+    /// Pushes every image of a version to `target` over the OCI
+    /// distribution API, skipping what is there. `target` is
+    /// `host[:port][/prefix]` or a `RegistryAccess` dict (`registry`,
+    /// `insecure`, `username`/`password` or `auth_file`, `ca_file`,
+    /// `public_roots`). The keyword options are the Rust
+    /// `RelocateOptions` (`parallelism`, `chunk_size`, `push_tags`,
+    /// `request_timeout_seconds`). `progress` gets `{event, bytes_done,
+    /// bytes_total, blobs_done, blobs_total, item}`; an exception it raises
+    /// stops the relocation (a rerun resumes) and is re-raised. Returns the
+    /// report with each image's relocated reference.
+    #[pyo3(signature = (template, version, target, *, progress = None, **options))]
     fn relocate_version<'py>(
         &self,
         py: Python<'py>,
         template: &str,
         version: &str,
-        registry: &str,
-        insecure: bool,
-        username: Option<String>,
-        password: Option<String>,
-        auth_file: Option<PathBuf>,
-        ca_file: Option<PathBuf>,
-        public_roots: bool,
-        parallelism: Option<usize>,
-        chunk_size: Option<u64>,
-        push_tags: Option<bool>,
-        request_timeout: Option<f64>,
+        target: &Bound<'py, PyAny>,
         progress: Option<Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let access = RegistryAccess {
-            insecure,
-            username,
-            password,
-            auth_file,
-            ca_file,
-            public_roots,
-        };
-        let target = registry_target(registry, access)?;
-        let options = relocate_options(parallelism, chunk_size, push_tags, request_timeout)?;
+        let options: RelocateOptions = kwargs_options(options)?;
+        let target = registry_access(target)?.target().map_err(raise)?;
         let callback = Callback::new(progress);
         let result = py.detach(|| {
             let mut report = |p: &RelocateProgress<'_>| {
@@ -487,19 +338,16 @@ impl Market {
     }
 }
 
-/// A new Ed25519 key pair for signing packages:
-/// `{"public": <.pub file text>, "public_base64": <line>, "secret": <secret
-/// key file text>, "key_id": <hex id>}`. Keep the secret one secret.
+/// A new Ed25519 key pair for signing packages, as the Rust
+/// `KeyPairText`: `{"key_id": <hex id>, "public_key": <base64 line>,
+/// "public_key_file": <.pub file text>, "secret_key": <secret key file
+/// text>}`. Keep the secret one secret.
 #[pyfunction]
 fn generate_key_pair<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    let pair = rust_generate_key_pair().map_err(raise)?;
-    let data = json!({
-        "public": pair.public.to_file_text().map_err(raise)?,
-        "public_base64": pair.public.to_base64(),
-        "secret": pair.secret.to_file_text().map_err(raise)?,
-        "key_id": pair.public.key_id(),
-    });
-    value_to_py(py, &data)
+    let pair = rust_generate_key_pair()
+        .and_then(|pair| pair.to_text())
+        .map_err(raise)?;
+    data_to_py(py, &pair)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

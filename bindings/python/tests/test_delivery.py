@@ -48,21 +48,22 @@ def test_relocation_pushes_every_image_and_a_raising_callback_stops_it(market: M
         raise ValueError(f"stopped at {event['event']}")
 
     with pytest.raises(ValueError, match="stopped at"):
-        market.relocate_version("pig", "1.0.0", f"{registry.address}/stop", insecure=True, progress=stop)
+        market.relocate_version("pig", "1.0.0", {"registry": f"{registry.address}/stop", "insecure": True}, progress=stop)
     events: List[RelocateProgress] = []
-    report = market.relocate_version("pig", "1.0.0", f"{registry.address}/stop", insecure=True,
+    report = market.relocate_version("pig", "1.0.0", {"registry": f"{registry.address}/stop", "insecure": True},
                                      progress=events.append)
     assert events[-1]["event"] == "done"
     assert report["blobs_uploaded"] + report["blobs_skipped"] + report["blobs_mounted"] > 0
     for image in report["images"]:
         repository, digest = image["relocated"].split("/", 1)[1].split("@")
         assert registry.has_manifest(repository, digest), image
-    again = market.relocate_version("pig", "1.0.0", f"{registry.address}/stop", insecure=True)
+    again = market.relocate_version("pig", "1.0.0", {"registry": f"{registry.address}/stop", "insecure": True})
     assert again["blobs_uploaded"] == 0 and again["manifests_pushed"] == 0
     with pytest.raises(RegistryError):
-        market.relocate_version("pig", "1.0.0", "127.0.0.1:1/none", insecure=True, request_timeout=5)
+        market.relocate_version("pig", "1.0.0", {"registry": "127.0.0.1:1/none", "insecure": True},
+                                request_timeout_seconds=5)
     with pytest.raises(InvalidArgumentError):
-        market.relocate_version("pig", "1.0.0", registry.address, username="only-user")
+        market.relocate_version("pig", "1.0.0", {"registry": registry.address, "username": "only-user"})
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def environment(namespace: str, registry: Registry, *, released_only: bool = Fal
 def delivery(market: Market, registry: Registry, cluster: Cluster) -> Delivery:
     return Delivery(market, kubeconfig=kubeconfig_or_skip(),
                     registries=[{"registry": f"{registry.address}/py", "insecure": True}],
-                    identity="pytest", wait_timeout=180, poll_interval=0.25)
+                    executor={"identity": "pytest", "wait_timeout_seconds": 180, "poll_interval_seconds": 0.25})
 
 
 def test_install_upgrade_rollback_and_deliver(delivery: Delivery, market: Market, cluster: Cluster,
@@ -175,6 +176,6 @@ def test_bad_profiles_and_options_are_named(delivery: Delivery, market: Market, 
         delivery.upgrade(environment(namespace, registry), "pig", "2.0.0", {"prnue": True})
     assert bad.value.details["option"] == "options.prnue"
     with pytest.raises(InvalidArgumentError):
-        Delivery(market, exposure="ingress")  # type: ignore[arg-type]
+        Delivery(market, executor={"exposure": "ingress"})  # type: ignore[typeddict-item]
     with pytest.raises(InvalidArgumentError):
         Delivery(market, registries=[{"registry": "r", "insecur": True}])  # type: ignore[typeddict-unknown-key]

@@ -100,7 +100,7 @@ def test_release_states_move_through_the_life_cycle(tmp_path: Path, load_fixture
 
 def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
     events: List[PackageProgress] = []
-    full = pig_market.export(tmp_path / "pig-1.0.0.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret"],
+    full = pig_market.export(tmp_path / "pig-1.0.0.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret_key"],
                              progress=events.append)
     assert full["carried_blobs"] > 0 and full["omitted_blobs"] == 0
     assert full["files"] == [str(tmp_path / "pig-1.0.0.tar.zst")]
@@ -108,21 +108,21 @@ def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_
     assert {e["phase"] for e in events} <= {"export", "done"}
     assert events[-1]["bytes_done"] == events[-1]["bytes_total"] == full["carried_bytes"]
 
-    diff = pig_market.export(tmp_path / "pig-2.0.0-diff.tar.zst", "pig", ["2.0.0"], base_versions=["1.0.0"],
-                             signing_key=keys["secret"])
+    diff = pig_market.export(tmp_path / "pig-2.0.0-diff.tar.zst", "pig", ["2.0.0"], base={"versions": ["1.0.0"]},
+                             signing_key=keys["secret_key"])
     assert diff["omitted_blobs"] > 0 and diff["carried_bytes"] < full["carried_bytes"]
 
     second = Market(tmp_path / "second")
     imported: List[PackageProgress] = []
-    report = second.import_package(tmp_path / "pig-1.0.0.tar.zst", trusted_keys=[keys["public"]],
+    report = second.import_package(tmp_path / "pig-1.0.0.tar.zst", trusted_keys=[keys["public_key_file"]],
                                    progress=imported.append)
     assert report["versions"] == [{"version": "1.0.0", "outcome": "added"}]
     assert report["signer"] == keys["key_id"]
     assert imported[-1]["phase"] == "done" and "import" in {e["phase"] for e in imported}
-    again = second.import_package(str(tmp_path / "pig-1.0.0.tar.zst"), trusted_keys=[keys["public_base64"]])
+    again = second.import_package(str(tmp_path / "pig-1.0.0.tar.zst"), trusted_keys=[keys["public_key"]])
     assert again["versions"] == [{"version": "1.0.0", "outcome": "unchanged"}] and again["blobs_written"] == 0
 
-    report = second.import_package(tmp_path / "pig-2.0.0-diff.tar.zst", trusted_keys=[keys["public"]])
+    report = second.import_package(tmp_path / "pig-2.0.0-diff.tar.zst", trusted_keys=[keys["public_key_file"]])
     assert report["versions"] == [{"version": "2.0.0", "outcome": "added"}]
     assert [v["content_digest"] for v in second.versions("pig")] == [v["content_digest"] for v in pig_market.versions("pig")]
     assert second.verify()["problems"] == []
@@ -134,7 +134,7 @@ def test_full_and_differential_packages_carry_the_story(pig_market: Market, tmp_
 
 
 def test_a_differential_package_needs_its_base(pig_market: Market, tmp_path: Path) -> None:
-    pig_market.export(tmp_path / "diff.tar.zst", "pig", ["2.0.0"], base_versions=["1.0.0"])
+    pig_market.export(tmp_path / "diff.tar.zst", "pig", ["2.0.0"], base={"versions": ["1.0.0"]})
     empty = Market(tmp_path / "empty")
     with pytest.raises(MissingBaseError) as info:
         empty.import_package(tmp_path / "diff.tar.zst", allow_unsigned=True)
@@ -144,23 +144,24 @@ def test_a_differential_package_needs_its_base(pig_market: Market, tmp_path: Pat
 
 def test_signatures_are_checked(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
     pig_market.export(tmp_path / "unsigned.tar.zst", "pig", ["1.0.0"])
-    pig_market.export(tmp_path / "signed.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret"])
+    pig_market.export(tmp_path / "signed.tar.zst", "pig", ["1.0.0"], signing_key=keys["secret_key"])
     market = Market(tmp_path / "m")
     with pytest.raises(SignatureError) as info:
         market.import_package(tmp_path / "unsigned.tar.zst")
     assert info.value.details["kind"] == "unsigned"
     other = apptemplate.generate_key_pair()
     with pytest.raises(SignatureError) as info:
-        market.import_package(tmp_path / "signed.tar.zst", trusted_keys=[other["public"]])
+        market.import_package(tmp_path / "signed.tar.zst", trusted_keys=[other["public_key"]])
     assert info.value.details["kind"] == "untrusted_key"
-    with pytest.raises(SignatureError):
+    with pytest.raises(InvalidArgumentError) as bad:
         market.import_package(tmp_path / "signed.tar.zst", trusted_keys=["not a key"])
+    assert bad.value.details["option"] == "trusted_keys[0]"
     assert market.import_package(tmp_path / "unsigned.tar.zst", allow_unsigned=True)["versions"][0]["outcome"] == "added"
 
 
 def test_a_tampered_package_is_refused_and_changes_nothing(pig_market: Market, tmp_path: Path, keys: KeyPair) -> None:
     package = tmp_path / "plain.tar"
-    pig_market.export(package, "pig", ["1.0.0"], compression="none", signing_key=keys["secret"])
+    pig_market.export(package, "pig", ["1.0.0"], compression="none", signing_key=keys["secret_key"])
     data = bytearray(package.read_bytes())
     # Flip one byte in the middle of the archive: inside a layer blob.
     data[len(data) // 2] ^= 0xFF
@@ -168,10 +169,10 @@ def test_a_tampered_package_is_refused_and_changes_nothing(pig_market: Market, t
     tampered.write_bytes(bytes(data))
     market = Market(tmp_path / "m")
     with pytest.raises((PackageIntegrityError, SignatureError)) as info:
-        market.import_package(tampered, trusted_keys=[keys["public"]])
+        market.import_package(tampered, trusted_keys=[keys["public_key_file"]])
     assert isinstance(info.value, TemplateError) and info.value.details["kind"]
     assert market.templates() == []
-    assert market.import_package(package, trusted_keys=[keys["public"]])["versions"][0]["outcome"] == "added"
+    assert market.import_package(package, trusted_keys=[keys["public_key_file"]])["versions"][0]["outcome"] == "added"
 
 
 def test_packages_split_into_parts(pig_market: Market, tmp_path: Path) -> None:
@@ -187,14 +188,23 @@ def test_packages_split_into_parts(pig_market: Market, tmp_path: Path) -> None:
 
 def test_bad_arguments_are_named(pig_market: Market, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError) as info:
-        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], base_versions=["1.0.0"], base_inventory=pig_market.inventory())
-    assert info.value.details["argument"] == "base_versions"
-    with pytest.raises(InvalidArgumentError):
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"],
+                          base={"versions": ["1.0.0"], "inventory": pig_market.inventory()})
+    assert info.value.details["option"] == "base"
+    with pytest.raises(InvalidArgumentError) as info:
         pig_market.export(tmp_path / "x", "pig", ["1.0.0"], compression="gzip")  # type: ignore[arg-type]
+    assert info.value.details["option"] == "compression"
+    with pytest.raises(InvalidArgumentError) as info:
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], part_size=0)
+    assert info.value.details["option"] == "part_size"
+    with pytest.raises(InvalidArgumentError) as info:
+        pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_kye="k")  # type: ignore[call-arg]
+    assert info.value.details["option"] == "signing_kye"
     with pytest.raises(InvalidArgumentError):
         pig_market.export(tmp_path / "x", "pig", [])
-    with pytest.raises(SignatureError):
+    with pytest.raises(InvalidArgumentError) as info:
         pig_market.export(tmp_path / "x", "pig", ["1.0.0"], signing_key="garbage")
+    assert info.value.details["option"] == "signing_key"
 
 
 def test_a_raising_progress_callback_cancels_and_is_re_raised(pig_market: Market, tmp_path: Path) -> None:

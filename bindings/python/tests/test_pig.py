@@ -93,8 +93,9 @@ def test_conversion_errors_are_python_errors(pig1):
         Template.from_dict({"format": object()})
     with pytest.raises(TypeError):
         Template.from_dict({1: "one"})
-    with pytest.raises(ValueError):
-        pig1.set_release_state("shipped")
+    with pytest.raises(InvalidArgumentError) as bad:
+        pig1.set_release_state("shipped")  # type: ignore[arg-type]
+    assert bad.value.details["option"] == "state"
 
 
 def test_upgrade_candidates(pig1, pig2):

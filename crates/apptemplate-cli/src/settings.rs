@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 use template_k8s::EnvironmentProfile;
-use template_market::{Market, PublicKey, RegistryTarget};
+use template_k8s::ExecutorOptions;
+use template_market::{
+    ImportOptions, Market, PublicKey, RegistryAccess, RegistryTarget, RelocateOptions,
+};
 
 use crate::cli::Global;
 use crate::failure::Usage;
 
-/// The config file, as written.
+/// The config file, as written. The option sections are the libraries'
+/// own option types (their serde forms), read as the bindings read them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {
@@ -21,12 +25,15 @@ pub(crate) struct ConfigFile {
     /// kubeconfig file.
     #[serde(default)]
     pub(crate) kubeconfig: Option<PathBuf>,
-    /// Lock holder name written on the cluster while an operation runs.
+    /// Executor settings (identity on the lock, waits, concurrency, lease).
     #[serde(default)]
-    pub(crate) identity: Option<String>,
-    /// Seconds to wait for a workload to become ready.
+    pub(crate) executor: Option<ExecutorOptions>,
+    /// Image relocation settings.
     #[serde(default)]
-    pub(crate) wait_timeout_seconds: Option<u64>,
+    pub(crate) relocate: RelocateOptions,
+    /// Import settings (trusted key texts, unsigned packages, reserve).
+    #[serde(default)]
+    pub(crate) import: ImportOptions,
     /// Environment profiles.
     #[serde(default)]
     pub(crate) environments: Vec<EnvironmentProfile>,
@@ -36,24 +43,6 @@ pub(crate) struct ConfigFile {
     /// Public key files whose signatures imports accept.
     #[serde(default)]
     pub(crate) trusted_keys: Vec<PathBuf>,
-}
-
-/// Access to one registry. Credentials only through an auth file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RegistryAccess {
-    /// `host[:port][/prefix]`.
-    pub(crate) registry: String,
-    /// Plain HTTP.
-    #[serde(default)]
-    pub(crate) insecure: bool,
-    /// CA certificate (PEM) to trust for it.
-    #[serde(default)]
-    pub(crate) ca_file: Option<PathBuf>,
-    /// `auth.json` / Docker `config.json` with its credentials [default:
-    /// the usual places].
-    #[serde(default)]
-    pub(crate) auth_file: Option<PathBuf>,
 }
 
 /// Everything resolved.
@@ -172,8 +161,9 @@ impl Settings {
             })
     }
 
-    /// Access to `registry` from the config file (plain HTTP, CA, auth
-    /// file), else anonymous HTTPS with the default auth file if any.
+    /// Access to `registry` from the config file (the entry for it, or
+    /// for its host), else anonymous HTTPS with the default auth file if
+    /// any.
     pub(crate) fn registry_target(&self, registry: &str) -> anyhow::Result<RegistryTarget> {
         let wanted = registry.trim_end_matches('/');
         let host = |r: &str| r.split_once('/').map_or(r, |(h, _)| h).to_owned();
@@ -188,20 +178,20 @@ impl Settings {
                     .iter()
                     .find(|a| host(a.registry.trim_end_matches('/')) == host(wanted))
             });
-        let mut target = RegistryTarget::new(wanted);
-        if let Some(access) = access {
-            target.insecure = access.insecure;
-            if let Some(ca) = &access.ca_file {
-                target = target.with_ca_file(self.relative(ca))?;
-            }
-            target = match &access.auth_file {
-                Some(auth) => target.with_auth_file(self.relative(auth))?,
-                None => target.with_default_auth_file()?,
-            };
+        let Some(access) = access else {
+            return Ok(RegistryTarget::new(wanted).with_default_auth_file()?);
+        };
+        let mut access = access.clone();
+        wanted.clone_into(&mut access.registry);
+        access.auth_file = access.auth_file.as_deref().map(|p| self.relative(p));
+        access.ca_file = access.ca_file.as_deref().map(|p| self.relative(p));
+        let no_credentials = access.auth_file.is_none() && access.username.is_none();
+        let target = access.target()?;
+        Ok(if no_credentials {
+            target.with_default_auth_file()?
         } else {
-            target = target.with_default_auth_file()?;
-        }
-        Ok(target)
+            target
+        })
     }
 
     /// Every registry of the config file, as targets.
@@ -211,6 +201,14 @@ impl Settings {
             .iter()
             .map(|a| self.registry_target(&a.registry))
             .collect()
+    }
+
+    /// Import options of the config file with its trusted key files and
+    /// `extra` added.
+    pub(crate) fn import_options(&self, extra: &[PathBuf]) -> anyhow::Result<ImportOptions> {
+        let mut options = self.file.import.clone();
+        options.trust.keys.extend(self.trusted_keys(extra)?);
+        Ok(options)
     }
 
     /// The config file's trusted keys and `extra`.

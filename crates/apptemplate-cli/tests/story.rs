@@ -114,8 +114,10 @@ fn the_seed_story_through_the_cli() {
         format!(
             "market: site-market
 kubeconfig: {kubeconfig}
-identity: site-engineer
-wait_timeout_seconds: 120
+executor:
+  identity: site-engineer
+  wait_timeout_seconds: 120
+  poll_interval_seconds: 0.25
 trusted_keys:
   - {public}
 registries:

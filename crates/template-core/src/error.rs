@@ -4,7 +4,13 @@ use crate::validate::Problem;
 
 /// Everything `template-core` can report. Each variant is a case a caller
 /// can act on; messages say what was wrong, where, and what to do.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serializes as its fields with `kind`, the variant's snake_case name
+/// (`{"kind": "shape", "path": ..., "message": ...}`); a package error as
+/// `{"kind": "package", "package_kind": ..., "entry": ..., <its fields>}`.
+/// [`Error::code`] gives the stable code the bindings raise it with.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
     /// The document is larger than the loader accepts.
@@ -180,7 +186,11 @@ pub enum Error {
     /// Reading or writing an offline package failed; the inner error names
     /// the archive entry.
     #[error(transparent)]
-    Package(#[from] crate::package::PackageError),
+    Package(
+        #[from]
+        #[serde(serialize_with = "package_details")]
+        crate::package::PackageError,
+    ),
 
     /// Writing a document failed (only possible through the caller's writer).
     #[error("could not write the document: {message}")]
@@ -188,6 +198,47 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+}
+
+impl Error {
+    /// The stable code of the error's class, as the bindings and the
+    /// command line report it (`DOCUMENT_INVALID`, `VALIDATION_FAILED`,
+    /// ...). Every variant is listed: a new one must choose its code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::DocumentTooLarge { .. } | Error::Syntax { .. } | Error::Shape { .. } => {
+                "DOCUMENT_INVALID"
+            }
+            Error::Validation { .. } => "VALIDATION_FAILED",
+            Error::InvalidVersion { .. } => "INVALID_VERSION",
+            Error::InvalidTransition { .. } | Error::PublishState { .. } => "RELEASE_STATE",
+            Error::VersionExists { .. }
+            | Error::ReleasedImmutable { .. }
+            | Error::VersionNotNewer { .. } => "VERSION_CONFLICT",
+            Error::TemplateMismatch { .. } => "TEMPLATE_MISMATCH",
+            Error::InvalidOption { .. } | Error::RandomSourceExhausted { .. } => "INVALID_ARGUMENT",
+            Error::StateMismatch { .. } => "PRECONDITION_FAILED",
+            Error::Package(package) => package.code(),
+            Error::Write { .. } => "WRITE_FAILED",
+        }
+    }
+}
+
+/// A package error's fields beside `kind: "package"`: its own kind as
+/// `package_kind`, and `entry` (null when it names none).
+fn package_details<S: serde::Serializer>(
+    package: &crate::package::PackageError,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    let mut value = serde_json::to_value(package).map_err(serde::ser::Error::custom)?;
+    if let serde_json::Value::Object(map) = &mut value {
+        if let Some(kind) = map.remove("kind") {
+            map.insert("package_kind".to_owned(), kind);
+        }
+        map.insert("entry".to_owned(), serde_json::json!(package.entry()));
+    }
+    value.serialize(s)
 }
 
 fn format_problems(problems: &[Problem]) -> String {

@@ -117,6 +117,51 @@ pub enum ReleaseState {
     Deprecated,
 }
 
+impl ReleaseState {
+    /// Every state, in life-cycle order.
+    pub const ALL: [ReleaseState; 4] = [
+        ReleaseState::Draft,
+        ReleaseState::Testing,
+        ReleaseState::Released,
+        ReleaseState::Deprecated,
+    ];
+
+    /// The state's name as documents write it (`draft`, `testing`,
+    /// `released`, `deprecated`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseState::Draft => "draft",
+            ReleaseState::Testing => "testing",
+            ReleaseState::Released => "released",
+            ReleaseState::Deprecated => "deprecated",
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReleaseState {
+    type Err = crate::Error;
+
+    /// A state by its name; anything else is [`crate::Error::InvalidOption`]
+    /// (option `state`) listing the names.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ReleaseState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| crate::Error::InvalidOption {
+                option: "state".to_owned(),
+                message: format!(
+                    "`{name}` is not a release state; use draft, testing, released or deprecated"
+                ),
+            })
+    }
+}
+
 /// A module group: a set of components a customer can select or leave out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,6 +5,9 @@
 //! `UPDATE_VECTORS=1 cargo test -p template-core --test vectors`) and all
 //! three follow.
 
+// Tests read fixtures and files; the no-I/O rule is for the library.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use serde_json::{Value, json};
 use template_core::{
     CandidateFilter, Error, Format, IncrementalChange, LoadOptions, Overwrite, TemplateVersion,

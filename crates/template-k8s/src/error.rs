@@ -1,18 +1,14 @@
 //! The error type of `template-k8s`.
 
 /// Everything `template-k8s` can report.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serializes as its fields with `kind`, the variant's snake_case name (core
+/// and market errors as their own forms, a step failure with its `cause`);
+/// [`Error::code`] gives its stable code.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
-    /// A template-level problem (invalid document, bad version...).
-    #[error(transparent)]
-    Template(#[from] template_core::Error),
-
-    /// The local market failed: a version it lacks, an image relocation a
-    /// registry refused, a damaged market.
-    #[error(transparent)]
-    Market(#[from] template_market::MarketError),
-
     /// The environment only accepts released versions.
     #[error(
         "environment `{environment}` only accepts released versions, but {template} {version} is {state:?}; release it in the market first or install into a non-production environment"
@@ -72,8 +68,11 @@ pub enum Error {
         step: usize,
         /// Component of that step.
         component: String,
-        /// What failed.
+        /// What failed, in words.
         message: String,
+        /// What failed: [`Error::NotReady`] with its condition and waited
+        /// time, a Kubernetes API error, ...
+        cause: Box<Error>,
     },
 
     /// Our state or history objects in the namespace are missing or unreadable.
@@ -123,14 +122,27 @@ pub enum Error {
     Kube {
         /// What we were doing, e.g. "applying Deployment pig/gateway".
         action: String,
-        /// The client error.
+        /// The client error (`message` in the serialized form).
         #[source]
+        #[serde(rename = "message", serialize_with = "display")]
         source: kube::Error,
     },
+
+    /// A template-level problem (invalid document, bad version...).
+    #[error(transparent)]
+    #[serde(untagged)]
+    Template(#[from] template_core::Error),
+
+    /// The local market failed: a version it lacks, an image relocation a
+    /// registry refused, a damaged market.
+    #[error(transparent)]
+    #[serde(untagged)]
+    Market(#[from] template_market::MarketError),
 }
 
-/// Who holds a lock another operation wanted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who holds a lock another operation wanted. Serializes with its field
+/// names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LockHeld {
     /// Namespace of the installation.
     pub namespace: String,
@@ -149,7 +161,32 @@ pub struct LockHeld {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Writes a value by its `Display` form.
+fn display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
 impl Error {
+    /// The stable code of the error's class (core and market errors keep
+    /// theirs). Every variant is listed: a new one must choose its code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Template(core) => core.code(),
+            Error::Market(market) => market.code(),
+            Error::ReleaseGate { .. } => "RELEASE_GATE",
+            Error::Render { .. }
+            | Error::Store { .. }
+            | Error::Connect { .. }
+            | Error::Kube { .. } => "KUBERNETES_ERROR",
+            Error::Locked(_) => "LOCKED",
+            Error::NotReady { .. } | Error::StepFailed { .. } => "ROLLOUT_FAILED",
+            Error::Precondition { .. } | Error::StalePlan { .. } => "PRECONDITION_FAILED",
+        }
+    }
+
     /// Wraps a client error with what we were doing.
     pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Error {
         Error::Kube {

@@ -44,8 +44,15 @@ use crate::render::{
 use crate::store::{RecordSummary, Store};
 use crate::wait::{WaitOptions, is_waited_for, wait_ready};
 
-/// How the executor works.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the executor works. Serializes flat as `{identity,
+/// wait_timeout_seconds, poll_interval_seconds, concurrency,
+/// lease_duration_seconds, exposure}`; absent fields keep the defaults of
+/// [`ExecutorOptions::new`] (holder `apptemplate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(
+    from = "crate::options::ExecutorFields",
+    into = "crate::options::ExecutorFields"
+)]
 pub struct ExecutorOptions {
     /// Readiness waits.
     pub wait: WaitOptions,
@@ -514,14 +521,14 @@ impl Executor {
         let options = self.render_options();
         let waves: BTreeSet<usize> = plan.steps.iter().map(|s| s.wave).collect();
         let mut done: BTreeSet<usize> = BTreeSet::new();
-        let mut failure: Option<(usize, String, String)> = None;
+        let mut failure: Option<(usize, String, Error)> = None;
         for wave in waves {
             if let Err(e) = lock.ensure_held() {
                 failure = plan
                     .steps
                     .iter()
                     .find(|s| s.wave == wave)
-                    .map(|s| (s.number, s.component.clone(), e.to_string()));
+                    .map(|s| (s.number, s.component.clone(), e));
                 break;
             }
             let steps: Vec<usize> = plan
@@ -564,7 +571,7 @@ impl Executor {
                 if let Err(e) = result
                     && failure.as_ref().is_none_or(|(n, _, _)| number < *n)
                 {
-                    failure = Some((number, component, e.to_string()));
+                    failure = Some((number, component, e));
                 }
             }
             let state = apply_steps(&before, &plan, &done)?;
@@ -582,9 +589,9 @@ impl Executor {
         record.finished_at = Some(now());
         record.outcome = match &failure {
             None => Outcome::Succeeded,
-            Some((step, _, message)) => Outcome::FailedAtStep {
+            Some((step, _, cause)) => Outcome::FailedAtStep {
                 step: *step,
-                message: message.clone(),
+                message: cause.to_string(),
             },
         };
         let applied: Vec<usize> = done.iter().copied().collect();
@@ -599,12 +606,13 @@ impl Executor {
             revision,
             ok: failure.is_none(),
         });
-        if let Some((step, component, message)) = failure {
+        if let Some((step, component, cause)) = failure {
             return Err(Error::StepFailed {
                 revision,
                 step,
                 component,
-                message,
+                message: cause.to_string(),
+                cause: Box::new(cause),
             });
         }
         Ok(OperationReport {

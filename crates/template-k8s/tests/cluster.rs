@@ -500,12 +500,20 @@ async fn s3_failed_wave_is_recorded_and_rollback_restores_1_0() {
         revision,
         step,
         component,
+        cause,
         ..
     } = &err
     else {
         panic!("expected a failed step, got {message}");
     };
     assert_eq!(component, "ui", "{message}");
+    // The cause stays typed: the workload that did not become ready, with
+    // its condition and the time waited.
+    assert!(
+        matches!(cause.as_ref(), Error::NotReady { object, condition, .. }
+            if object == "Deployment/pig-ui" && condition.contains("replicas updated")),
+        "{cause:?}"
+    );
     assert!(message.contains("Deployment/pig-ui"), "{message}");
     assert!(message.contains("replicas updated"), "{message}");
 

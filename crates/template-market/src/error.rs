@@ -6,15 +6,14 @@ use template_core::package::PackageError;
 
 /// Everything the market can report. Each variant is a case a caller can
 /// act on; the message says what was wrong, where, and what to do.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serializes as its fields with `kind`, the variant's snake_case name (a
+/// core error as the core's own form); [`MarketError::code`] gives its
+/// stable code.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MarketError {
-    /// A rule of the template model, a document, or the package format
-    /// (package errors arrive as [`template_core::Error::Package`] and name
-    /// the archive entry).
-    #[error(transparent)]
-    Core(#[from] template_core::Error),
-
     /// A filesystem operation failed.
     #[error("could not {action} `{}`: {source}", path.display())]
     Io {
@@ -22,8 +21,9 @@ pub enum MarketError {
         action: &'static str,
         /// The path involved.
         path: PathBuf,
-        /// The operating system's error.
+        /// The operating system's error (`message` in the serialized form).
         #[source]
+        #[serde(rename = "message", serialize_with = "display")]
         source: std::io::Error,
     },
 
@@ -120,7 +120,8 @@ pub enum MarketError {
     /// Images given to `add_*` could not be read.
     #[error("cannot add images from `{}`: {message}", source_path.display())]
     InvalidImageSource {
-        /// The layout directory or tarball.
+        /// The layout directory or tarball (`path` in the serialized form).
+        #[serde(rename = "path")]
         source_path: PathBuf,
         /// What is wrong with it.
         message: String,
@@ -172,6 +173,13 @@ pub enum MarketError {
         /// What is wrong.
         message: String,
     },
+
+    /// A rule of the template model, a document, or the package format
+    /// (package errors arrive as [`template_core::Error::Package`] and name
+    /// the archive entry).
+    #[error(transparent)]
+    #[serde(untagged)]
+    Core(#[from] template_core::Error),
 }
 
 impl From<PackageError> for MarketError {
@@ -180,7 +188,37 @@ impl From<PackageError> for MarketError {
     }
 }
 
+/// Writes a value by its `Display` form.
+pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
 impl MarketError {
+    /// The stable code of the error's class (a core error keeps the
+    /// core's). Every variant is listed: a new one must choose its code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MarketError::Core(core) => core.code(),
+            MarketError::Io { .. }
+            | MarketError::InvalidImageSource { .. }
+            | MarketError::Corrupt { .. } => "MARKET_ERROR",
+            MarketError::NotFound { .. } | MarketError::MissingContent { .. } => "NOT_FOUND",
+            MarketError::MissingBase { .. } => "MISSING_BASE",
+            MarketError::InsufficientSpace { .. } => "INSUFFICIENT_SPACE",
+            MarketError::Unsigned { .. }
+            | MarketError::UntrustedKey { .. }
+            | MarketError::BadSignature { .. }
+            | MarketError::Key { .. } => "SIGNATURE_INVALID",
+            MarketError::DeleteReleased { .. } => "RELEASE_STATE",
+            MarketError::Registry { .. } => "REGISTRY_ERROR",
+            MarketError::Cancelled { .. } => "CANCELLED",
+            MarketError::InvalidExport { .. } => "INVALID_ARGUMENT",
+        }
+    }
+
     /// The package error inside, if this is one.
     pub fn as_package_error(&self) -> Option<&PackageError> {
         match self {

@@ -19,8 +19,10 @@ use crate::signing::{SecretKey, sign};
 use crate::store::COPY_BUFFER;
 use crate::{MAX_DOCUMENT_BYTES, Market};
 
-/// What a package leaves out.
-#[derive(Debug, Clone, Default)]
+/// What a package leaves out. Serializes as `"full"`, `{"versions":
+/// [..]}` or `{"inventory": {..}}`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExportBase {
     /// Nothing: the package is self-contained.
     #[default]

@@ -25,7 +25,7 @@ use crate::signing::{PublicKey, verify};
 use crate::store::{COPY_BUFFER, sync_dir};
 
 /// Which packages an import accepts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trust {
     /// Keys whose signatures are accepted.
     pub keys: Vec<PublicKey>,
@@ -56,8 +56,15 @@ impl Trust {
     }
 }
 
-/// Options of an import.
-#[derive(Debug, Clone, Default)]
+/// Options of an import. Its plain-data form is flat: `{trusted_keys,
+/// allow_unsigned, allow_untrusted, reserve_bytes}`, each key a minisign
+/// `.pub` file text or base64 line (the archive limits keep their
+/// defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    from = "crate::options::ImportFields",
+    into = "crate::options::ImportFields"
+)]
 pub struct ImportOptions {
     /// Which signatures to accept.
     pub trust: Trust,

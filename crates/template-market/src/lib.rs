@@ -24,6 +24,8 @@
 //! (`index.json`) is replaced atomically and last, so a process killed at
 //! any point leaves the market valid.
 //!
+//! With the `testkit` feature (tests, benches and examples only):
+//!
 //! ```
 //! use template_market::{Market, testkit};
 //! let dir = tempfile::tempdir()?;
@@ -38,12 +40,14 @@ mod error;
 mod export;
 mod images;
 mod import;
+mod options;
 mod parts;
 mod progress;
 mod relocate;
 mod ser;
 mod signing;
 mod store;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,13 +70,14 @@ pub use images::ImageRef;
 pub use import::{
     ImportOptions, ImportReport, ImportedVersion, PackageCheck, Trust, check_package,
 };
+pub use options::{CompressionName, ExportOptions, RegistryAccess, at_least_one, seconds};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use relocate::{
     RegistryTarget, RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress,
     RelocateReport,
 };
-pub use signing::{KeyPair, PublicKey, SecretKey, generate_key_pair};
+pub use signing::{KeyPair, KeyPairText, PublicKey, SecretKey, generate_key_pair};
 use store::{Store, write_atomic};
 pub use template_core::package::{Compression, ReaderLimits};
 

@@ -241,16 +241,20 @@ impl RegistryTarget {
     }
 }
 
-/// How to relocate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to relocate. Serializes as `{parallelism, chunk_size, push_tags,
+/// request_timeout_seconds}`; absent fields keep their defaults.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RelocateOptions {
     /// Blobs uploaded at once (at least 1).
+    #[serde(with = "crate::options::at_least_one")]
     pub parallelism: usize,
     /// Blobs larger than this are uploaded in chunks of this size.
     pub chunk_size: u64,
     /// Also put each manifest by the tag of the image's name, if it has one.
     pub push_tags: bool,
     /// Timeout of one HTTP request.
+    #[serde(rename = "request_timeout_seconds", with = "crate::options::seconds")]
     pub request_timeout: Duration,
 }
 

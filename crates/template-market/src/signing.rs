@@ -32,7 +32,8 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
-/// A key pair made by [`generate_key_pair`].
+/// A key pair made by [`generate_key_pair`]. Its plain-data form is
+/// [`KeyPairText`] (`{key_id, public_key, public_key_file, secret_key}`).
 #[derive(Debug, Clone)]
 pub struct KeyPair {
     /// Give this to everyone who imports your packages.
@@ -52,6 +53,44 @@ pub fn generate_key_pair() -> Result<KeyPair> {
         public: PublicKey(pair.pk),
         secret: SecretKey(pair.sk),
     })
+}
+
+impl KeyPair {
+    /// The pair as text to store and hand out.
+    pub fn to_text(&self) -> Result<KeyPairText> {
+        Ok(KeyPairText {
+            key_id: self.public.key_id(),
+            public_key: self.public.to_base64(),
+            public_key_file: self.public.to_file_text()?,
+            secret_key: self.secret.to_file_text()?,
+        })
+    }
+}
+
+/// A key pair as text: what `generate_key_pair` gives in every language.
+/// Serializes as `{key_id, public_key, public_key_file, secret_key}`.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPairText {
+    /// The key's id, as `minisign` prints it (16 hex digits).
+    pub key_id: String,
+    /// The public key as one base64 line (`minisign -P <this>`); give it
+    /// to everyone who imports your packages.
+    pub public_key: String,
+    /// The public key in minisign's `.pub` file format.
+    pub public_key_file: String,
+    /// The secret key in minisign's (unencrypted) key file format; keep it
+    /// secret, it signs packages.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for KeyPairText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPairText")
+            .field("key_id", &self.key_id)
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
 }
 
 fn key_err(e: minisign::PError) -> MarketError {
@@ -95,6 +134,68 @@ impl PublicKey {
     pub fn from_file_text(text: &str) -> Result<PublicKey> {
         let boxed = minisign::PublicKeyBox::from_string(text).map_err(key_err)?;
         boxed.into_public_key().map(PublicKey).map_err(key_err)
+    }
+}
+
+impl std::str::FromStr for PublicKey {
+    type Err = MarketError;
+
+    /// A key from minisign's `.pub` file text or its base64 line.
+    fn from_str(text: &str) -> Result<PublicKey> {
+        if text.trim_start().starts_with("untrusted comment:") {
+            PublicKey::from_file_text(text)
+        } else {
+            PublicKey::from_base64(text)
+        }
+    }
+}
+
+/// Serializes as its base64 line.
+impl serde::Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base64())
+    }
+}
+
+/// Reads minisign's `.pub` file text or the base64 line.
+impl<'de> serde::Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_base64() == other.to_base64()
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::str::FromStr for SecretKey {
+    type Err = MarketError;
+
+    /// A key from minisign's unencrypted secret key file text.
+    fn from_str(text: &str) -> Result<SecretKey> {
+        SecretKey::from_file_text(text)
+    }
+}
+
+/// Serializes as the (unencrypted) secret key file text: treat the output
+/// like the key itself.
+impl serde::Serialize for SecretKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let text = self.to_file_text().map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+}
+
+/// Reads minisign's unencrypted secret key file text.
+impl<'de> serde::Deserialize<'de> for SecretKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -7,6 +7,8 @@ from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequen
 from apptemplate.types import (
     Data,
     Environment,
+    ExecutorOptions,
+    ExportBase,
     ExportReport,
     GcReport,
     ImageInfo,
@@ -18,6 +20,7 @@ from apptemplate.types import (
     Problem,
     PublishOutcome,
     RegistryAccess,
+    RelocateOptions,
     RelocateProgress,
     RelocateReport,
     ReleaseState,
@@ -232,54 +235,53 @@ class Market:
         template: str,
         versions: Sequence[str],
         *,
-        base_versions: Optional[Sequence[str]] = None,
-        base_inventory: Optional[Mapping[str, Any]] = None,
+        progress: Optional[Callable[[PackageProgress], object]] = None,
+        base: Union[Literal["full"], ExportBase] = "full",
         signing_key: Optional[str] = None,
         part_size: Optional[int] = None,
-        compression: Optional[Literal["zstd", "none"]] = None,
+        compression: Literal["zstd", "none"] = "zstd",
         compression_level: Optional[int] = None,
-        progress: Optional[Callable[[PackageProgress], object]] = None,
     ) -> ExportReport:
         """Writes an offline package (full or differential, optionally signed or split).
 
-        An exception raised by ``progress`` stops the export (no file is left
-        at ``path``) and is re-raised.
+        The keyword options are the Rust ``ExportOptions``. An exception
+        raised by ``progress`` stops the export (no file is left at ``path``)
+        and is re-raised.
         """
     def import_package(
         self,
         source: Union[_Path, Sequence[_Path]],
         *,
-        trusted_keys: Optional[Sequence[str]] = None,
+        progress: Optional[Callable[[PackageProgress], object]] = None,
+        trusted_keys: Sequence[str] = (),
         allow_unsigned: bool = False,
         allow_untrusted: bool = False,
         reserve_bytes: int = 0,
-        progress: Optional[Callable[[PackageProgress], object]] = None,
     ) -> ImportReport:
         """Imports a package file, or its parts in order.
 
-        An exception raised by ``progress`` while blobs are imported stops the
-        import, leaving the market unchanged (a rerun reuses what was staged),
-        and is re-raised.
+        The keyword options are the Rust ``ImportOptions``. An exception
+        raised by ``progress`` while blobs are imported stops the import,
+        leaving the market unchanged (a rerun reuses what was staged), and is
+        re-raised.
         """
     def relocate_version(
         self,
         template: str,
         version: str,
-        registry: str,
+        target: Union[str, RegistryAccess],
         *,
-        insecure: bool = False,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        auth_file: Optional[_Path] = None,
-        ca_file: Optional[_Path] = None,
-        public_roots: bool = True,
-        parallelism: Optional[int] = None,
-        chunk_size: Optional[int] = None,
-        push_tags: Optional[bool] = None,
-        request_timeout: Optional[float] = None,
         progress: Optional[Callable[[RelocateProgress], object]] = None,
+        parallelism: int = 4,
+        chunk_size: int = 64 << 20,
+        push_tags: bool = True,
+        request_timeout_seconds: float = 600,
     ) -> RelocateReport:
-        """Pushes every image of a version to a registry, skipping what is there."""
+        """Pushes every image of a version to a registry, skipping what is there.
+
+        ``target`` is ``host[:port][/prefix]`` or a ``RegistryAccess``; the
+        keyword options are the Rust ``RelocateOptions``.
+        """
     def delete_version(self, template: str, version: str, *, force: bool = False) -> None:
         """Removes a version; released and deprecated ones need force."""
     def gc(self) -> GcReport:
@@ -296,17 +298,9 @@ class Delivery:
         market: Market,
         *,
         kubeconfig: Optional[_Path] = None,
-        registries: Optional[Sequence[RegistryAccess]] = None,
-        identity: str = "apptemplate-python",
-        wait_timeout: Optional[float] = None,
-        poll_interval: Optional[float] = None,
-        concurrency: Optional[int] = None,
-        lease_duration: Optional[float] = None,
-        exposure: Optional[Literal["node_port", "load_balancer"]] = None,
-        relocate_parallelism: Optional[int] = None,
-        relocate_chunk_size: Optional[int] = None,
-        relocate_push_tags: Optional[bool] = None,
-        relocate_request_timeout: Optional[float] = None,
+        registries: Sequence[RegistryAccess] = (),
+        executor: Optional[ExecutorOptions] = None,
+        relocate: Optional[RelocateOptions] = None,
     ) -> Delivery: ...
     def state(self, env: Environment, template: str) -> Optional[Data]:
         """The installed state of `template` in `env`, or None."""

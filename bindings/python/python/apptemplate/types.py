@@ -92,16 +92,43 @@ class TemplateInfo(TypedDict):
 
 
 class KeyPair(TypedDict):
-    """A signing key pair from :func:`generate_key_pair`."""
+    """A signing key pair from :func:`generate_key_pair` (the Rust ``KeyPairText``)."""
 
-    public: str
-    """minisign ``.pub`` file text; give it to importers."""
-    public_base64: str
-    """The public key as one base64 line."""
-    secret: str
-    """minisign secret key file text (unencrypted); keep it secret."""
     key_id: str
     """The key's id, as minisign prints it."""
+    public_key: str
+    """The public key as one base64 line; give it to importers."""
+    public_key_file: str
+    """minisign ``.pub`` file text of the public key."""
+    secret_key: str
+    """minisign secret key file text (unencrypted); keep it secret."""
+
+
+class ExportBase(TypedDict, total=False):
+    """A differential export's base: exactly one of the two keys."""
+
+    versions: List[str]
+    inventory: Dict[str, Any]
+
+
+class RelocateOptions(TypedDict, total=False):
+    """How a relocation works (the Rust ``RelocateOptions``)."""
+
+    parallelism: int
+    chunk_size: int
+    push_tags: bool
+    request_timeout_seconds: float
+
+
+class ExecutorOptions(TypedDict, total=False):
+    """How the executor works (the Rust ``ExecutorOptions``)."""
+
+    identity: str
+    wait_timeout_seconds: float
+    poll_interval_seconds: float
+    concurrency: int
+    lease_duration_seconds: float
+    exposure: Literal["node_port", "load_balancer"]
 
 
 class PackageProgress(TypedDict):
@@ -223,6 +250,8 @@ Data = Dict[str, Any]
 __all__ = [
     "Data",
     "Environment",
+    "ExecutorOptions",
+    "ExportBase",
     "ExportReport",
     "GcReport",
     "ImageInfo",
@@ -235,6 +264,7 @@ __all__ = [
     "Problem",
     "PublishOutcome",
     "RegistryAccess",
+    "RelocateOptions",
     "RelocateProgress",
     "RelocateReport",
     "RelocatedImage",

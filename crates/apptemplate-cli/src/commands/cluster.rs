@@ -127,9 +127,15 @@ fn content_digests(
 
 impl Run {
     fn delivery(&self, kubeconfig: Option<&Path>) -> anyhow::Result<template_k8s::Delivery> {
-        let mut options = ExecutorOptions::new(&self.identity());
-        options.wait.timeout = self.wait_timeout();
-        let mut delivery = template_k8s::Delivery::new(self.settings.market()?, options);
+        let mut options = self
+            .settings
+            .file
+            .executor
+            .clone()
+            .unwrap_or_else(|| ExecutorOptions::new(""));
+        options.lock.identity = self.identity();
+        let mut delivery = template_k8s::Delivery::new(self.settings.market()?, options)
+            .with_relocate_options(self.settings.file.relocate.clone());
         if let Some(k) = self.settings.kubeconfig(kubeconfig) {
             delivery = delivery.with_kubeconfig(k);
         }
@@ -144,8 +150,8 @@ impl Run {
         if !self.identity.is_empty() {
             return self.identity.clone();
         }
-        if let Some(id) = &self.settings.file.identity {
-            return id.clone();
+        if let Some(executor) = &self.settings.file.executor {
+            return executor.lock.identity.clone();
         }
         let user = std::env::var("USER").unwrap_or_else(|_| "apptemplate".to_owned());
         let host = std::fs::read_to_string("/etc/hostname")
@@ -159,7 +165,11 @@ impl Run {
     }
 
     pub(crate) fn wait_timeout(&self) -> Duration {
-        Duration::from_secs(self.settings.file.wait_timeout_seconds.unwrap_or(300))
+        self.settings
+            .file
+            .executor
+            .as_ref()
+            .map_or(Duration::from_secs(300), |e| e.wait.timeout)
     }
 
     fn environment(&self, target: &Target) -> anyhow::Result<EnvironmentProfile> {

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use serde_json::json;
 use template_core::{Overwrite, ReleaseState};
-use template_market::{ImageRef, RelocateOptions, RelocateProgress};
+use template_market::{ImageRef, RelocateProgress};
 
 use crate::cli::{ImagesCommand, MarketCommand, PublishArgs, PushArgs, StateArg};
 use crate::commands::Context as Run;
@@ -207,7 +207,7 @@ fn push(run: &Run, args: &PushArgs) -> anyhow::Result<Outcome> {
         &args.template,
         &args.version,
         &target,
-        &RelocateOptions::default(),
+        &run.settings.file.relocate,
         &mut |p: &RelocateProgress<'_>| {
             reporter.relocation(&registry, p);
             cancel.flow()

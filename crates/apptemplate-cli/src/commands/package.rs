@@ -72,18 +72,15 @@ fn export(run: &Run, args: &ExportArgs) -> anyhow::Result<Outcome> {
     Outcome::new(&report, text)
 }
 
-fn trust(run: &Run, args: &TrustArgs) -> anyhow::Result<Trust> {
-    let mut trust = Trust::keys(run.settings.trusted_keys(&args.trust_key)?);
-    trust.allow_unsigned = args.allow_unsigned;
-    Ok(trust)
+fn import_options(run: &Run, args: &TrustArgs) -> anyhow::Result<ImportOptions> {
+    let mut options = run.settings.import_options(&args.trust_key)?;
+    options.trust.allow_unsigned |= args.allow_unsigned;
+    Ok(options)
 }
 
 fn import(run: &Run, args: &ImportArgs) -> anyhow::Result<Outcome> {
     let market = run.settings.market()?;
-    let options = ImportOptions {
-        trust: trust(run, &args.trust)?,
-        ..Default::default()
-    };
+    let options = import_options(run, &args.trust)?;
     let reporter = run.reporter();
     let cancel = Cancellable::begin();
     let report = market.import_file(&args.file, &options, &mut |p: &Progress<'_>| {
@@ -146,8 +143,8 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<Outcome> {
 }
 
 fn verify(run: &Run, args: &VerifyArgs) -> anyhow::Result<Outcome> {
-    let trust = trust(run, &args.trust)?;
-    let check = check_package(open(&args.file)?, &trust, ReaderLimits::default())?;
+    let options = import_options(run, &args.trust)?;
+    let check = check_package(open(&args.file)?, &options.trust, options.limits)?;
     let text = format!(
         "{}: intact ({} blobs verified), {}",
         args.file.display(),

@@ -1,8 +1,10 @@
 //! Errors of the package reader and writer. Every variant names the archive
 //! entry it is about and says what to do.
 
-/// Why a package could not be read or written.
-#[derive(Debug, thiserror::Error)]
+/// Why a package could not be read or written. Serializes as its fields
+/// with `kind`, the variant's snake_case name.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PackageError {
     /// An entry name that could escape the destination directory.
@@ -23,7 +25,8 @@ pub enum PackageError {
     ForbiddenEntryType {
         /// The entry name.
         entry: String,
-        /// What the entry is.
+        /// What the entry is (`entry_type` in the serialized form).
+        #[serde(rename = "entry_type")]
         kind: String,
     },
 
@@ -206,6 +209,35 @@ pub enum PackageError {
 }
 
 impl PackageError {
+    /// The stable code of the error's class: `PACKAGE_INTEGRITY` for a
+    /// damaged, truncated or hostile package; `WRITE_FAILED` when the
+    /// writer's destination failed; `INVALID_ARGUMENT` when the writer was
+    /// given something it cannot write. Every variant is listed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PackageError::UnsafePath { .. }
+            | PackageError::ForbiddenEntryType { .. }
+            | PackageError::UndefinedEntry { .. }
+            | PackageError::DuplicateEntry { .. }
+            | PackageError::OutOfOrder { .. }
+            | PackageError::DigestMismatch { .. }
+            | PackageError::SizeMismatch { .. }
+            | PackageError::Truncated { .. }
+            | PackageError::JsonTooLarge { .. }
+            | PackageError::InvalidJson { .. }
+            | PackageError::DecompressionBomb { .. }
+            | PackageError::UnsupportedFormat { .. }
+            | PackageError::Inconsistent { .. }
+            | PackageError::MissingBlobs { .. }
+            | PackageError::Document { .. }
+            | PackageError::Archive { .. } => "PACKAGE_INTEGRITY",
+            // What the writer was given, or where it writes: not the
+            // package's fault.
+            PackageError::InvalidInput { .. } => "INVALID_ARGUMENT",
+            PackageError::Write { .. } => "WRITE_FAILED",
+        }
+    }
+
     /// The archive entry the error is about, when there is one.
     pub fn entry(&self) -> Option<&str> {
         match self {
