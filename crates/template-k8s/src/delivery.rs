@@ -51,7 +51,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use crate::environment::{EnvironmentProfile, check_release_gate, connect};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, ExecutorOptions, OperationReport};
+use crate::executor::{Executor, ExecutorOptions, OperationReport, PlannedOperation, stale_reason};
 pub use crate::progress::{DeliveryEvent, ProgressFn};
 use crate::random::OsRandom;
 use crate::store::RecordSummary;
@@ -405,6 +405,78 @@ impl Delivery {
         };
         self.upgrade(env, template, &installed, options, progress)
             .await
+    }
+
+    /// What [`Delivery::upgrade`] of `template` in `env` to `to` would do
+    /// now, changing nothing: the plan and the values users changed on the
+    /// cluster it keeps. Carry it out with [`Delivery::upgrade_as_planned`].
+    pub async fn plan_upgrade(
+        &self,
+        env: &EnvironmentProfile,
+        template: &str,
+        to: &str,
+        options: &UpgradeOptions,
+    ) -> Result<PlannedOperation> {
+        let (executor, current, target) = self.upgrade_versions(env, template, to).await?;
+        executor.plan_upgrade(&current, &target, options).await
+    }
+
+    /// Upgrades `template` in `env` to `to` exactly as the plan with digest
+    /// `planned` says ([`PlannedOperation::digest`] from
+    /// [`Delivery::plan_upgrade`]); refused with [`Error::StalePlan`]
+    /// before anything is applied when the cluster or the market changed so
+    /// that the plan made now differs. Images are relocated first.
+    pub async fn upgrade_as_planned(
+        &self,
+        env: &EnvironmentProfile,
+        template: &str,
+        to: &str,
+        options: &UpgradeOptions,
+        planned: &str,
+        progress: &ProgressFn<'_>,
+    ) -> Result<OperationReport> {
+        let (executor, current, target) = self.upgrade_versions(env, template, to).await?;
+        // Checked before the images are pushed, and again under the lock.
+        let now = executor.plan_upgrade(&current, &target, options).await?;
+        if now.digest != planned {
+            return Err(Error::StalePlan {
+                namespace: env.namespace.clone(),
+                template: template.to_owned(),
+                reason: stale_reason(planned, &now.digest),
+            });
+        }
+        self.relocate(env, template, to, progress).await?;
+        let mut random = OsRandom::new()?;
+        let (current, target, options) = (&current, &target, options);
+        observed(executor, progress, move |executor| async move {
+            executor
+                .upgrade_as_planned(current, target, options, planned, &mut random)
+                .await
+        })
+        .await
+    }
+
+    /// The executor, installed version document and target document of an
+    /// upgrade of `template` in `env` to `to`.
+    async fn upgrade_versions(
+        &self,
+        env: &EnvironmentProfile,
+        template: &str,
+        to: &str,
+    ) -> Result<(Executor, TemplateVersion, TemplateVersion)> {
+        let target = self.version_document(template, to).await?;
+        check_release_gate(env, &target)?;
+        let executor = self.executor(env).await?;
+        let Some(from) = installed_version(&executor, template).await? else {
+            return Err(Error::Precondition {
+                message: format!(
+                    "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
+                    env.namespace, env.name
+                ),
+            });
+        };
+        let current = self.version_document(template, &from).await?;
+        Ok((executor, current, target))
     }
 
     /// Rolls `template` in `env` back to the state recorded before

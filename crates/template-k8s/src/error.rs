@@ -86,6 +86,19 @@ pub enum Error {
         message: String,
     },
 
+    /// A plan handed back to be carried out no longer matches what the
+    /// cluster and the market call for.
+    #[error(
+        "the plan for `{template}` in namespace `{namespace}` is out of date: {reason}; the cluster or the market changed since it was made, so make a new plan and review it"
+    )]
+    StalePlan {
+        /// Namespace of the installation.
+        namespace: String,
+        /// Template id.
+        template: String,
+        /// What differs.
+        reason: String,
+    },
     /// The operation does not fit what is installed.
     #[error("{message}")]
     Precondition {
@@ -170,7 +183,7 @@ impl Error {
             | Error::Kube { .. } => "KUBERNETES_ERROR",
             Error::Locked(_) => "LOCKED",
             Error::NotReady { .. } | Error::StepFailed { .. } => "ROLLOUT_FAILED",
-            Error::Precondition { .. } => "PRECONDITION_FAILED",
+            Error::Precondition { .. } | Error::StalePlan { .. } => "PRECONDITION_FAILED",
         }
     }
 

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use template_core::{
     Action, InstallOptions, InstalledState, Outcome, Plan, RandomSource, RollbackOptions,
@@ -97,6 +97,30 @@ pub struct OperationReport {
     /// value): nothing was applied or recorded, and `revision` is the
     /// latest revision of the history.
     pub unchanged: bool,
+}
+
+/// A plan made against the cluster without changing it, with the values
+/// users changed there (which the plan keeps) and the plan's digest, which
+/// [`Executor::upgrade_as_planned`] takes back. Keep the digest and show
+/// [`Plan::to_json`] (secrets masked); the plain serde form of the plan
+/// holds secret values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOperation {
+    /// The plan.
+    pub plan: Plan,
+    /// Values users changed directly on the cluster, folded into the plan.
+    pub drift: Vec<DetectedChange>,
+    /// [`plan_digest`] of the plan.
+    pub digest: String,
+}
+
+/// The digest (`sha256:…`) of a plan's full serde form, secret values
+/// included: equal digests mean the same plan.
+pub fn plan_digest(plan: &Plan) -> Result<String> {
+    let bytes = serde_json::to_vec(plan).map_err(|e| Error::Precondition {
+        message: format!("the plan cannot be serialized ({e}); report this as a bug"),
+    })?;
+    Ok(template_core::package::sha256_of(&bytes))
 }
 
 /// Carries out plans on one environment.
@@ -229,22 +253,79 @@ impl Executor {
         options: &UpgradeOptions,
         random: &mut (dyn RandomSource + Send),
     ) -> Result<OperationReport> {
+        self.upgrade_checked(from, to, options, None, random).await
+    }
+
+    /// What [`Executor::upgrade`] would do now, without changing anything:
+    /// the plan over the installed state with the values users changed on
+    /// the cluster folded in, and those values. Hand the plan back to
+    /// [`Executor::upgrade_as_planned`] to carry out exactly it.
+    pub async fn plan_upgrade(
+        &self,
+        from: &TemplateVersion,
+        to: &TemplateVersion,
+        options: &UpgradeOptions,
+    ) -> Result<PlannedOperation> {
+        check_release_gate(&self.profile, to)?;
+        let template = to.template.id.as_str();
+        let store = self.store(template);
+        let state = self.installed(&store, template).await?;
+        self.check_from(&state, template, from)?;
+        let (state, drift) = detect_drift(&self.client, &state, &self.render_options()).await?;
+        let plan = plan_upgrade(&state, from, to, options)?;
+        let digest = plan_digest(&plan)?;
+        Ok(PlannedOperation {
+            plan,
+            drift,
+            digest,
+        })
+    }
+
+    /// Carries out the plan whose digest is `planned` (from
+    /// [`Executor::plan_upgrade`]) and nothing else: under the
+    /// installation's lock the plan is made again, and if the cluster
+    /// (state, values users changed) or the versions changed since, so that
+    /// it differs, the upgrade is refused with [`Error::StalePlan`] before
+    /// anything is applied.
+    pub async fn upgrade_as_planned(
+        &self,
+        from: &TemplateVersion,
+        to: &TemplateVersion,
+        options: &UpgradeOptions,
+        planned: &str,
+        random: &mut (dyn RandomSource + Send),
+    ) -> Result<OperationReport> {
+        self.upgrade_checked(from, to, options, Some(planned), random)
+            .await
+    }
+
+    async fn upgrade_checked(
+        &self,
+        from: &TemplateVersion,
+        to: &TemplateVersion,
+        options: &UpgradeOptions,
+        planned: Option<&str>,
+        random: &mut (dyn RandomSource + Send),
+    ) -> Result<OperationReport> {
         check_release_gate(&self.profile, to)?;
         let template = to.template.id.as_str();
         let lock = self.lock(template).await?;
         let result = async {
             let store = self.store(template);
             let state = self.installed(&store, template).await?;
-            if state.version != from.version {
-                return Err(Error::Precondition {
-                    message: format!(
-                        "`{template}` in namespace `{}` is at version {}, not {}; upgrade from the installed version",
-                        self.profile.namespace, state.version, from.version
-                    ),
-                });
-            }
+            self.check_from(&state, template, from)?;
             let (state, drift) = detect_drift(&self.client, &state, &self.render_options()).await?;
             let plan = plan_upgrade(&state, from, to, options)?;
+            if let Some(planned) = planned {
+                let now = plan_digest(&plan)?;
+                if now != planned {
+                    return Err(Error::StalePlan {
+                        namespace: self.profile.namespace.clone(),
+                        template: template.to_owned(),
+                        reason: stale_reason(planned, &now),
+                    });
+                }
+            }
             if plan.is_empty() {
                 let revision = store.history().await?.last().map_or(0, |r| r.revision);
                 return Ok(OperationReport {
@@ -260,6 +341,23 @@ impl Executor {
         }
         .await;
         finish(lock, result).await
+    }
+
+    fn check_from(
+        &self,
+        state: &InstalledState,
+        template: &str,
+        from: &TemplateVersion,
+    ) -> Result<()> {
+        if state.version != from.version {
+            return Err(Error::Precondition {
+                message: format!(
+                    "`{template}` in namespace `{}` is at version {}, not {}; upgrade from the installed version",
+                    self.profile.namespace, state.version, from.version
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Rolls `template` back to the state recorded before revision
@@ -709,6 +807,11 @@ impl StepWork {
 }
 
 /// Releases the lock whatever happened; the operation's error wins.
+/// In words, how the plan made now differs from the one handed in.
+pub(crate) fn stale_reason(planned: &str, now: &str) -> String {
+    format!("the plan made now has digest {now}, the one given {planned}")
+}
+
 async fn finish(lock: OperationLock, result: Result<OperationReport>) -> Result<OperationReport> {
     let released = lock.release().await;
     let report = result?;

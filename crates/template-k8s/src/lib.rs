@@ -37,7 +37,7 @@ pub use delivery::{Delivery, DeliveryAction, EnvironmentOutcome, RelocationSumma
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};
-pub use executor::{Executor, ExecutorOptions, OperationReport};
+pub use executor::{Executor, ExecutorOptions, OperationReport, PlannedOperation, plan_digest};
 pub use lock::{LockOptions, OperationLock};
 pub use options::DeliveryOptions;
 pub use progress::{DeliveryEvent, ProgressFn};

@@ -630,3 +630,95 @@ impl Market {
         )
     }
 }
+
+/// What [`check_package`] found: a package read to its end, every blob
+/// verified, its signature checked against the trust given. Serializes with
+/// its field names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackageCheck {
+    /// Digest of the package manifest (what the signature signs).
+    pub manifest_digest: String,
+    /// Template id.
+    pub template: String,
+    /// Version numbers carried, in manifest order.
+    pub versions: Vec<String>,
+    /// Whether the package carries a signature.
+    pub signed: bool,
+    /// Id of the key that signed, when the signature verified against a
+    /// trusted key.
+    pub signer: Option<String>,
+    /// Whether the package leaves out blobs the destination must hold.
+    pub differential: bool,
+    /// Images the package's versions use.
+    pub images: usize,
+    /// Content blobs read and verified.
+    pub blobs_read: usize,
+    /// Bytes of content carried.
+    pub carried_bytes: u64,
+    /// Bytes of content left out (the destination must hold them).
+    pub omitted_bytes: u64,
+    /// Bytes of archive after decompression.
+    pub archive_bytes: u64,
+}
+
+/// Checks a package without importing it: reads it to its end, verifying
+/// every blob and document, and checks its signature as an import with
+/// `trust` would (unsigned and untrusted packages are refused unless
+/// `trust` allows them; a signature that does not verify never passes).
+pub fn check_package<R: Read>(
+    source: R,
+    trust: &Trust,
+    limits: ReaderLimits,
+) -> Result<PackageCheck> {
+    struct Checker<'a> {
+        trust: &'a Trust,
+        signer: Option<String>,
+    }
+    impl PackageSink for Checker<'_> {
+        type Error = MarketError;
+        fn header(&mut self, header: &PackageHeader) -> Result<()> {
+            let digest = &header.manifest_digest;
+            match &header.signature {
+                None if self.trust.allow_unsigned => Ok(()),
+                None => Err(MarketError::Unsigned {
+                    manifest_digest: digest.clone(),
+                }),
+                Some(sig) => {
+                    match verify(digest, &header.manifest_bytes, sig, &self.trust.keys) {
+                        Ok(id) => self.signer = Some(id),
+                        Err(MarketError::UntrustedKey { .. }) if self.trust.allow_untrusted => {}
+                        Err(e) => return Err(e),
+                    }
+                    Ok(())
+                }
+            }
+        }
+        fn blob(&mut self, _: &Descriptor, _: &mut BlobReader<'_>) -> Result<()> {
+            Ok(())
+        }
+    }
+    let mut checker = Checker {
+        trust,
+        signer: None,
+    };
+    let summary = PackageReader::new(limits).read(source, &mut checker)?;
+    let header = &summary.header;
+    let manifest = &header.manifest;
+    Ok(PackageCheck {
+        manifest_digest: header.manifest_digest.clone(),
+        template: manifest.template.clone(),
+        versions: manifest
+            .versions
+            .iter()
+            .map(|v| v.version.clone())
+            .collect(),
+        signed: header.signature.is_some(),
+        signer: checker.signer,
+        differential: !manifest.omitted.is_empty(),
+        images: manifest.images.len(),
+        blobs_read: summary.blobs_read,
+        carried_bytes: manifest.carried_bytes,
+        omitted_bytes: manifest.omitted_bytes,
+        archive_bytes: summary.archive_bytes,
+    })
+}

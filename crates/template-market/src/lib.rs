@@ -71,7 +71,9 @@ use catalog::{Catalog, VersionRecord};
 pub use error::{MarketError, Result};
 pub use export::{ExportBase, ExportReport, ExportRequest};
 pub use images::ImageRef;
-pub use import::{ImportOptions, ImportReport, ImportedVersion, Trust};
+pub use import::{
+    ImportOptions, ImportReport, ImportedVersion, PackageCheck, Trust, check_package,
+};
 pub use options::{
     CompressionName, ExportOptions, RegistryAccess, at_least_one, optional_seconds, seconds,
 };

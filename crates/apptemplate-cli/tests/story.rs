@@ -1,0 +1,351 @@
+//! The seed story through the CLI alone, as an engineer types it, on the
+//! real control plane (`APPTEMPLATE_TEST_KUBECONFIG`; these tests fail
+//! without it) and a real `docker-registry` on 127.0.0.1: the vendor
+//! publishes and releases Pig, exports signed packages, the site imports
+//! them, plans, installs and upgrades with a plan file keeping a
+//! customer's edit, a stale plan and a concurrent upgrade are refused, one
+//! rollback restores 1.0.0 and the history lists it all.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use common::{apptemplate, expect, publish_and_release, stderr, stdout, vendor_build};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::Value;
+use template_market::testkit::LayerSizes;
+use template_market::testkit::registry::LocalRegistry;
+
+fn kubeconfig() -> String {
+    std::env::var("APPTEMPLATE_TEST_KUBECONFIG").unwrap_or_else(|_| {
+        panic!(
+            "APPTEMPLATE_TEST_KUBECONFIG is not set: this test needs the real control plane. \
+             Run `.ci/control-plane/start DIR`, then \
+             `export APPTEMPLATE_TEST_KUBECONFIG=DIR/kubeconfig`, and stop it afterwards with \
+             `.ci/control-plane/stop DIR`"
+        )
+    })
+}
+
+/// A namespace name unique to this run.
+fn namespace(scenario: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{scenario}-{:05}", nanos % 100_000)
+}
+
+/// Edits an env value of upms directly on the cluster, as `kubectl edit` would.
+fn edit_java_opts(namespace: &str, value: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = kube::config::Kubeconfig::read_from(kubeconfig()).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+            .await
+            .unwrap();
+        let client = kube::Client::try_from(config).unwrap();
+        let sets: Api<StatefulSet> = Api::namespaced(client, namespace);
+        let edit = serde_json::json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "upms", "env": [{"name": "JAVA_OPTS", "value": value}]}
+        ]}}}});
+        let by_hand = PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        };
+        sets.patch("pig-upms", &by_hand, &Patch::Strategic(edit))
+            .await
+            .unwrap();
+    });
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", stdout(out)))
+}
+
+struct Site {
+    home: PathBuf,
+    config: PathBuf,
+}
+
+impl Site {
+    fn run(&self) -> assert_cmd::Command {
+        let mut cmd = apptemplate(&self.home);
+        cmd.arg("--config").arg(&self.config).args([
+            "--progress",
+            "lines",
+            "--progress-interval",
+            "2",
+        ]);
+        cmd
+    }
+}
+
+#[test]
+fn the_seed_story_through_the_cli() {
+    let kubeconfig = kubeconfig();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_owned();
+    let vendor = tmp.path().join("vendor");
+    let registry = LocalRegistry::start().unwrap();
+    let ns = namespace("cli-story");
+
+    // The vendor publishes and releases 1.0.0 and 2.0.0, and makes a key.
+    let build1 = vendor_build(tmp.path(), "1.0.0", LayerSizes::default());
+    publish_and_release(&home, &vendor, &build1, "1.0.0");
+    let build2 = vendor_build(tmp.path(), "2.0.0", LayerSizes::default());
+    publish_and_release(&home, &vendor, &build2, "2.0.0");
+    let keys = tmp.path().join("vendor");
+    expect(apptemplate(&home).args(["keys", "generate"]).arg(&keys), 0);
+
+    // The site's config: its market, cluster, registry and the vendor's key.
+    let config = tmp.path().join("site.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "market: site-market
+kubeconfig: {kubeconfig}
+executor:
+  identity: site-engineer
+  wait_timeout_seconds: 120
+  poll_interval_seconds: 0.25
+trusted_keys:
+  - {public}
+registries:
+  - registry: {registry}
+    insecure: true
+environments:
+  - name: site
+    namespace: {ns}
+    registry: {registry}
+    released_only: true
+    storage_class: apptemplate-pool
+",
+            public = keys.with_extension("pub").display(),
+            registry = registry.address(),
+        ),
+    )
+    .unwrap();
+    let site = Site {
+        home: home.clone(),
+        config,
+    };
+
+    // 1.0.0 crosses the air gap signed and is installed from a plan file.
+    let usb = tmp.path().join("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let full = usb.join("pig-1.0.0.tar.zst");
+    expect(
+        apptemplate(&home)
+            .arg("--market")
+            .arg(&vendor)
+            .args(["package", "export", "pig", "1.0.0", "-f"])
+            .arg(&full)
+            .arg("--sign-key")
+            .arg(keys.with_extension("key")),
+        0,
+    );
+    expect(site.run().args(["package", "import"]).arg(&full), 0);
+    let install_plan = tmp.path().join("install.plan.json");
+    let out = expect(
+        site.run()
+            .args(["plan", "pig", "1.0.0", "--env", "site", "-f"])
+            .arg(&install_plan),
+        0,
+    );
+    assert!(stdout(&out).contains("install --plan"), "{}", stdout(&out));
+    let out = expect(
+        site.run()
+            .args(["install", "--env", "site", "--plan"])
+            .arg(&install_plan),
+        0,
+    );
+    assert!(stdout(&out).contains("installed"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("waiting for") && stderr(&out).contains("ready"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The customer's operator edits upms on the cluster.
+    edit_java_opts(&ns, "-Xms1g -Xmx3g");
+
+    // 2.0.0 comes as a differential package against the site's inventory.
+    let inventory = usb.join("site-inventory.json");
+    expect(
+        site.run()
+            .args(["market", "inventory", "-f"])
+            .arg(&inventory),
+        0,
+    );
+    let delta = usb.join("pig-2.0.0-delta.tar.zst");
+    expect(
+        apptemplate(&home)
+            .arg("--market")
+            .arg(&vendor)
+            .args(["package", "export", "pig", "2.0.0", "-f"])
+            .arg(&delta)
+            .arg("--base-inventory")
+            .arg(&inventory)
+            .arg("--sign-key")
+            .arg(keys.with_extension("key")),
+        0,
+    );
+    expect(site.run().args(["package", "import"]).arg(&delta), 0);
+
+    // Without a plan file and not on a terminal: nothing is asked, nothing changes.
+    let out = expect(
+        site.run()
+            .args(["upgrade", "pig", "2.0.0", "--env", "site"]),
+        2,
+    );
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("STEP"),
+        "the change table is shown: {}",
+        stderr(&out)
+    );
+
+    // A plan, then another edit on the cluster: the plan is out of date.
+    let upgrade_plan = tmp.path().join("upgrade.plan.json");
+    let out = expect(
+        site.run()
+            .args(["plan", "pig", "2.0.0", "--env", "site", "--exit-code", "-f"])
+            .arg(&upgrade_plan),
+        3,
+    );
+    assert!(stdout(&out).contains("JAVA_OPTS"), "{}", stdout(&out));
+    edit_java_opts(&ns, "-Xms1g -Xmx4g");
+    let out = expect(
+        site.run()
+            .args(["upgrade", "--env", "site", "--plan"])
+            .arg(&upgrade_plan),
+        1,
+    );
+    assert!(stderr(&out).contains("out of date"), "{}", stderr(&out));
+
+    // A new plan, applied exactly, keeping the edit.
+    expect(
+        site.run()
+            .args(["plan", "pig", "2.0.0", "--env", "site", "-f"])
+            .arg(&upgrade_plan),
+        0,
+    );
+    // A second upgrade while this one runs is refused, naming the holder:
+    // the first is held still (SIGSTOP) once it has applied a step.
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("apptemplate"))
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(&site.config)
+        .args([
+            "--progress",
+            "json",
+            "-o",
+            "json",
+            "upgrade",
+            "--env",
+            "site",
+            "--plan",
+        ])
+        .arg(&upgrade_plan)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut events = BufReader::new(first.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            events.read_line(&mut line).unwrap() > 0,
+            "the upgrade ended before applying a step: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("\"step_applied\"") {
+            break;
+        }
+    }
+    signal(first.id(), "STOP");
+    let out = expect(
+        site.run().args([
+            "--identity",
+            "second-engineer",
+            "rollback",
+            "pig",
+            "--env",
+            "site",
+            "--yes",
+        ]),
+        1,
+    );
+    signal(first.id(), "CONT");
+    assert!(
+        stderr(&out).contains("locked by site-engineer"),
+        "{}",
+        stderr(&out)
+    );
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut events, &mut rest).unwrap();
+        rest
+    });
+    let done = first.wait_with_output().unwrap();
+    let rest = rest.join().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{seen}{rest}");
+    let report: Value = serde_json::from_slice(&done.stdout).unwrap();
+    let drift = report["result"]["drift"].as_array().unwrap();
+    assert!(
+        drift
+            .iter()
+            .any(|d| d["path"] == "components[upms].env[JAVA_OPTS]" && d["live"] == "-Xms1g -Xmx4g"),
+        "{report}"
+    );
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "status", "pig", "--env", "site"]),
+        0,
+    );
+    assert_eq!(json(&out)["result"]["state"]["version"], "2.0.0");
+
+    // One rollback restores 1.0.0; the history lists all three.
+    let out = expect(
+        site.run()
+            .args(["rollback", "pig", "--env", "site", "--yes"]),
+        0,
+    );
+    assert!(
+        stdout(&out).contains("pig 1.0.0 rolled back"),
+        "{}",
+        stdout(&out)
+    );
+    let out = expect(site.run().args(["history", "pig", "--env", "site"]), 0);
+    let history = stdout(&out);
+    for expected in ["install", "upgrade", "rollback", "succeeded"] {
+        assert!(history.contains(expected), "{history}");
+    }
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "history", "pig", "--env", "site"]),
+        0,
+    );
+    assert_eq!(json(&out)["result"].as_array().unwrap().len(), 3);
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
