@@ -16,8 +16,9 @@ use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use template_core::Overwrite;
 use template_market::{
-    ExportOptions, ImportOptions, Market as RustMarket, MarketOptions, Progress, PullOptions, PullProgress,
-    RegistryAccess, RelocateOptions, RelocateProgress, generate_key_pair as rust_generate_key_pair,
+    ExportOptions, ImportOptions, Market as RustMarket, MarketOptions, Progress, PullOptions,
+    PullProgress, RegistryAccess, RelocateOptions, RelocateProgress,
+    generate_key_pair as rust_generate_key_pair,
 };
 
 use crate::convert::data_to_py;

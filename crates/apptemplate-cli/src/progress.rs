@@ -168,13 +168,21 @@ impl Reporter {
             }
             state.lock_wait_told = Some(Instant::now());
         }
-        let holder = if p.item.is_empty() { "another process" } else { p.item };
+        let holder = if p.item.is_empty() {
+            "another process"
+        } else {
+            p.item
+        };
         let waited = p.bytes_done as f64 / 1000.0;
         let line = if p.bytes_total == 0 {
-            format!("waiting for the market's lock, held by {holder}: {waited:.0} s so far (no timeout)")
+            format!(
+                "waiting for the market's lock, held by {holder}: {waited:.0} s so far (no timeout)"
+            )
         } else {
             let timeout = p.bytes_total as f64 / 1000.0;
-            format!("waiting for the market's lock, held by {holder}: {waited:.0} s of {timeout:.0} s")
+            format!(
+                "waiting for the market's lock, held by {holder}: {waited:.0} s of {timeout:.0} s"
+            )
         };
         self.say(&line);
     }
@@ -443,8 +451,11 @@ fn transfer_line(t: &Transfer) -> String {
     } else {
         0.0
     };
-    let percent = (t.bytes_total > 0)
-        .then(|| format!(" ({}%)", t.bytes_done.saturating_mul(100) / t.bytes_total))
+    let percent = t
+        .bytes_done
+        .saturating_mul(100)
+        .checked_div(t.bytes_total)
+        .map(|p| format!(" ({p}%)"))
         .unwrap_or_default();
     let eta = if rate > 0.0 && t.bytes_total > t.bytes_done {
         format!(

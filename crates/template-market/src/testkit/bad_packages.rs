@@ -543,13 +543,12 @@ pub fn corpus() -> Result<Vec<BadPackage>> {
         let layer_digest = sha256_of(&layer);
         let mut e = with_manifest(&entries, |v| {
             let mut moved = None;
-            if let Some(blobs) = v["blobs"].as_array_mut() {
-                if let Some(at) = blobs
+            if let Some(blobs) = v["blobs"].as_array_mut()
+                && let Some(at) = blobs
                     .iter()
                     .position(|d| d["digest"] == layer_digest.as_str())
-                {
-                    moved = Some(blobs.remove(at));
-                }
+            {
+                moved = Some(blobs.remove(at));
             }
             if let Some(d) = moved {
                 v["carried_bytes"] =
