@@ -80,7 +80,7 @@ def namespace(cluster: Cluster) -> str:
 
 def test_pull_brings_images_from_a_registry_into_another_market(market: Market, registry: Registry,
                                                                 tmp_path: Path) -> None:
-    pushed = market.relocate_version("pig", "1.0.0", f"{registry.address}/pullsrc", insecure=True)
+    pushed = market.relocate_version("pig", "1.0.0", {"registry": f"{registry.address}/pullsrc", "insecure": True})
     wanted = [image["relocated"] for image in pushed["images"]]
     other = Market(tmp_path / "other")
     events: List[str] = []

@@ -56,8 +56,14 @@ pub(crate) struct Global {
     )]
     pub(crate) progress_interval: u64,
     /// Name written on an installation's lock while an operation runs
-    /// [default: config file, else USER@HOSTNAME].
-    #[arg(long, global = true, env = "APPTEMPLATE_IDENTITY", value_name = "NAME")]
+    /// (default: the config file's, else `USER@HOSTNAME`).
+    #[arg(
+        long,
+        global = true,
+        env = "APPTEMPLATE_IDENTITY",
+        value_name = "NAME",
+        help = "Name written on an installation's lock while an operation runs [default: config file, else USER@HOSTNAME]"
+    )]
     pub(crate) identity: Option<String>,
     /// Print the chain of causes with errors.
     #[arg(short, long, global = true, env = "APPTEMPLATE_VERBOSE")]
