@@ -108,7 +108,8 @@ export type PlanKind = 'install' | 'upgrade' | 'rollback'
 /** The rule behind a planned change. */
 export type Rule =
   | 'follows_new_version' | 'added_by_new_version' | 'removed_by_new_version' | 'new_default_taken'
-  | 'customization_dropped' | 'volume_retained' | 'restored_from_snapshot'
+  | 'customization_dropped' | 'volume_retained' | 'restored_from_snapshot' | 'follows_dependency'
+  | 'set_by_option'
 
 /** A change in a running component and the rule that decided it. */
 export interface PlannedChange extends FieldChange {
@@ -301,6 +302,17 @@ export interface UpgradeOptions {
   components?: Array<string>
   /** Remove components the new version no longer has. */
   prune?: boolean
+  /**
+   * Values to set on installed components (editable env vars, replicas
+   * within bounds), kept as customizations; with the installed version as
+   * the target this reconfigures in place.
+   */
+  overrides?: {
+    /** Env values: component → variable → value. */
+    env?: Record<string, Record<string, string>>
+    /** Replicas per component. */
+    replicas?: Record<string, number>
+  }
 }
 
 /** Choices of a rollback (Rust `RollbackOptions`). */
@@ -349,6 +361,12 @@ export interface RecordSummary {
   to_version: string
   /** `succeeded`, `failed at step N: ...`, `partly applied`. */
   outcome: string
+  /**
+   * Steps whose objects were applied, in plan order: every step of a
+   * success; for a failure exactly those applied (steps of one wave run
+   * together, so steps numbered after the failed one may be among them).
+   */
+  applied_steps: number[]
   /** Start time (RFC 3339). */
   started_at?: string
   /** End time (RFC 3339). */
@@ -369,6 +387,8 @@ export interface DetectedChange {
   recorded: string
   /** Value found on the cluster (masked if secret). */
   live: string
+  /** Why the value is not kept (not editable, replicas out of bounds). */
+  not_kept?: string
 }
 
 /** What an install, upgrade or rollback did. */
@@ -381,6 +401,8 @@ export interface OperationReport {
   drift: Array<DetectedChange>
   /** The installed state afterwards. */
   state: InstalledState
+  /** Nothing was to be done: nothing applied or recorded; `revision` is the latest. */
+  unchanged: boolean
 }
 
 /** One progress event of a delivery, tagged by `phase`. */
@@ -448,8 +470,13 @@ export interface VersionSummary {
   template: string
   /** Version number. */
   version: string
-  /** Release state. */
+  /** The vendor's release state (signed in the package for an imported
+   * version); what `released_only` environments check. */
   state: ReleaseState
+  /** For an imported version, a state decided at this site. */
+  site_state: ReleaseState | null
+  /** For an imported version, the package whose signed state `state` is. */
+  vendor_package: string | null
   /** Content digest of the document. */
   content_digest: string
 }
@@ -468,14 +495,22 @@ export interface TemplateSummary {
 export interface GcReport {
   /** Blobs removed. */
   blobs_removed: number
-  /** Bytes freed. */
+  /** Bytes freed, staging included. */
   bytes_freed: number
+  /** Files of interrupted imports removed from staging. */
+  staged_files_removed: number
+  /** Their size (part of `bytes_freed`). */
+  staged_bytes_freed: number
 }
 
 /** What `verify` found. */
 export interface VerifyReport {
   /** Blobs hashed. */
   blobs_checked: number
+  /** Files of interrupted imports in staging (gc removes them). */
+  staged_files: number
+  /** Their size. */
+  staged_bytes: number
   /** Every problem found, in words; empty when the market is sound. */
   problems: Array<string>
 }
@@ -486,7 +521,7 @@ export interface TransferProgress {
    * `export` (writing a package), `import` (reading, verifying and
    * staging one), `commit` (moving it into the store) or `done`.
    */
-  phase: 'export' | 'import' | 'commit' | 'done'
+  phase: 'wait' | 'export' | 'import' | 'commit' | 'done'
   /** Bytes processed so far. */
   bytes_done: number
   /** Bytes to process in all. */
@@ -521,8 +556,8 @@ export interface ExportReport {
 export interface ImportedVersionReport {
   /** Version number. */
   version: string
-  /** `added` (new here) or `unchanged` (already here, same content). */
-  outcome: 'added' | 'unchanged'
+  /** `added` (new here), `unchanged` (already here, same content) or `release_state_updated` (same content, the vendor's newer release state applied). */
+  outcome: 'added' | 'unchanged' | 'release_state_updated'
 }
 
 /** What an import did. */
@@ -541,6 +576,69 @@ export interface ImportReport {
   bytes_written: number
   /** Blobs the market (or an earlier interrupted import) already had. */
   blobs_skipped: number
+}
+
+/** How a pull works; every field optional (unknown fields are refused). */
+export interface PullOptions {
+  /** Images resolved at once (default 4). */
+  image_parallelism?: number
+  /** Blobs fetched at once (default 4). */
+  blob_parallelism?: number
+  /**
+   * Keep only these platforms of a multi-platform image (`linux/arm64`,
+   * `amd64`); empty keeps the whole index. Filtering changes the digest the
+   * market names: one match names that platform's manifest, several a new
+   * index listing only them.
+   */
+  platforms?: Array<string>
+  /** Timeout of one HTTP request in seconds (default 600). */
+  request_timeout_seconds?: number
+}
+
+/** One progress report of a pull; totals count what must be fetched. */
+export interface PullProgress {
+  /** What happened. */
+  event: 'resolved' | 'skipped' | 'fetching' | 'fetched' | 'committed' | 'done'
+  /** Bytes fetched so far. */
+  bytes_done: number
+  /** Bytes to fetch in all. */
+  bytes_total: number
+  /** Blobs fetched so far. */
+  blobs_done: number
+  /** Blobs to fetch in all. */
+  blobs_total: number
+  /** The image concerned (as asked for), or the registry. */
+  image: string
+  /** The blob or manifest digest concerned, or empty. */
+  blob: string
+}
+
+/** One pulled image. */
+export interface PulledImage {
+  /** The reference as asked for. */
+  requested: string
+  /** The digest the registry serves for it. */
+  source_digest: string
+  /** The image as the market names it (its digest differs from `source_digest` only when a platform filter rewrote an index). */
+  image: { name: string; digest: string; reference: string }
+  /** The platforms kept, when a filter applied to an index. */
+  platforms: Array<string>
+}
+
+/** What a pull did. */
+export interface PullReport {
+  /** Each image, in the order asked for. */
+  images: Array<PulledImage>
+  /** Manifests fetched from the registry. */
+  manifests_fetched: number
+  /** Blobs fetched. */
+  blobs_fetched: number
+  /** Blobs the market had already. */
+  blobs_skipped: number
+  /** Fetched blobs that continued a partial download of an earlier pull. */
+  blobs_resumed: number
+  /** Bytes received for blobs. */
+  bytes_fetched: number
 }
 
 /** One progress report of a relocation; totals count what must be uploaded. */
@@ -601,6 +699,14 @@ export interface ExportOptions {
   compression?: 'zstd' | 'none'
   /** zstd level, 1 to 19 (default 3). */
   compression_level?: number
+  /** Export draft versions too; a draft is not for delivery, so without this it is refused. */
+  allow_draft?: boolean
+}
+
+/** How a market is opened (the Rust `MarketOptions`). */
+export interface MarketOptions {
+  /** Give up waiting for another process's lock on the market after this many seconds (code `LOCKED`); without it, wait as long as it takes. */
+  lock_timeout_seconds?: number
 }
 
 /** Which packages an import accepts (the Rust `ImportOptions`). */
@@ -685,6 +791,47 @@ export interface KeyPair {
   secret_key: string
 }
 
+/** What a capture may do with secrets and how the draft is named (Rust `CaptureOptions`). */
+export interface CaptureOptions {
+  /** Template id of the draft; default: the shared `app.kubernetes.io/instance` label, else the namespace. */
+  template_id?: string | null
+  /** Display name; default: the template id. */
+  template_name?: string | null
+  /** Version of the draft (default `0.1.0`). */
+  version?: string
+  /** Secret variables generated at install instead of required: names or `secret/key`, `*` wildcards. */
+  generate_secrets?: Array<string>
+  /** `secret/key` entries whose values are copied into the draft; nothing else is. */
+  copy_secret_values?: Array<string>
+}
+
+/** One object or field named by a capture report, with the reason. */
+export interface CaptureSkipped { object: string; reason: string }
+
+/** The draft captured from a cluster and every decision taken (Rust `CaptureReport`). */
+export interface CaptureReport {
+  /** The draft template version (the document layout of `docs/template-format.md`). */
+  version: Record<string, any>
+  skipped: Array<CaptureSkipped>
+  unsupported: Array<CaptureSkipped>
+  lossy: Array<{ component: string; object: string; field: string; reason: string }>
+  defaulted: Array<{ object: string; field: string; value: string; evidence: 'last_applied' | 'applied_fields' | 'known_default' }>
+  secrets: Array<{ component: string; variable: string; source: string; handling: 'required' | 'generated' | 'copied' | 'not_captured' }>
+  flagged_env: Array<{ component: string; variable: string; reason: string }>
+  dependencies: Array<{ from: string; to: string; confidence: 'low' | 'medium' | 'high'; added: boolean; evidence: Array<string> }>
+  external_hosts: Array<{ component: string; host: string; evidence: string }>
+  images: Array<{
+    component: string
+    container: string
+    template_image: string
+    image: string
+    source: 'template' | 'pod_status' | 'registry' | 'unresolved'
+    pod_digests: Array<string>
+    note: string
+  }>
+  notes: Array<{ component: string; message: string }>
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -731,6 +878,13 @@ export declare class Delivery {
    */
   upgrade(environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
   /**
+   * Reconfigures the environment's installation of `template` at its
+   * installed version: modules on or off, pruning, override values, as
+   * `options` says. Recorded as a revision (rollback-able); when
+   * nothing changes the report says `unchanged` and nothing is recorded.
+   */
+  reconfigure(environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
+  /**
    * Puts the environment's installation back to the state recorded
    * before `revision` (see `history`).
    */
@@ -751,9 +905,11 @@ export declare class Delivery {
 export declare class Market {
   /**
    * Opens the market at `root`, creating an empty one when the directory
-   * does not exist or is empty.
+   * does not exist or is empty. `options` is the Rust `MarketOptions`
+   * (`lock_timeout_seconds`: give up waiting for another process's lock
+   * with code `LOCKED`; without it, wait as long as it takes).
    */
-  static open(root: string): Market
+  static open(root: string, options?: MarketOptions): Market
   /** The market's directory. */
   get root(): string
   /**
@@ -828,6 +984,16 @@ export declare class Market {
    * missing. `options` is the Rust `RelocateOptions`.
    */
   relocateVersion(template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown): Promise<RelocateReport>
+  /**
+   * Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on the
+   * source registry, given as `host[:port]` or a `RegistryAccess`) into
+   * the market over the OCI distribution API: blobs the market has are
+   * skipped, an interrupted pull resumes, a multi-platform image keeps
+   * its whole index unless `options.platforms` filters it. `options` is
+   * the Rust `PullOptions`. Resolves to the report with each image as
+   * the market names it.
+   */
+  pull(images: Array<string>, source: string | RegistryAccess, options?: PullOptions, progress?: (report: PullProgress) => unknown): Promise<PullReport>
 }
 
 /**
@@ -894,6 +1060,12 @@ export declare function applySteps(state: InstalledState, plan: Plan, done: Arra
  */
 export declare function buildIncremental(base: Template, change: IncrementalChange): IncrementalResult
 
+/** Which versions `upgradeCandidates` offers. */
+export interface CandidateOptions {
+  /** Offer only released versions (what production environments accept). */
+  releasedOnly?: boolean
+}
+
 /**
  * Captures the application running in `environment`'s namespace (its
  * workloads narrowed by the label `selector`) as a draft version with the
@@ -901,12 +1073,6 @@ export declare function buildIncremental(base: Template, change: IncrementalChan
  * cluster; `kubeconfig` defaults to `$KUBECONFIG` or `~/.kube/config`.
  */
 export declare function capture(environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null): Promise<CaptureReport>
-
-/** Which versions `upgradeCandidates` offers. */
-export interface CandidateOptions {
-  /** Offer only released versions (what production environments accept). */
-  releasedOnly?: boolean
-}
 
 /**
  * Whether `candidate` may be published where the market holds `existing`

@@ -789,6 +789,8 @@ export interface KeyPair {
   public_key_file: string
   /** The secret key in minisign's (unencrypted) key file format; keep it secret. */
   secret_key: string
+}
+
 /** What a capture may do with secrets and how the draft is named (Rust `CaptureOptions`). */
 export interface CaptureOptions {
   /** Template id of the draft; default: the shared `app.kubernetes.io/instance` label, else the namespace. */
