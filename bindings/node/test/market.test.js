@@ -270,7 +270,9 @@ test('delete, gc and verify', async () => {
   market.deleteVersion('pig', '1.0.0', { force: true })
   const gc = await market.gc()
   assert.ok(gc.blobs_removed > 0 && gc.bytes_freed > 0, JSON.stringify(gc))
-  assert.deepEqual(await market.verify(), { blobs_checked: market.inventory().blobs.length, problems: [] })
+  assert.deepEqual(await market.verify(), {
+    blobs_checked: market.inventory().blobs.length, problems: [], staged_files: 0, staged_bytes: 0,
+  })
 })
 
 test('a long export does not block the event loop', async (t) => {
@@ -314,7 +316,8 @@ test('a long export does not block the event loop', async (t) => {
 })
 
 test('drafts export only on purpose; a held market lock times out', async () => {
-  const err = await rejected(source.export(path.join(tmp, 'draft.tar.zst'), 'pig', ['1.0.0']))
+  assert.equal(source.versions('pig').find((v) => v.version === '2.0.0').state, 'draft')
+  const err = await rejected(source.export(path.join(tmp, 'draft.tar.zst'), 'pig', ['2.0.0']))
   assert.equal(err.code, 'INVALID_ARGUMENT')
   assert.equal(err.details.kind, 'draft_export')
   assert.match(err.message, /allow_draft/)

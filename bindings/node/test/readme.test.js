@@ -45,7 +45,7 @@ test('the README example runs', async (t) => {
   assert.equal(run.status, 0, run.stderr)
   const out = run.stdout
   assert.match(out, /^pig 1\.0\.0 {3}draft {6}sha256:/m)
-  assert.match(out, /^pig 2\.0\.0 {3}draft /m)
+  assert.match(out, /^pig 2\.0\.0 {3}testing /m)
   assert.match(out, /^template pig: 1\.0\.0 → 2\.0\.0$/m)
   assert.match(out, /^~ component gateway$/m)
   assert.match(out, /\[#+\] done/)
