@@ -42,7 +42,9 @@ pub use lock::{LockOptions, OperationLock};
 pub use options::DeliveryOptions;
 pub use progress::{DeliveryEvent, ProgressFn};
 pub use random::OsRandom;
-pub use render::{Exposure, RenderOptions, RenderedObject, render, render_component};
+pub use render::{
+    Exposure, INPUTS_CHECKSUM, RenderOptions, RenderedObject, render, render_component,
+};
 pub use store::{RecordSummary, Store};
 pub use wait::WaitOptions;
 

@@ -319,6 +319,8 @@ pub fn render_component(
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels.clone()),
+            annotations: inputs_checksum(&file_keys, &env.referenced_secrets)
+                .map(|sum| BTreeMap::from([(INPUTS_CHECKSUM.to_owned(), sum)])),
             ..Default::default()
         }),
         spec: Some(PodSpec {
@@ -510,6 +512,48 @@ struct ContainerEnv {
     vars: Vec<EnvVar>,
     /// Secret key → value for the component's `-env` Secret.
     secret_values: BTreeMap<String, String>,
+    /// The confidential fixed values the container reads from Secrets, as
+    /// (variable, component, key, value): when one changes, the pods must
+    /// be replaced, since a container reads its env only when it starts.
+    referenced_secrets: Vec<(String, String, String, String)>,
+}
+
+/// Pod template annotation holding a digest of what the pods read only
+/// when they start and Kubernetes does not compare: the config files'
+/// contents and the confidential values referenced from Secrets. When one
+/// of them changes, the pod template changes with it and the workload
+/// rolls out, so no pod keeps running on an old password or config.
+pub const INPUTS_CHECKSUM: &str = "apptemplate.io/inputs-checksum";
+
+/// `sha256:<hex>` over the config files and referenced confidential
+/// values (names included, values length-prefixed so no two inputs
+/// collide), or none when the component has neither.
+fn inputs_checksum(
+    files: &[FileKey],
+    secrets: &[(String, String, String, String)],
+) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    if files.is_empty() && secrets.is_empty() {
+        return None;
+    }
+    let mut hasher = Sha256::new();
+    let mut field = |text: &str| {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    };
+    for f in files {
+        field("file");
+        field(&f.key);
+        field(&f.content);
+    }
+    for (var, component, key, value) in secrets {
+        field("secret");
+        field(var);
+        field(component);
+        field(key);
+        field(value);
+    }
+    Some(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
 /// Builds the container environment from the core's definition of what a
@@ -528,9 +572,25 @@ fn container_env(
             .entry(var.name.clone())
             .or_insert_with(|| var.value.clone());
     }
+    let mut referenced_secrets = Vec::new();
     let vars = state
         .container_env_of(installed)
         .into_iter()
+        .inspect(|var| {
+            if let EnvValue::ComponentSecret {
+                component,
+                key,
+                value,
+            } = &var.value
+            {
+                referenced_secrets.push((
+                    var.name.clone(),
+                    component.clone(),
+                    key.clone(),
+                    value.clone(),
+                ));
+            }
+        })
         .map(|var| match var.value {
             EnvValue::Plain { value } => plain_env(&var.name, &value),
             EnvValue::Address { component } => plain_env(&var.name, &object_name(app, &component)),
@@ -561,6 +621,7 @@ fn container_env(
     ContainerEnv {
         vars,
         secret_values,
+        referenced_secrets,
     }
 }
 

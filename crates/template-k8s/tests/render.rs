@@ -223,3 +223,58 @@ fn rendering_is_deterministic() {
     let b = serde_json::to_vec(&render(&state.clone(), &options()).unwrap()).unwrap();
     assert_eq!(a, b);
 }
+
+fn inputs_checksum<'a>(objects: &'a [RenderedObject], kind: &str, name: &str) -> Option<&'a str> {
+    find(objects, kind, name)["spec"]["template"]["metadata"]["annotations"]
+        [template_k8s::INPUTS_CHECKSUM]
+        .as_str()
+}
+
+#[test]
+fn a_changed_secret_value_or_config_file_changes_the_pod_template() {
+    // A container reads its env and files when it starts: a new password
+    // kept in a Secret, or a new config file, must replace the pods, so
+    // the pod template carries a digest of both.
+    let state = pig_installed();
+    let before = render(&state, &options()).unwrap();
+    let monitor =
+        inputs_checksum(&before, "Deployment", "pig-monitor").expect("monitor reads a secret");
+    let gateway =
+        inputs_checksum(&before, "Deployment", "pig-gateway").expect("gateway reads files");
+    assert!(monitor.starts_with("sha256:"));
+
+    let mut edited = state.clone();
+    edited
+        .set_env("monitor", "ADMIN_PASSWORD", "s3cret-and-long")
+        .unwrap();
+    edited
+        .set_config_file("gateway", "/app/config/routes.yml", "routes: []\n")
+        .unwrap();
+    let after = render(&edited, &options()).unwrap();
+    let monitor_after = inputs_checksum(&after, "Deployment", "pig-monitor").unwrap();
+    assert_ne!(
+        monitor, monitor_after,
+        "a new password rolls the monitor out"
+    );
+    assert_ne!(
+        gateway,
+        inputs_checksum(&after, "Deployment", "pig-gateway").unwrap()
+    );
+    // Components whose inputs did not change keep their pod template.
+    for o in before
+        .iter()
+        .filter(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
+    {
+        if o.name != "pig-monitor" && o.name != "pig-gateway" {
+            assert_eq!(
+                inputs_checksum(&before, &o.kind, &o.name),
+                inputs_checksum(&after, &o.kind, &o.name),
+                "{}",
+                o.name
+            );
+        }
+    }
+    // The digest never shows the value itself.
+    let text = serde_json::to_string(find(&after, "Deployment", "pig-monitor")).unwrap();
+    assert!(!text.contains("s3cret-and-long"));
+}
