@@ -723,7 +723,22 @@ impl Market {
                 have += n as u64;
             }
         }
-        if have > job.size {
+        if have == job.size {
+            // An earlier pull staged the whole blob but stopped before
+            // moving it into the store: a `Range` from its end would be
+            // refused (416), and nothing is left to fetch.
+            let staged = format!("sha256:{}", hex::encode(hasher.clone().finalize()));
+            if staged == job.digest {
+                file.sync_all().map_err(io_err("sync", &partial))?;
+                drop(file);
+                self.commit_staged(&partial, job, shared, 0)?;
+                return Ok(Fetched {
+                    bytes: 0,
+                    resumed: true,
+                });
+            }
+        }
+        if have >= job.size {
             file.set_len(0).map_err(io_err("truncate", &partial))?;
             hasher = Sha256::new();
             have = 0;
@@ -811,16 +826,28 @@ impl Market {
         }
         file.sync_all().map_err(io_err("sync", &partial))?;
         drop(file);
-        let dest = self.store().blob_path(&job.digest)?;
-        let dir = self.store().blobs_dir();
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        fs::rename(&partial, &dest).map_err(io_err("rename into", &dest))?;
-        sync_dir(&dir)?;
-        shared.report(PullEvent::Fetched, &job.image, &job.digest, pending, true);
+        self.commit_staged(&partial, job, shared, pending)?;
         Ok(Fetched {
             bytes: got,
             resumed,
         })
+    }
+
+    /// Moves a verified staged blob into the store and reports it.
+    fn commit_staged(
+        &self,
+        partial: &Path,
+        job: &BlobJob,
+        shared: &Shared<'_, '_>,
+        pending: u64,
+    ) -> Result<()> {
+        let dest = self.store().blob_path(&job.digest)?;
+        let dir = self.store().blobs_dir();
+        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        fs::rename(partial, &dest).map_err(io_err("rename into", &dest))?;
+        sync_dir(&dir)?;
+        shared.report(PullEvent::Fetched, &job.image, &job.digest, pending, true);
+        Ok(())
     }
 }
 
