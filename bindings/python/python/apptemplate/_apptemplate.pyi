@@ -63,6 +63,7 @@ __all__ = [
     "apply",
     "apply_steps",
     "build_incremental",
+    "capture",
     "check_publish",
     "customize",
     "diff",
