@@ -92,7 +92,7 @@ def test_pull_brings_images_from_a_registry_into_another_market(market: Market, 
     again = other.pull(wanted, {"registry": registry.address, "insecure": True})
     assert again["blobs_fetched"] == 0 and again["manifests_fetched"] == 0, again
     with pytest.raises(InvalidArgumentError):
-        other.pull(wanted, {"registry": registry.address, "insecure": True}, blob_paralelism=2)
+        other.pull(wanted, {"registry": registry.address, "insecure": True}, blob_paralelism=2)  # type: ignore[call-arg]
 
 
 def environment(namespace: str, registry: Registry, *, released_only: bool = False) -> Environment:
