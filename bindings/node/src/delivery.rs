@@ -325,3 +325,53 @@ pub fn capture<'env>(
         data(&report)
     })
 }
+
+/// Publishes the application running in `environment`'s namespace into
+/// `market` in one step (Rust `template_k8s::publish_from_cluster`):
+/// capture, pull of its images from their registries, digests pinned,
+/// publish (the next minor version after the market's newest unless
+/// `options.capture.version` names one; nothing when the application
+/// equals it). `options` is the Rust `PublishFromClusterOptions`; `progress` gets the
+/// Rust `PublishFromClusterProgress` reports, tagged by `stage`. Resolves to the
+/// report.
+#[napi(
+    ts_args_type = "market: Market, environment: EnvironmentProfile, options?: PublishFromClusterOptions | null, selector?: string | null, kubeconfig?: string | null, progress?: (report: PublishFromClusterProgress) => unknown",
+    ts_return_type = "Promise<PublishFromClusterReport>"
+)]
+pub fn publish_from_cluster<'env>(
+    env: &'env Env,
+    market: &Market,
+    environment: Value,
+    options: Option<Value>,
+    selector: Option<String>,
+    kubeconfig: Option<String>,
+    progress: Option<ProgressCallback<Value>>,
+) -> Result<PromiseRaw<'env, Value>> {
+    let options: Outcome<template_k8s::PublishFromClusterOptions> =
+        read_options(options).map_err(|e| e.report());
+    let market = market.inner.clone();
+    promise(env, async move {
+        let (profile, options) = (profile(environment)?, options?);
+        let client =
+            template_k8s::connect(&profile, kubeconfig.as_deref().map(std::path::Path::new))
+                .await
+                .map_err(|e| e.report())?;
+        let mut forward = |p: &template_k8s::PublishFromClusterProgress| {
+            if let Ok(value) = to_data(p) {
+                report(progress.as_ref(), value);
+            }
+            std::ops::ControlFlow::Continue(())
+        };
+        let published = template_k8s::publish_from_cluster(
+            &client,
+            &profile.namespace,
+            selector.as_deref(),
+            &market,
+            &options,
+            &mut forward,
+        )
+        .await
+        .map_err(|e| e.report())?;
+        data(&published)
+    })
+}

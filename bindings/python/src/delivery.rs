@@ -310,7 +310,56 @@ fn capture<'py>(
     data_to_py(py, &report)
 }
 
+/// Publishes the application running in `environment`'s namespace into
+/// `market` in one step (`template_k8s::publish_from_cluster`): capture,
+/// pull of its images from their registries, digests pinned, publish (the
+/// next minor version after the market's newest unless `options` names
+/// one; nothing when the application equals it). `options` is a dict
+/// shaped like the Rust `PublishFromClusterOptions` (`capture`, `pull`, `registries`,
+/// `node_platforms`, `overwrite`). `progress` gets one dict per report with
+/// a `stage` (`capture`, `captured`, `pull`, `publish`); an exception it
+/// raises stops the publish (nothing is published; a rerun resumes the
+/// pull) and is re-raised. Returns the report.
+#[pyfunction]
+#[pyo3(signature = (market, environment, *, kubeconfig = None, selector = None, options = None, progress = None))]
+fn publish_from_cluster<'py>(
+    py: Python<'py>,
+    market: &Market,
+    environment: &Bound<'py, PyAny>,
+    kubeconfig: Option<PathBuf>,
+    selector: Option<String>,
+    options: Option<&Bound<'py, PyAny>>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let profile = profile(environment)?;
+    let options: template_k8s::PublishFromClusterOptions = options_from_py(options, "options")?;
+    let callback = Callback::new(progress);
+    let market = market.inner.clone();
+    let result = block_on(py, async {
+        let client = template_k8s::connect(&profile, kubeconfig.as_deref()).await?;
+        let mut report = |p: &template_k8s::PublishFromClusterProgress| {
+            if callback.report(serde_json::to_value(p).unwrap_or(Value::Null)) {
+                std::ops::ControlFlow::Continue(())
+            } else {
+                std::ops::ControlFlow::Break(())
+            }
+        };
+        template_k8s::publish_from_cluster(
+            &client,
+            &profile.namespace,
+            selector.as_deref(),
+            &market,
+            &options,
+            &mut report,
+        )
+        .await
+    })?;
+    let report = callback.finish(result.map_err(raise))?;
+    data_to_py(py, &report)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Delivery>()?;
-    m.add_function(wrap_pyfunction!(capture, m)?)
+    m.add_function(wrap_pyfunction!(capture, m)?)?;
+    m.add_function(wrap_pyfunction!(publish_from_cluster, m)?)
 }

@@ -165,33 +165,24 @@ impl Settings {
     /// for its host), else anonymous HTTPS with the default auth file if
     /// any.
     pub(crate) fn registry_target(&self, registry: &str) -> anyhow::Result<RegistryTarget> {
-        let wanted = registry.trim_end_matches('/');
-        let host = |r: &str| r.split_once('/').map_or(r, |(h, _)| h).to_owned();
-        let access = self
-            .file
+        Ok(RegistryAccess::target_for(
+            &self.registry_accesses(),
+            registry,
+        )?)
+    }
+
+    /// The config file's registry entries, their files relative to it.
+    pub(crate) fn registry_accesses(&self) -> Vec<RegistryAccess> {
+        self.file
             .registries
             .iter()
-            .find(|a| a.registry.trim_end_matches('/') == wanted)
-            .or_else(|| {
-                self.file
-                    .registries
-                    .iter()
-                    .find(|a| host(a.registry.trim_end_matches('/')) == host(wanted))
-            });
-        let Some(access) = access else {
-            return Ok(RegistryTarget::new(wanted).with_default_auth_file()?);
-        };
-        let mut access = access.clone();
-        wanted.clone_into(&mut access.registry);
-        access.auth_file = access.auth_file.as_deref().map(|p| self.relative(p));
-        access.ca_file = access.ca_file.as_deref().map(|p| self.relative(p));
-        let no_credentials = access.auth_file.is_none() && access.username.is_none();
-        let target = access.target()?;
-        Ok(if no_credentials {
-            target.with_default_auth_file()?
-        } else {
-            target
-        })
+            .map(|a| {
+                let mut a = a.clone();
+                a.auth_file = a.auth_file.as_deref().map(|p| self.relative(p));
+                a.ca_file = a.ca_file.as_deref().map(|p| self.relative(p));
+                a
+            })
+            .collect()
     }
 
     /// Every registry of the config file, as targets.

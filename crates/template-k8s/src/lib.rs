@@ -27,6 +27,7 @@ pub mod executor;
 pub mod lock;
 pub mod options;
 pub mod progress;
+pub mod publish;
 pub mod random;
 pub mod render;
 pub mod store;
@@ -41,6 +42,10 @@ pub use executor::{Executor, ExecutorOptions, OperationReport, PlannedOperation,
 pub use lock::{LockOptions, OperationLock};
 pub use options::DeliveryOptions;
 pub use progress::{DeliveryEvent, ProgressFn};
+pub use publish::{
+    PublishFromClusterCallback, PublishFromClusterOptions, PublishFromClusterProgress,
+    PublishFromClusterReport, publish_from_cluster,
+};
 pub use random::OsRandom;
 pub use render::{
     Exposure, INPUTS_CHECKSUM, RenderOptions, RenderedObject, render, render_component,

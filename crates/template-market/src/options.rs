@@ -286,6 +286,45 @@ impl RegistryAccess {
         }
         Ok(target)
     }
+
+    /// The target for `registry` (`host[:port][/prefix]`) among
+    /// `accesses`: the entry naming it, else the first entry for the same
+    /// host (taking `registry` as its address), else anonymous HTTPS. An
+    /// entry that gives neither credentials nor an auth file, and the
+    /// anonymous fallback, take credentials from the default auth files
+    /// ([`RegistryTarget::with_default_auth_file`]).
+    ///
+    /// ```
+    /// use template_market::RegistryAccess;
+    /// let mut dev = RegistryAccess::new("registry.dev.example.com:5000");
+    /// dev.insecure = true;
+    /// let target = RegistryAccess::target_for(&[dev], "registry.dev.example.com:5000/shop")?;
+    /// assert!(target.insecure);
+    /// assert_eq!(target.registry, "registry.dev.example.com:5000/shop");
+    /// # Ok::<(), template_market::MarketError>(())
+    /// ```
+    pub fn target_for(accesses: &[RegistryAccess], registry: &str) -> Result<RegistryTarget> {
+        let wanted = registry.trim_end_matches('/');
+        let host = |r: &str| {
+            let r = r.trim_end_matches('/');
+            r.split_once('/').map_or(r, |(h, _)| h).to_owned()
+        };
+        let entry = accesses
+            .iter()
+            .find(|a| a.registry.trim_end_matches('/') == wanted)
+            .or_else(|| accesses.iter().find(|a| host(&a.registry) == host(wanted)));
+        let Some(entry) = entry else {
+            return RegistryTarget::new(wanted).with_default_auth_file();
+        };
+        let mut access = entry.clone();
+        wanted.clone_into(&mut access.registry);
+        let target = access.target()?;
+        if access.auth_file.is_none() && access.username.is_none() {
+            target.with_default_auth_file()
+        } else {
+            Ok(target)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -488,6 +488,62 @@ impl Market {
         Ok(report)
     }
 
+    /// Pulls images that may live on several registries: each registry is
+    /// reached with its entry among `accesses`
+    /// ([`RegistryAccess::target_for`] of the image's host), and pulled
+    /// from in turn, in the order the images first name them. The report
+    /// lists the images in the order asked for and adds up the counts;
+    /// the totals of the progress reports are those of the registry being
+    /// pulled from. Stops at the first registry that fails; what earlier
+    /// registries brought stays in the market and a rerun skips it.
+    ///
+    /// [`RegistryAccess::target_for`]: crate::RegistryAccess::target_for
+    pub fn pull_images(
+        &self,
+        images: &[String],
+        accesses: &[crate::RegistryAccess],
+        options: &PullOptions,
+        progress: &mut PullCallback<'_>,
+    ) -> Result<PullReport> {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for image in images {
+            let host = oci_spec::distribution::Reference::from_str(image)
+                .map_err(|e| MarketError::Registry {
+                    registry: image.split('/').next().unwrap_or_default().to_owned(),
+                    item: image.clone(),
+                    message: format!("the image reference cannot be parsed ({e}); give `host[:port]/repository[:tag][@sha256:…]`"),
+                })?
+                .registry()
+                .to_owned();
+            match groups.iter_mut().find(|(h, _)| *h == host) {
+                Some((_, list)) if list.contains(image) => {}
+                Some((_, list)) => list.push(image.clone()),
+                None => groups.push((host, vec![image.clone()])),
+            }
+        }
+        let mut total = PullReport::default();
+        for (host, list) in &groups {
+            let target = crate::RegistryAccess::target_for(accesses, host)?;
+            let report = self.pull(list, &target, options, progress)?;
+            total.manifests_fetched += report.manifests_fetched;
+            total.blobs_fetched += report.blobs_fetched;
+            total.blobs_skipped += report.blobs_skipped;
+            total.blobs_resumed += report.blobs_resumed;
+            total.bytes_fetched += report.bytes_fetched;
+            total.images.extend(report.images);
+        }
+        let mut ordered = Vec::with_capacity(images.len());
+        for image in images {
+            if let Some(p) = total.images.iter().find(|p| p.requested == *image)
+                && !ordered.iter().any(|o: &PulledImage| o.requested == *image)
+            {
+                ordered.push(p.clone());
+            }
+        }
+        total.images = ordered;
+        Ok(total)
+    }
+
     /// An image's manifests and blobs, filtered by platform.
     fn resolve(
         &self,

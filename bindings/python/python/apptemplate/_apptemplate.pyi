@@ -76,6 +76,7 @@ __all__ = [
     "plan_rollback",
     "plan_text",
     "plan_upgrade",
+    "publish_from_cluster",
     "record_applied_steps",
     "record_state_after",
     "upgrade_candidates",
@@ -388,6 +389,17 @@ def capture(
     options: Optional[Mapping[str, Any]] = None,
 ) -> Data:
     """Captures the application in the environment's namespace as a draft version and a report; only reads."""
+
+def publish_from_cluster(
+    market: Market,
+    environment: Environment,
+    *,
+    kubeconfig: Optional[_Path] = None,
+    selector: Optional[str] = None,
+    options: Optional[Mapping[str, Any]] = None,
+    progress: Optional[Callable[[Data], object]] = None,
+) -> Data:
+    """Captures the application, pulls its images into the market and publishes it as a version."""
 
 class TemplateError(Exception):
     """Base class of every error apptemplate raises."""

@@ -150,7 +150,10 @@ pub fn convert(objects: &CapturedObjects, options: &CaptureOptions) -> CaptureRe
                     tags: Vec::new(),
                     logo: None,
                 },
-                version: options.version.clone(),
+                version: options
+                    .version
+                    .clone()
+                    .unwrap_or_else(|| "0.1.0".to_owned()),
                 alias: None,
                 release_notes: String::new(),
                 release_state: ReleaseState::Draft,

@@ -132,8 +132,10 @@ pub struct CaptureOptions {
     pub template_id: Option<String>,
     /// Display name; default: the template id.
     pub template_name: Option<String>,
-    /// Version of the draft.
-    pub version: String,
+    /// Version of the draft; default `0.1.0` (a publish into a market
+    /// that has the template takes the next minor version after its
+    /// newest instead).
+    pub version: Option<String>,
     /// Secret variables to turn into secrets generated at install time
     /// instead of values required at install: each entry is a variable
     /// name or `secret/key`, with `*` matching any run of characters
@@ -149,7 +151,7 @@ impl Default for CaptureOptions {
         CaptureOptions {
             template_id: None,
             template_name: None,
-            version: "0.1.0".to_owned(),
+            version: None,
             generate_secrets: Vec::new(),
             copy_secret_values: Vec::new(),
         }
