@@ -102,9 +102,11 @@ pub(crate) enum Command {
     /// The local market: list, show, publish, release, images, gc.
     #[command(subcommand)]
     Market(MarketCommand),
-    /// Images of the market: push (relocate) to a registry.
+    /// Images of the market: push (relocate) to a registry, pull from one.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Make a draft template from an application running on a cluster, or publish it (--publish).
+    Capture(CaptureArgs),
     /// What changes between two versions of a template in the market.
     Diff(DiffArgs),
     /// Plan an install or upgrade against an environment and write the plan file.
@@ -267,6 +269,54 @@ pub(crate) struct PublishArgs {
 pub(crate) enum ImagesCommand {
     /// Push a version's images to a registry, skipping what it has.
     Push(PushArgs),
+    /// Pull images from their registries into the market, skipping what it has.
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// Images (`host[:port]/repository[:tag][@sha256:…]`); access settings per registry from the config file.
+    #[arg(required = true)]
+    pub(crate) images: Vec<String>,
+    /// Keep only these platforms of a multi-platform image (`linux/arm64`, or `arm64`); repeat [default: config file, else every platform].
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub(crate) platforms: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CaptureArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// Label selector narrowing the workloads (e.g. `app.kubernetes.io/instance=shop`).
+    #[arg(short = 'l', long)]
+    pub(crate) selector: Option<String>,
+    /// Template id [default: the workloads' `app.kubernetes.io/instance` label, else the namespace].
+    #[arg(long)]
+    pub(crate) template: Option<String>,
+    /// Display name [default: the template id, or the market's newest version's when publishing].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Version number [default: 0.1.0, or when publishing the next minor version after the market's newest].
+    #[arg(long = "version", value_name = "VERSION")]
+    pub(crate) version: Option<String>,
+    /// Turn these secret variables into secrets generated at install (name or `secret/key`, `*` wildcards); repeat.
+    #[arg(long = "generate-secret", value_name = "PATTERN")]
+    pub(crate) generate_secrets: Vec<String>,
+    /// Copy the value of this `secret/key` into the template; repeat. Nothing else is copied.
+    #[arg(long = "copy-secret", value_name = "SECRET/KEY")]
+    pub(crate) copy_secrets: Vec<String>,
+    /// Write the draft template (YAML) to this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "publish")]
+    pub(crate) draft: Option<PathBuf>,
+    /// Pull the images into the market and publish the draft (nothing when the application equals the market's newest version).
+    #[arg(long)]
+    pub(crate) publish: bool,
+    /// With --publish: keep every platform of multi-platform images instead of the cluster nodes' [default: the nodes' platforms].
+    #[arg(long, requires = "publish")]
+    pub(crate) all_platforms: bool,
+    /// With --publish: replace a draft or testing version of the same number.
+    #[arg(long, requires = "publish")]
+    pub(crate) overwrite: bool,
 }
 
 #[derive(Debug, Args)]

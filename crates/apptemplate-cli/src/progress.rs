@@ -207,6 +207,61 @@ impl Reporter {
         );
     }
 
+    /// A pull progress report (`images pull`).
+    pub(crate) fn pull(&self, p: &template_market::PullProgress<'_>) {
+        if self.shown == Shown::Json {
+            return self.json(&serde_json::json!({"phase": "pulling", "progress": p}));
+        }
+        self.transfer(
+            "pull",
+            p.bytes_done,
+            p.bytes_total,
+            p.blobs_done,
+            p.blobs_total,
+            if p.blob.is_empty() { p.image } else { p.blob },
+            p.event == template_market::PullEvent::Done,
+        );
+    }
+
+    /// A report of a publish from a cluster (`capture --publish`).
+    pub(crate) fn publish(&self, p: &template_k8s::PublishFromClusterProgress) {
+        use template_k8s::PublishFromClusterProgress as P;
+        if self.shown == Shown::Json {
+            return self.json(p);
+        }
+        match p {
+            P::Capture { namespace } => self.say(&format!("capturing namespace {namespace}")),
+            P::Captured {
+                template,
+                components,
+                images,
+            } => self.say(&format!(
+                "captured {template}: {components} components, {images} images to pull"
+            )),
+            P::Pull {
+                event,
+                bytes_done,
+                bytes_total,
+                blobs_done,
+                blobs_total,
+                image,
+                blob,
+            } => self.transfer(
+                "pull",
+                *bytes_done,
+                *bytes_total,
+                *blobs_done,
+                *blobs_total,
+                if blob.is_empty() { image } else { blob },
+                *event == template_market::PullEvent::Done,
+            ),
+            P::Publish { template, version } => {
+                self.say(&format!("publishing {template} {version}"));
+            }
+            _ => {}
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn transfer(
         &self,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use template_k8s::EnvironmentProfile;
 use template_k8s::ExecutorOptions;
 use template_market::{
-    ImportOptions, Market, PublicKey, RegistryAccess, RegistryTarget, RelocateOptions,
+    ImportOptions, Market, PublicKey, PullOptions, RegistryAccess, RegistryTarget, RelocateOptions,
 };
 
 use crate::cli::Global;
@@ -34,6 +34,9 @@ pub(crate) struct ConfigFile {
     /// Import settings (trusted key texts, unsigned packages, reserve).
     #[serde(default)]
     pub(crate) import: ImportOptions,
+    /// Image pull settings (parallelism, platforms, request timeout).
+    #[serde(default)]
+    pub(crate) pull: PullOptions,
     /// Environment profiles.
     #[serde(default)]
     pub(crate) environments: Vec<EnvironmentProfile>,

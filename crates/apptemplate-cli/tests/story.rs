@@ -349,3 +349,145 @@ fn signal(pid: u32, name: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+/// The vendor's half through the CLI: Pig runs in a development namespace
+/// (its images in a real registry), `capture` shows the draft, `capture
+/// --publish` publishes it into another market with its images pulled
+/// from the registry, a second run publishes nothing, and `images pull`
+/// brings single images.
+#[test]
+fn the_vendor_publishes_a_running_application_through_the_cli() {
+    let kubeconfig = kubeconfig();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_owned();
+    let registry = LocalRegistry::start().unwrap();
+    let ns = namespace("cli-capture");
+    let build = vendor_build(tmp.path(), "1.0.0", LayerSizes::default());
+    publish_and_release(&home, &tmp.path().join("dev-market"), &build, "1.0.0");
+    let config = tmp.path().join("dev.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "market: dev-market
+kubeconfig: {kubeconfig}
+executor:
+  identity: vendor-engineer
+  wait_timeout_seconds: 120
+  poll_interval_seconds: 0.25
+registries:
+  - registry: {registry}
+    insecure: true
+environments:
+  - name: dev
+    namespace: {ns}
+    registry: {registry}
+    storage_class: apptemplate-pool
+",
+            registry = registry.address(),
+        ),
+    )
+    .unwrap();
+    let dev = Site {
+        home: home.clone(),
+        config,
+    };
+    expect(
+        dev.run().args(["install", "pig", "1.0.0", "--env", "dev"]),
+        0,
+    );
+
+    // The draft, shown and written, without publishing.
+    let draft = tmp.path().join("draft.yaml");
+    let out = expect(
+        dev.run()
+            .args([
+                "capture",
+                "--env",
+                "dev",
+                "--template",
+                "pig-next",
+                "--draft",
+            ])
+            .arg(&draft),
+        0,
+    );
+    let text = stdout(&out);
+    assert!(text.starts_with("pig-next 0.1.0 (draft):"), "{text}");
+    assert!(text.contains("gateway"), "{text}");
+    let written = template_core::load(
+        &std::fs::read(&draft).unwrap(),
+        template_core::Format::Yaml,
+        template_core::LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(written.template.id, "pig-next");
+
+    // Published into another market in one step, images pulled.
+    let other = tmp.path().join("vendor-market");
+    let out = expect(
+        dev.run().arg("--market").arg(&other).args([
+            "-o",
+            "json",
+            "capture",
+            "--env",
+            "dev",
+            "--template",
+            "pig-next",
+            "--publish",
+        ]),
+        0,
+    );
+    let report = json(&out);
+    assert_eq!(report["command"], "capture");
+    assert_eq!(report["result"]["version"], "0.1.0", "{report}");
+    assert_eq!(
+        report["result"]["outcome"]["outcome"], "created",
+        "{report}"
+    );
+    let fetched = report["result"]["pull"]["blobs_fetched"].as_u64().unwrap();
+    assert!(fetched > 0, "{report}");
+    let out = expect(
+        dev.run()
+            .arg("--market")
+            .arg(&other)
+            .args(["-o", "json", "market", "show", "pig-next", "0.1.0"]),
+        0,
+    );
+    let shown = json(&out);
+    let components = shown["result"]["version"]["components"]
+        .as_array()
+        .or_else(|| shown["result"]["components"].as_array())
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(components.len(), written.components.len());
+
+    // Nothing changed: nothing published, nothing fetched.
+    let out = expect(
+        dev.run().arg("--market").arg(&other).args([
+            "capture",
+            "--env",
+            "dev",
+            "--template",
+            "pig-next",
+            "--publish",
+        ]),
+        0,
+    );
+    assert!(stdout(&out).contains("unchanged"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("capturing namespace"),
+        "{}",
+        stderr(&out)
+    );
+
+    // One image pulled by its relocated reference into a third market.
+    let image = written.components[0].image.clone();
+    let out = expect(
+        dev.run()
+            .arg("--market")
+            .arg(tmp.path().join("third"))
+            .args(["images", "pull"])
+            .arg(&image),
+        0,
+    );
+    assert!(stdout(&out).contains(&image), "{}", stdout(&out));
+}

@@ -53,7 +53,7 @@ struct PlanFile {
     plan: Value,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -172,7 +172,7 @@ impl Run {
             .map_or(Duration::from_secs(300), |e| e.wait.timeout)
     }
 
-    fn environment(&self, target: &Target) -> anyhow::Result<EnvironmentProfile> {
+    pub(crate) fn environment(&self, target: &Target) -> anyhow::Result<EnvironmentProfile> {
         self.settings
             .environment(target.environment.as_deref(), target.namespace.as_deref())
     }

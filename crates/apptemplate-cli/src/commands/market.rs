@@ -5,7 +5,7 @@ use serde_json::json;
 use template_core::{Overwrite, ReleaseState};
 use template_market::{ImageRef, RelocateProgress};
 
-use crate::cli::{ImagesCommand, MarketCommand, PublishArgs, PushArgs, StateArg};
+use crate::cli::{ImagesCommand, MarketCommand, PublishArgs, PullArgs, PushArgs, StateArg};
 use crate::commands::Context as Run;
 use crate::failure::code;
 use crate::interrupt::Cancellable;
@@ -194,7 +194,42 @@ fn publish(
 pub(crate) fn images(run: &Run, command: ImagesCommand) -> anyhow::Result<Outcome> {
     match command {
         ImagesCommand::Push(args) => push(run, &args),
+        ImagesCommand::Pull(args) => pull(run, &args),
     }
+}
+
+fn pull(run: &Run, args: &PullArgs) -> anyhow::Result<Outcome> {
+    let market = run.settings.market()?;
+    let mut options = run.settings.file.pull.clone();
+    if !args.platforms.is_empty() {
+        options.platforms.clone_from(&args.platforms);
+    }
+    let reporter = run.reporter();
+    let cancel = Cancellable::begin();
+    let report = market.pull_images(
+        &args.images,
+        &run.settings.registry_accesses(),
+        &options,
+        &mut |p| {
+            reporter.pull(p);
+            cancel.flow()
+        },
+    );
+    reporter.finish();
+    let report = report?;
+    let mut text = String::new();
+    for image in &report.images {
+        text.push_str(&format!("{}\n", image.image.reference()));
+    }
+    text.push_str(&format!(
+        "{} images: {} blobs fetched ({}), {} in the market already, {} resumed",
+        report.images.len(),
+        report.blobs_fetched,
+        bytes(report.bytes_fetched),
+        report.blobs_skipped,
+        report.blobs_resumed
+    ));
+    Outcome::new(&report, text)
 }
 
 fn push(run: &Run, args: &PushArgs) -> anyhow::Result<Outcome> {

@@ -8,6 +8,7 @@ use crate::output::{Outcome, Printer};
 use crate::progress::{Reporter, Shown, decide};
 use crate::settings::Settings;
 
+mod capture;
 mod cluster;
 mod market;
 mod package;
@@ -46,6 +47,7 @@ pub(crate) fn run(context: &Context, command: Command) -> anyhow::Result<Outcome
         Command::Package(c) => package::run(context, c),
         Command::Market(c) => market::run(context, c),
         Command::Images(c) => market::images(context, c),
+        Command::Capture(a) => capture::capture(context, &a),
         Command::Diff(a) => cluster::diff(context, &a),
         Command::Plan(a) => cluster::plan(context, &a),
         Command::Install(a) => cluster::install(context, &a),
