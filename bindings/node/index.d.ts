@@ -797,8 +797,8 @@ export interface CaptureOptions {
   template_id?: string | null
   /** Display name; default: the template id. */
   template_name?: string | null
-  /** Version of the draft (default `0.1.0`). */
-  version?: string
+  /** Version of the draft (default `0.1.0`; a publish into a market that has the template takes the next minor version after its newest). */
+  version?: string | null
   /** Secret variables generated at install instead of required: names or `secret/key`, `*` wildcards. */
   generate_secrets?: Array<string>
   /** `secret/key` entries whose values are copied into the draft; nothing else is. */
@@ -830,6 +830,45 @@ export interface CaptureReport {
     note: string
   }>
   notes: Array<{ component: string; message: string }>
+}
+
+/** How to publish a running application (Rust `PublishFromClusterOptions`). */
+export interface PublishFromClusterOptions {
+  /** Template id and name, version number, secrets. */
+  capture?: CaptureOptions
+  /** How to pull the images. */
+  pull?: PullOptions
+  /** The registries the images come from and how to reach them. */
+  registries?: Array<RegistryAccess>
+  /** Keep only the cluster nodes' platforms of multi-platform images when `pull.platforms` is empty (default true). */
+  node_platforms?: boolean
+  /** Replace a draft or testing version of the same number whose content differs (default false). */
+  overwrite?: boolean
+}
+
+/** One progress report of a publish from a cluster, tagged by `stage` (Rust `PublishFromClusterProgress`). */
+export type PublishFromClusterProgress =
+  | { stage: 'capture'; namespace: string }
+  | { stage: 'captured'; template: string; components: number; images: number }
+  | ({ stage: 'pull' } & PullProgress)
+  | { stage: 'publish'; template: string; version: string }
+
+/** What a publish from a cluster did (Rust `PublishFromClusterReport`). */
+export interface PublishFromClusterReport {
+  /** Template id. */
+  template: string
+  /** The version published, or the base when nothing changed. */
+  version: string
+  /** What the market did; null when the application equals the base and nothing was published. */
+  outcome: PublishOutcome | null
+  /** The newest version the market had before, whose catalogue data and descriptions were carried over. */
+  base: string | null
+  /** What changed from the base to the published version. */
+  changes: VersionDiff | null
+  /** The capture, with the draft as published. */
+  capture: CaptureReport
+  /** The pull. */
+  pull: PullReport
 }
 
 /**
@@ -1186,6 +1225,18 @@ export interface Problem {
   /** What is wrong and what to do, for people. */
   message: string
 }
+
+/**
+ * Publishes the application running in `environment`'s namespace into
+ * `market` in one step (Rust `template_k8s::publish_from_cluster`):
+ * capture, pull of its images from their registries, digests pinned,
+ * publish (the next minor version after the market's newest unless
+ * `options.capture.version` names one; nothing when the application
+ * equals it). `options` is the Rust `PublishFromClusterOptions`; `progress` gets the
+ * Rust `PublishFromClusterProgress` reports, tagged by `stage`. Resolves to the
+ * report.
+ */
+export declare function publishFromCluster(market: Market, environment: EnvironmentProfile, options?: PublishFromClusterOptions | null, selector?: string | null, kubeconfig?: string | null, progress?: (report: PublishFromClusterProgress) => unknown): Promise<PublishFromClusterReport>
 
 /** How `checkPublish` treats a version number that already exists. */
 export interface PublishOptions {

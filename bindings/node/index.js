@@ -849,6 +849,7 @@ module.exports.installState = nativeBinding.installState
 module.exports.planInstall = nativeBinding.planInstall
 module.exports.planRollback = nativeBinding.planRollback
 module.exports.planUpgrade = nativeBinding.planUpgrade
+module.exports.publishFromCluster = nativeBinding.publishFromCluster
 module.exports.recordAppliedSteps = nativeBinding.recordAppliedSteps
 module.exports.recordStateAfter = nativeBinding.recordStateAfter
 module.exports.renderDiff = nativeBinding.renderDiff

@@ -7,8 +7,12 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const https = require('node:https')
+const os = require('node:os')
+const path = require('node:path')
 
-const { capture, Template } = require('..')
+const { capture, publishFromCluster, Market, Template } = require('..')
+const helpers = require('./helpers')
+const { startRegistry } = require('./registry')
 
 const KUBECONFIG = process.env.APPTEMPLATE_TEST_KUBECONFIG
 const MISSING = 'APPTEMPLATE_TEST_KUBECONFIG is not set: start a control plane with `.ci/control-plane/start DIR`'
@@ -73,4 +77,47 @@ test('capture returns a valid draft and keeps secret values out', { skip }, asyn
   assert.ok(component.image.endsWith(DIGEST))
   assert.deepEqual(report.secrets, [{ component: 'queue', variable: 'QUEUE_TOKEN', source: 'queue/token', handling: 'required' }])
   assert.ok(!JSON.stringify(report).includes('node-never-copied'))
+})
+
+test('publishFromCluster pulls the images and publishes once, then nothing when unchanged', { skip }, async (t) => {
+  if (!KUBECONFIG) assert.fail(`${MISSING}; under CI=true the cluster tests must run`)
+  const registry = await startRegistry()
+  t.after(() => registry.stop())
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'node-publish-'))
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }))
+  const source = Market.open(path.join(tmp, 'source'))
+  await helpers.publishPig(source, '1.0.0', tmp)
+  const access = { registry: registry.address, insecure: true }
+  const pushed = await source.relocateVersion('pig', '1.0.0', { registry: `${registry.address}/dev`, insecure: true })
+  const image = pushed.images[0].relocated
+  const namespace = `node-publish-${Math.floor(Math.random() * 1e5)}`
+  await post('/api/v1/namespaces', { metadata: { name: namespace } })
+  await post(`/apis/apps/v1/namespaces/${namespace}/deployments`, {
+    metadata: { name: 'queue' },
+    spec: {
+      selector: { matchLabels: { app: 'queue' } },
+      template: { metadata: { labels: { app: 'queue' } }, spec: { containers: [{ name: 'queue', image }] } },
+    },
+  })
+  const vendor = Market.open(path.join(tmp, 'vendor'))
+  const stages = []
+  const options = { capture: { template_id: 'queue-node' }, registries: [access] }
+  const report = await publishFromCluster(vendor, { name: 'dev', namespace }, options, null, KUBECONFIG, (p) => stages.push(p.stage))
+  assert.equal(report.template, 'queue-node')
+  assert.equal(report.version, '0.1.0')
+  assert.equal(report.outcome.outcome, 'created')
+  assert.equal(report.capture.version.components[0].image, image)
+  assert.ok(report.pull.blobs_fetched > 0, JSON.stringify(report.pull))
+  assert.deepEqual(vendor.version('queue-node', '0.1.0').validate(), [])
+  assert.deepEqual((await vendor.verify()).problems, [])
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(stages.filter((s, i) => i === 0 || stages[i - 1] !== s), ['capture', 'captured', 'pull', 'publish'])
+  const again = await publishFromCluster(vendor, { name: 'dev', namespace }, options, null, KUBECONFIG)
+  assert.equal(again.outcome, null)
+  assert.equal(again.base, '0.1.0')
+  assert.equal(again.pull.blobs_fetched, 0)
+  await assert.rejects(
+    publishFromCluster(vendor, { name: 'dev', namespace }, { registry: [] }, null, KUBECONFIG),
+    (e) => e.code === 'INVALID_ARGUMENT',
+  )
 })

@@ -220,3 +220,39 @@ def test_reconfigure_in_place_is_recorded_and_rolled_back(delivery: Delivery, cl
     state = delivery.state(env, "pig") or {}
     assert "monitor" in state["components"] and "ops" in state["modules"]
     assert "pig-monitor" in cluster.workload_images(namespace)
+
+
+def test_publish_from_cluster_makes_a_running_application_a_version(delivery: Delivery, cluster: Cluster,
+                                                                    registry: Registry, tmp_path: Path) -> None:
+    namespace = f"py-pub-{secrets.token_hex(3)}"
+    cluster.prepare(namespace, STORAGE_CLASS, CLAIMS)
+    env = environment(namespace, registry)
+    delivery.install(env, "pig", "1.0.0")
+    vendor = Market(tmp_path / "vendor")
+    options = {"capture": {"template_id": "pig-py", "template_name": "Pig from Python"},
+               "registries": [{"registry": registry.address, "insecure": True}]}
+    stages: List[str] = []
+    report = apptemplate.publish_from_cluster(vendor, env, kubeconfig=kubeconfig_or_skip(), options=options,
+                                              progress=lambda p: stages.append(p["stage"]))
+    assert (report["template"], report["version"], report["base"]) == ("pig-py", "0.1.0", None)
+    assert report["outcome"]["outcome"] == "created"
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == ["capture", "captured", "pull", "publish"]
+    published = vendor.version("pig-py", "0.1.0")
+    assert published.validate() == [] and published.to_dict()["template"]["name"] == "Pig from Python"
+    assert len(report["capture"]["version"]["components"]) == len(cluster.workload_images(namespace))
+    assert vendor.verify()["problems"] == []
+    again = apptemplate.publish_from_cluster(vendor, env, kubeconfig=kubeconfig_or_skip(),
+                                             options={**options, "capture": {"template_id": "pig-py"}})
+    assert again["outcome"] is None and again["base"] == "0.1.0" and again["pull"]["blobs_fetched"] == 0
+
+    def stop(report: Dict[str, Any]) -> None:
+        if report["stage"] == "pull":
+            raise RuntimeError("stopped by the caller")
+
+    with pytest.raises(RuntimeError, match="stopped by the caller"):
+        apptemplate.publish_from_cluster(vendor, env, kubeconfig=kubeconfig_or_skip(),
+                                         options={**options, "capture": {"template_id": "pig-py", "version": "9.0.0"}},
+                                         progress=stop)
+    assert [v["version"] for v in vendor.versions("pig-py")] == ["0.1.0"]
+    with pytest.raises(InvalidArgumentError):
+        apptemplate.publish_from_cluster(vendor, env, kubeconfig=kubeconfig_or_skip(), options={"registry": []})
