@@ -1114,6 +1114,15 @@ export interface CandidateOptions {
 export declare function capture(environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null): Promise<CaptureReport>
 
 /**
+ * Converts API objects of one namespace (plain objects as the API returns
+ * them, e.g. from manifest files) into a draft version and the report of
+ * every decision, without a cluster (Rust
+ * `template_k8s::capture::convert`): the same conversion `capture`
+ * applies to what it reads.
+ */
+export declare function captureObjects(namespace: string, objects: Array<Record<string, any>>, options?: CaptureOptions | null): CaptureReport
+
+/**
  * Whether `candidate` may be published where the market holds `existing`
  * (null when the number is new).
  */

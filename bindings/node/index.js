@@ -842,6 +842,7 @@ module.exports.apply = nativeBinding.apply
 module.exports.applySteps = nativeBinding.applySteps
 module.exports.buildIncremental = nativeBinding.buildIncremental
 module.exports.capture = nativeBinding.capture
+module.exports.captureObjects = nativeBinding.captureObjects
 module.exports.checkPublish = nativeBinding.checkPublish
 module.exports.diff = nativeBinding.diff
 module.exports.generateKeyPair = nativeBinding.generateKeyPair

@@ -375,3 +375,25 @@ pub fn publish_from_cluster<'env>(
         data(&published)
     })
 }
+
+/// Converts API objects of one namespace (plain objects as the API returns
+/// them, e.g. from manifest files) into a draft version and the report of
+/// every decision, without a cluster (Rust
+/// `template_k8s::capture::convert`): the same conversion `capture`
+/// applies to what it reads.
+#[napi(
+    ts_args_type = "namespace: string, objects: Array<Record<string, any>>, options?: CaptureOptions | null",
+    ts_return_type = "CaptureReport"
+)]
+pub fn capture_objects(
+    env: Env,
+    namespace: String,
+    objects: Vec<Value>,
+    options: Option<Value>,
+) -> Result<Value> {
+    let options: template_k8s::CaptureOptions =
+        read_options(options).map_err(|e| js_error(&env, &e.report()))?;
+    let objects = template_k8s::CapturedObjects::from_values(&namespace, objects)
+        .map_err(|e| js_error(&env, &e.report()))?;
+    data(&template_k8s::capture::convert(&objects, &options)).map_err(|e| js_error(&env, &e))
+}

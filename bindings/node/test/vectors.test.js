@@ -120,3 +120,19 @@ test('build incremental', () => {
     }
   }
 })
+
+test('capture vectors hold: the same objects and options give the Rust report', () => {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const { captureObjects } = require('..')
+  const { DATA } = require('./helpers')
+  const { cases } = JSON.parse(fs.readFileSync(path.join(DATA, 'vectors', 'capture.json'), 'utf8'))
+  assert.ok(cases.length >= 3)
+  for (const c of cases) {
+    assert.deepEqual(captureObjects(c.namespace, c.objects, c.options), c.report, c.name)
+  }
+  assert.throws(
+    () => captureObjects('x', [{ kind: 'ConfigMap', metadata: { name: 'a' } }, { kind: 'Deployment', metadata: { name: 'b' }, spec: 5 }]),
+    (e) => e.code === 'INVALID_ARGUMENT' && e.message.includes('objects[1]'),
+  )
+})

@@ -310,6 +310,27 @@ fn capture<'py>(
     data_to_py(py, &report)
 }
 
+/// Converts API objects of one namespace (dicts as the API returns them,
+/// e.g. from manifest files) into a draft version and the report of every
+/// decision, without a cluster (`template_k8s::capture::convert`): the
+/// same conversion `capture` applies to what it reads.
+#[pyfunction]
+#[pyo3(signature = (namespace, objects, *, options = None))]
+fn capture_objects<'py>(
+    py: Python<'py>,
+    namespace: &str,
+    objects: Vec<Bound<'py, PyAny>>,
+    options: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options: template_k8s::CaptureOptions = options_from_py(options, "options")?;
+    let objects = objects
+        .iter()
+        .map(crate::convert::value_from_py)
+        .collect::<PyResult<Vec<_>>>()?;
+    let objects = template_k8s::CapturedObjects::from_values(namespace, objects).map_err(raise)?;
+    data_to_py(py, &template_k8s::capture::convert(&objects, &options))
+}
+
 /// Publishes the application running in `environment`'s namespace into
 /// `market` in one step (`template_k8s::publish_from_cluster`): capture,
 /// pull of its images from their registries, digests pinned, publish (the
@@ -361,5 +382,6 @@ fn publish_from_cluster<'py>(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Delivery>()?;
     m.add_function(wrap_pyfunction!(capture, m)?)?;
+    m.add_function(wrap_pyfunction!(capture_objects, m)?)?;
     m.add_function(wrap_pyfunction!(publish_from_cluster, m)?)
 }

@@ -2,12 +2,15 @@
 and Node."""
 
 import copy
+import json
 from typing import Any, Dict
 
 import pytest
 
 import apptemplate
 from apptemplate import Template, TemplateError
+from apptemplate.exceptions import InvalidArgumentError
+from conftest import DATA
 
 def overlay(base: Dict[str, Any], fields: Dict[str, Any]) -> Dict[str, Any]:
     doc = copy.deepcopy(base)
@@ -128,3 +131,17 @@ def test_build_incremental(vectors, load_fixture):
             assert summary == case["summary"], case["name"]
             assert (t.version, t.release_state) == (case["version"], case["release_state"])
             assert t.content_digest() == case["content_digest"]
+
+
+def test_capture_vectors_hold() -> None:
+    """tests/data/vectors/capture.json: the same objects and options give the
+    same report as the Rust conversion (and Node's)."""
+    with open(DATA / "vectors" / "capture.json", encoding="utf-8") as f:
+        cases = json.load(f)["cases"]
+    assert len(cases) >= 3
+    for case in cases:
+        report = apptemplate.capture_objects(case["namespace"], case["objects"], options=case["options"])
+        assert report == case["report"], case["name"]
+    with pytest.raises(InvalidArgumentError, match=r"objects\[1\]"):
+        apptemplate.capture_objects("x", [{"kind": "ConfigMap", "metadata": {"name": "a"}},
+                                          {"kind": "Deployment", "metadata": {"name": "b"}, "spec": 5}])

@@ -64,6 +64,7 @@ __all__ = [
     "apply_steps",
     "build_incremental",
     "capture",
+    "capture_objects",
     "check_publish",
     "customize",
     "diff",
@@ -389,6 +390,14 @@ def capture(
     options: Optional[Mapping[str, Any]] = None,
 ) -> Data:
     """Captures the application in the environment's namespace as a draft version and a report; only reads."""
+
+def capture_objects(
+    namespace: str,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    options: Optional[Mapping[str, Any]] = None,
+) -> Data:
+    """Converts API objects of one namespace into a draft version and a report, without a cluster."""
 
 def publish_from_cluster(
     market: Market,

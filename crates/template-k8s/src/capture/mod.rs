@@ -65,6 +65,25 @@ impl CapturedObjects {
         }
     }
 
+    /// The objects of `namespace` given as JSON (e.g. read from manifest
+    /// files or a `kubectl get -o json` list's items), each sorted by its
+    /// `kind`. An object that does not parse is refused as an invalid
+    /// option naming `objects[<index>]`, its kind and name.
+    pub fn from_values(
+        namespace: &str,
+        objects: impl IntoIterator<Item = serde_json::Value>,
+    ) -> template_core::Result<CapturedObjects> {
+        let mut out = CapturedObjects::new(namespace);
+        for (i, object) in objects.into_iter().enumerate() {
+            out.push(object)
+                .map_err(|message| template_core::Error::InvalidOption {
+                    option: format!("objects[{i}]"),
+                    message: format!("{message}; give the object as the API returns it"),
+                })?;
+        }
+        Ok(out)
+    }
+
     /// Adds one object given as JSON (e.g. read from a manifest file),
     /// sorted by its `kind`. An object of a kind the conversion reads but
     /// whose fields do not parse is refused with the reason.
