@@ -28,7 +28,11 @@
 //!    relocating its images to the registry first (if one is given);
 //! 9. someone edits an env value directly on the cluster;
 //! 10. the upgrade to 2.0.0 finds the edit, keeps it and says so;
-//! 11. a rollback returns to 1.0.0, and the history lists all three.
+//! 11. a rollback returns to 1.0.0, and the history lists all three;
+//! 12. the vendor's half from the other end: the application running in
+//!     the namespace is captured and published into a new market in one
+//!     step (`template_k8s::publish_from_cluster`), its images pulled from
+//!     the registry (when one is given); run again, it publishes nothing.
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeSet;
@@ -43,13 +47,15 @@ use template_core::{
     UpgradeRecord, apply, diff, generate_secrets, install_state, plan_install, plan_rollback,
     plan_upgrade, upgrade_candidates, validate,
 };
+use template_k8s::capture::CaptureOptions;
 use template_k8s::{
-    Delivery, DeliveryEvent, EnvironmentProfile, ExecutorOptions, RenderOptions, render,
+    Delivery, DeliveryEvent, EnvironmentProfile, ExecutorOptions, PublishFromClusterOptions,
+    PublishFromClusterProgress, RenderOptions, publish_from_cluster, render,
 };
 use template_market::testkit::{self, LayerSizes};
 use template_market::{
-    ExportBase, ExportRequest, ImportOptions, Market, Progress, RegistryTarget, Trust,
-    generate_key_pair,
+    ExportBase, ExportRequest, ImportOptions, Market, Progress, RegistryAccess, RegistryTarget,
+    Trust, generate_key_pair,
 };
 
 /// Command line of the example.
@@ -453,6 +459,60 @@ async fn on_cluster(site: &Market, args: &ClusterArgs) -> Result<(), Box<dyn std
     );
     if rolled_back.state.version != "1.0.0" {
         return Err("the rollback did not restore 1.0.0".into());
+    }
+
+    println!("\n== 12. The running application becomes a template again, in one step");
+    let Some(registry) = &args.registry else {
+        println!(
+            "  (needs --registry: the images are pulled from the registry the cluster runs them from)"
+        );
+        return Ok(());
+    };
+    let folder = tempfile::tempdir()?;
+    let vendor = Market::open(folder.path().join("vendor-market"))?;
+    let mut access = RegistryAccess::new(registry.as_str());
+    access.insecure = args.insecure_registry;
+    let options = PublishFromClusterOptions {
+        capture: CaptureOptions {
+            template_id: Some("pig-captured".into()),
+            ..CaptureOptions::default()
+        },
+        registries: vec![access],
+        ..PublishFromClusterOptions::default()
+    };
+    let client = template_k8s::connect(&env, Some(&args.kubeconfig)).await?;
+    let mut said = |p: &PublishFromClusterProgress| {
+        match p {
+            PublishFromClusterProgress::Captured {
+                components, images, ..
+            } => println!("  captured {components} components using {images} images"),
+            PublishFromClusterProgress::Publish { template, version } => {
+                println!("  publishing {template} {version}")
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    };
+    let published =
+        publish_from_cluster(&client, &env.namespace, None, &vendor, &options, &mut said).await?;
+    println!(
+        "  {} blobs pulled ({} bytes); secrets left for the installer: {}; unsupported objects: {}",
+        published.pull.blobs_fetched,
+        published.pull.bytes_fetched,
+        published.capture.secrets.len(),
+        published.capture.unsupported.len()
+    );
+    let again =
+        publish_from_cluster(&client, &env.namespace, None, &vendor, &options, &mut said).await?;
+    println!(
+        "  captured again: {}",
+        match again.outcome {
+            None => format!("unchanged since {}, nothing published", again.version),
+            Some(_) => format!("published {}", again.version),
+        }
+    );
+    if published.outcome.is_none() || again.outcome.is_some() {
+        return Err("publishing from the cluster did not go as expected".into());
     }
     Ok(())
 }
