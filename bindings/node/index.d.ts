@@ -894,6 +894,14 @@ export declare class Delivery {
    */
   constructor(market: Market, options?: DeliveryOptions)
   /**
+   * Stops the operations of this delivery running now at their next
+   * safe point: an install, upgrade, reconfiguration or rollback before
+   * its next wave (it then rejects with `CANCELLED`, recorded as partly
+   * applied; run it again to finish it), a `deliver` before its next
+   * environment. Operations started afterwards are not affected.
+   */
+  stop(): void
+  /**
    * The installed state of `template` in the environment, or null when
    * it is not installed there.
    */

@@ -11,7 +11,9 @@ use napi::bindgen_prelude::{Env, PromiseRaw, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
-use template_k8s::{DeliveryEvent, DeliveryOptions, EnvironmentOutcome, EnvironmentProfile};
+use template_k8s::{
+    DeliveryEvent, DeliveryOptions, EnvironmentOutcome, EnvironmentProfile, StopSignal,
+};
 
 use crate::errors::js_error;
 use crate::market::Market;
@@ -25,6 +27,8 @@ use crate::task::{ProgressCallback, report};
 #[derive(Debug, Clone)]
 pub struct Delivery {
     inner: Arc<template_k8s::Delivery>,
+    /// The signal of the operations started since the last `stop()`.
+    stop: Arc<std::sync::Mutex<StopSignal>>,
 }
 
 type Outcome<T> = std::result::Result<T, ErrorReport>;
@@ -78,6 +82,18 @@ where
     })
 }
 
+impl Delivery {
+    /// The delivery for one operation, stopped by `stop()`.
+    fn running(&self) -> Arc<template_k8s::Delivery> {
+        let signal = self
+            .stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        Arc::new(self.inner.as_ref().clone().with_stop(signal))
+    }
+}
+
 #[napi]
 impl Delivery {
     /// A delivery from `market` with `options`, the Rust
@@ -96,7 +112,23 @@ impl Delivery {
             .map_err(|e| js_error(&env, &e.report()))?;
         Ok(Delivery {
             inner: Arc::new(inner),
+            stop: Arc::default(),
         })
+    }
+
+    /// Stops the operations of this delivery running now at their next
+    /// safe point: an install, upgrade, reconfiguration or rollback before
+    /// its next wave (it then rejects with `CANCELLED`, recorded as partly
+    /// applied; run it again to finish it), a `deliver` before its next
+    /// environment. Operations started afterwards are not affected.
+    #[napi]
+    pub fn stop(&self) {
+        let mut current = self
+            .stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        current.stop();
+        *current = StopSignal::new();
     }
 
     /// The installed state of `template` in the environment, or null when
@@ -162,7 +194,7 @@ impl Delivery {
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.inner.clone();
+        let delivery = self.running();
         let options: Outcome<InstallOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -190,7 +222,7 @@ impl Delivery {
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.inner.clone();
+        let delivery = self.running();
         let options: Outcome<UpgradeOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -218,7 +250,7 @@ impl Delivery {
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.inner.clone();
+        let delivery = self.running();
         let options: Outcome<UpgradeOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -245,7 +277,7 @@ impl Delivery {
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.inner.clone();
+        let delivery = self.running();
         let options: Outcome<RollbackOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -276,7 +308,7 @@ impl Delivery {
         version: String,
         progress: Option<ProgressCallback<Value>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.inner.clone();
+        let delivery = self.running();
         promise(env, async move {
             let profiles = environments
                 .into_iter()

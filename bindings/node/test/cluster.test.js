@@ -216,3 +216,18 @@ test('reconfigure in place is recorded and rolled back', { skip }, async () => {
   assert.ok(state.components.monitor)
   assert.ok(state.modules.includes('ops'))
 })
+
+test('stop() ends an install between waves; running it again finishes it', { skip }, async () => {
+  needCluster()
+  const env = environment('stop')
+  const err = await rejected(delivery.install(env, 'pig', '1.0.0', null, (e) => {
+    if (e.phase === 'step_done') delivery.stop()
+  }))
+  assert.equal(err.code, 'CANCELLED', err.message)
+  assert.match(err.message, /stopped as asked before wave/)
+  const [record] = await delivery.history(env, 'pig')
+  assert.match(record.outcome, /^partly applied/)
+  const finished = await delivery.install(env, 'pig', '1.0.0')
+  assert.equal(finished.state.version, '1.0.0')
+  assert.equal((await delivery.history(env, 'pig')).length, 2)
+})

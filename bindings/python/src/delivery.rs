@@ -18,7 +18,7 @@ use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
 use template_k8s::{
     Delivery as RustDelivery, DeliveryEvent, DeliveryOptions, EnvironmentOutcome,
-    EnvironmentProfile,
+    EnvironmentProfile, StopSignal,
 };
 use tokio::runtime::Runtime;
 
@@ -156,13 +156,18 @@ impl Delivery {
         let env = profile(env)?;
         let options: InstallOptions = options_from_py(options, "options")?;
         let callback = Callback::new(progress);
+        // A callback that raises stops the operation at its next safe
+        // point (between two waves); the exception is re-raised.
+        let stop = StopSignal::new();
+        let inner = self.inner.clone().with_stop(stop.clone());
         let report = |e: &DeliveryEvent| {
-            callback.report(serde_json::to_value(e).unwrap_or(Value::Null));
+            if !callback.report(serde_json::to_value(e).unwrap_or(Value::Null)) {
+                stop.stop();
+            }
         };
         let result = block_on(
             py,
-            self.inner
-                .install(&env, template, version, &options, &report),
+            inner.install(&env, template, version, &options, &report),
         )?;
         let report = callback.finish(result.map_err(raise))?;
         data_to_py(py, &report)
@@ -184,13 +189,16 @@ impl Delivery {
         let env = profile(env)?;
         let options: UpgradeOptions = options_from_py(options, "options")?;
         let callback = Callback::new(progress);
+        // A callback that raises stops the operation at its next safe
+        // point (between two waves); the exception is re-raised.
+        let stop = StopSignal::new();
+        let inner = self.inner.clone().with_stop(stop.clone());
         let report = |e: &DeliveryEvent| {
-            callback.report(serde_json::to_value(e).unwrap_or(Value::Null));
+            if !callback.report(serde_json::to_value(e).unwrap_or(Value::Null)) {
+                stop.stop();
+            }
         };
-        let result = block_on(
-            py,
-            self.inner.upgrade(&env, template, to, &options, &report),
-        )?;
+        let result = block_on(py, inner.upgrade(&env, template, to, &options, &report))?;
         let report = callback.finish(result.map_err(raise))?;
         data_to_py(py, &report)
     }
@@ -211,13 +219,16 @@ impl Delivery {
         let env = profile(env)?;
         let options: UpgradeOptions = options_from_py(options, "options")?;
         let callback = Callback::new(progress);
+        // A callback that raises stops the operation at its next safe
+        // point (between two waves); the exception is re-raised.
+        let stop = StopSignal::new();
+        let inner = self.inner.clone().with_stop(stop.clone());
         let report = |e: &DeliveryEvent| {
-            callback.report(serde_json::to_value(e).unwrap_or(Value::Null));
+            if !callback.report(serde_json::to_value(e).unwrap_or(Value::Null)) {
+                stop.stop();
+            }
         };
-        let result = block_on(
-            py,
-            self.inner.reconfigure(&env, template, &options, &report),
-        )?;
+        let result = block_on(py, inner.reconfigure(&env, template, &options, &report))?;
         let report = callback.finish(result.map_err(raise))?;
         data_to_py(py, &report)
     }
@@ -238,13 +249,18 @@ impl Delivery {
         let env = profile(env)?;
         let options: RollbackOptions = options_from_py(options, "options")?;
         let callback = Callback::new(progress);
+        // A callback that raises stops the operation at its next safe
+        // point (between two waves); the exception is re-raised.
+        let stop = StopSignal::new();
+        let inner = self.inner.clone().with_stop(stop.clone());
         let report = |e: &DeliveryEvent| {
-            callback.report(serde_json::to_value(e).unwrap_or(Value::Null));
+            if !callback.report(serde_json::to_value(e).unwrap_or(Value::Null)) {
+                stop.stop();
+            }
         };
         let result = block_on(
             py,
-            self.inner
-                .rollback(&env, template, revision, &options, &report),
+            inner.rollback(&env, template, revision, &options, &report),
         )?;
         let report = callback.finish(result.map_err(raise))?;
         data_to_py(py, &report)
@@ -270,10 +286,16 @@ impl Delivery {
             .map(|e| profile(e))
             .collect::<PyResult<Vec<_>>>()?;
         let callback = Callback::new(progress);
+        // A callback that raises stops the operation at its next safe
+        // point (between two waves); the exception is re-raised.
+        let stop = StopSignal::new();
+        let inner = self.inner.clone().with_stop(stop.clone());
         let report = |e: &DeliveryEvent| {
-            callback.report(serde_json::to_value(e).unwrap_or(Value::Null));
+            if !callback.report(serde_json::to_value(e).unwrap_or(Value::Null)) {
+                stop.stop();
+            }
         };
-        let result = block_on(py, self.inner.deliver(&envs, template, version, &report))?;
+        let result = block_on(py, inner.deliver(&envs, template, version, &report))?;
         let outcomes = callback.finish(result.map_err(raise))?;
         let data = outcomes
             .iter()

@@ -157,14 +157,18 @@ def test_install_upgrade_rollback_and_deliver(delivery: Delivery, market: Market
     assert failed["error"]["code"] == "KUBERNETES_ERROR"
     assert "no-such-context" in failed["error"]["message"]
 
-    # A raising callback cannot stop a rollback midway (the Rust API has no
-    # hook for it): the rollback completes and the exception is re-raised.
+    # A callback that raises stops the rollback at the next safe point,
+    # between two waves: the exception is re-raised and the record lists
+    # the steps applied; running the rollback again finishes it.
     def fail(event: Dict[str, Any]) -> None:
-        raise RuntimeError("callback failed")
+        if event["phase"] == "step_done":
+            raise RuntimeError("callback failed")
 
     with pytest.raises(RuntimeError, match="callback failed"):
         delivery.rollback(env, "pig", 4, progress=fail)
-    assert [h["kind"] for h in delivery.history(env, "pig")][-1] == "rollback"
+    last = delivery.history(env, "pig")[-1]
+    assert last["kind"] == "rollback" and last["outcome"].startswith("partly applied"), last
+    delivery.rollback(env, "pig", 4)
     assert (delivery.state(env, "pig") or {}).get("version") == "1.0.0"
 
 

@@ -491,3 +491,95 @@ environments:
     );
     assert!(stdout(&out).contains(&image), "{}", stdout(&out));
 }
+
+/// Ctrl-C during an install stops it between two waves: exit 130, the
+/// record says what was applied, and the same command run again finishes.
+#[test]
+fn ctrl_c_stops_an_install_between_waves_and_a_rerun_finishes_it() {
+    let kubeconfig = kubeconfig();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_owned();
+    let ns = namespace("cli-stop");
+    let build = vendor_build(tmp.path(), "1.0.0", LayerSizes::default());
+    publish_and_release(&home, &tmp.path().join("market"), &build, "1.0.0");
+    let config = tmp.path().join("site.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "market: market
+kubeconfig: {kubeconfig}
+executor:
+  identity: site-engineer
+  wait_timeout_seconds: 120
+  poll_interval_seconds: 0.25
+environments:
+  - name: site
+    namespace: {ns}
+    storage_class: apptemplate-pool
+"
+        ),
+    )
+    .unwrap();
+    let site = Site {
+        home: home.clone(),
+        config,
+    };
+    let mut install = std::process::Command::new(assert_cmd::cargo::cargo_bin("apptemplate"))
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(&site.config)
+        .args([
+            "--progress",
+            "json",
+            "install",
+            "pig",
+            "1.0.0",
+            "--env",
+            "site",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut events = BufReader::new(install.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            events.read_line(&mut line).unwrap() > 0,
+            "the install ended before a step was done: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("\"step_done\"") {
+            break;
+        }
+    }
+    signal(install.id(), "INT");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut events, &mut rest).unwrap();
+    let done = install.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("stopping after the current wave"), "{rest}");
+    assert!(rest.contains("stopped as asked before wave"), "{rest}");
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "history", "pig", "--env", "site"]),
+        0,
+    );
+    let history = json(&out)["result"].clone();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert!(
+        history[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("partly applied"),
+        "{history}"
+    );
+    let out = expect(
+        site.run()
+            .args(["install", "pig", "1.0.0", "--env", "site"]),
+        0,
+    );
+    assert!(stdout(&out).contains("installed"), "{}", stdout(&out));
+}

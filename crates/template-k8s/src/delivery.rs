@@ -51,7 +51,9 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use crate::environment::{EnvironmentProfile, check_release_gate, connect};
 use crate::error::{Error, Result};
-use crate::executor::{Executor, ExecutorOptions, OperationReport, PlannedOperation, stale_reason};
+use crate::executor::{
+    Executor, ExecutorOptions, OperationReport, PlannedOperation, StopSignal, stale_reason,
+};
 pub use crate::progress::{DeliveryEvent, ProgressFn};
 use crate::random::OsRandom;
 use crate::store::RecordSummary;
@@ -64,6 +66,7 @@ pub struct Delivery {
     kubeconfig: Option<PathBuf>,
     registries: Vec<RegistryTarget>,
     relocate: RelocateOptions,
+    stop: StopSignal,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -200,7 +203,17 @@ impl Delivery {
             kubeconfig: None,
             registries: Vec::new(),
             relocate: RelocateOptions::default(),
+            stop: StopSignal::default(),
         }
+    }
+
+    /// Stops operations at their next safe point once `stop` is raised:
+    /// before the next wave of an install, upgrade or rollback (which then
+    /// fails with [`crate::Error::Stopped`], recorded as partly applied),
+    /// and before the next environment of [`Delivery::deliver`].
+    pub fn with_stop(mut self, stop: StopSignal) -> Delivery {
+        self.stop = stop;
+        self
     }
 
     /// Reads clusters' contexts from the kubeconfig at `path`.
@@ -233,7 +246,7 @@ impl Delivery {
     /// An executor for `env`, connected to its cluster.
     pub async fn executor(&self, env: &EnvironmentProfile) -> Result<Executor> {
         let client = connect(env, self.kubeconfig.as_deref()).await?;
-        Ok(Executor::new(client, env.clone(), self.options.clone()))
+        Ok(Executor::new(client, env.clone(), self.options.clone()).with_stop(self.stop.clone()))
     }
 
     /// The installed state of `template` in `env`; none if not installed.
@@ -583,6 +596,15 @@ impl Delivery {
             let Some(p) = p else {
                 continue;
             };
+            if p.action != DeliveryAction::Unchanged && self.stop.is_stopped() {
+                outcome.error = Some(Error::Market(template_market::MarketError::Cancelled {
+                    what: format!(
+                        "the delivery to environment `{}` (not started)",
+                        outcome.environment
+                    ),
+                }));
+                continue;
+            }
             let result = match p.action {
                 DeliveryAction::Unchanged => continue,
                 DeliveryAction::Install => {

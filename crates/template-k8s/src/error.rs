@@ -75,6 +75,23 @@ pub enum Error {
         cause: Box<Error>,
     },
 
+    /// The operation was asked to stop ([`crate::StopSignal`]) and stopped
+    /// at a safe point, between two waves; the record of the operation
+    /// lists the steps done.
+    #[error(
+        "revision {revision} stopped as asked before wave {wave}: steps {applied_steps:?} were applied and recorded, {remaining} steps were not; run the operation again to finish it, or roll back revision {revision} to restore the state before it"
+    )]
+    Stopped {
+        /// Revision the operation was recorded as.
+        revision: u32,
+        /// The first wave not started.
+        wave: usize,
+        /// Numbers of the steps done.
+        applied_steps: Vec<usize>,
+        /// Steps not started.
+        remaining: usize,
+    },
+
     /// Our state or history objects in the namespace are missing or unreadable.
     #[error("stored state `{object}` in namespace `{namespace}`: {message}")]
     Store {
@@ -182,6 +199,7 @@ impl Error {
             | Error::Connect { .. }
             | Error::Kube { .. } => "KUBERNETES_ERROR",
             Error::Locked(_) => "LOCKED",
+            Error::Stopped { .. } => "CANCELLED",
             Error::NotReady { .. } | Error::StepFailed { .. } => "ROLLOUT_FAILED",
             Error::Precondition { .. } | Error::StalePlan { .. } => "PRECONDITION_FAILED",
         }

@@ -130,6 +130,35 @@ pub struct Executor {
     profile: EnvironmentProfile,
     options: ExecutorOptions,
     progress: Option<Arc<ProgressFn<'static>>>,
+    stop: StopSignal,
+}
+
+/// Asks operations to stop at the next safe point: an install, upgrade or
+/// rollback stops before its next wave (never within one, so no component
+/// is left half-applied by the stop), and is recorded as partly applied;
+/// a delivery also starts no further environment. Clones share the
+/// signal: keep one, hand one to [`Executor::with_stop`] or
+/// [`crate::Delivery::with_stop`], and call [`StopSignal::stop`] from
+/// anywhere (a Ctrl-C handler, another task).
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopSignal {
+    /// A signal not raised yet.
+    pub fn new() -> StopSignal {
+        StopSignal::default()
+    }
+
+    /// Asks every operation holding this signal to stop at its next safe
+    /// point.
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`StopSignal::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl std::fmt::Debug for Executor {
@@ -151,7 +180,16 @@ impl Executor {
             profile,
             options,
             progress: None,
+            stop: StopSignal::default(),
         }
+    }
+
+    /// The same executor, stopping its operations before their next wave
+    /// once `stop` is raised (see [`StopSignal`]); they then fail with
+    /// [`Error::Stopped`], the record listing the steps done.
+    pub fn with_stop(mut self, stop: StopSignal) -> Executor {
+        self.stop = stop;
+        self
     }
 
     /// The same executor, reporting steps applied, waits and finished
@@ -527,6 +565,19 @@ impl Executor {
         plan: Plan,
         drift: Vec<DetectedChange>,
     ) -> Result<OperationReport> {
+        if self.stop.is_stopped() {
+            return Err(Error::Market(template_market::MarketError::Cancelled {
+                what: format!(
+                    "the {} of `{}` in namespace `{}` (stopped before its first wave: nothing was changed or recorded)",
+                    serde_json::to_value(plan.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    plan.template,
+                    self.profile.namespace
+                ),
+            }));
+        }
         let mut record = UpgradeRecord::new(
             before.clone(),
             plan.clone(),
@@ -540,7 +591,12 @@ impl Executor {
         let waves: BTreeSet<usize> = plan.steps.iter().map(|s| s.wave).collect();
         let mut done: BTreeSet<usize> = BTreeSet::new();
         let mut failure: Option<(usize, String, Error)> = None;
+        let mut stopped_before: Option<usize> = None;
         for wave in waves {
+            if self.stop.is_stopped() {
+                stopped_before = Some(wave);
+                break;
+            }
             if let Err(e) = lock.ensure_held() {
                 failure = plan
                     .steps
@@ -605,12 +661,15 @@ impl Executor {
         let state = apply_steps(&before, &plan, &done)?;
         store.save_state(&state).await?;
         record.finished_at = Some(now());
-        record.outcome = match &failure {
-            None => Outcome::Succeeded,
-            Some((step, _, cause)) => Outcome::FailedAtStep {
+        record.outcome = match (&failure, stopped_before) {
+            (Some((step, _, cause)), _) => Outcome::FailedAtStep {
                 step: *step,
                 message: cause.to_string(),
             },
+            (None, Some(_)) => Outcome::PartlyApplied {
+                applied_steps: done.iter().copied().collect(),
+            },
+            (None, None) => Outcome::Succeeded,
         };
         let applied: Vec<usize> = done.iter().copied().collect();
         store
@@ -622,8 +681,16 @@ impl Executor {
             template: plan.template.clone(),
             operation: plan.kind,
             revision,
-            ok: failure.is_none(),
+            ok: failure.is_none() && stopped_before.is_none(),
         });
+        if let (None, Some(wave)) = (&failure, stopped_before) {
+            return Err(Error::Stopped {
+                revision,
+                wave,
+                remaining: plan.steps.len().saturating_sub(done.len()),
+                applied_steps: done.into_iter().collect(),
+            });
+        }
         if let Some((step, component, cause)) = failure {
             return Err(Error::StepFailed {
                 revision,

@@ -38,7 +38,9 @@ pub use delivery::{Delivery, DeliveryAction, EnvironmentOutcome, RelocationSumma
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};
-pub use executor::{Executor, ExecutorOptions, OperationReport, PlannedOperation, plan_digest};
+pub use executor::{
+    Executor, ExecutorOptions, OperationReport, PlannedOperation, StopSignal, plan_digest,
+};
 pub use lock::{LockOptions, OperationLock};
 pub use options::DeliveryOptions;
 pub use progress::{DeliveryEvent, ProgressFn};

@@ -711,3 +711,81 @@ async fn reconfigure_in_place_is_recorded_and_rolled_back() {
     let state = delivery.state(&env, "pig").await.unwrap().unwrap();
     assert!(state.modules.contains("ops"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_an_install_between_waves_and_running_it_again_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = Market::open(dir.path().join("market")).unwrap();
+    testkit::publish_pig(&market, "1.0.0").unwrap();
+    let stop = template_k8s::StopSignal::new();
+    let delivery = Delivery::new(
+        market.clone(),
+        ExecutorOptions {
+            wait: WaitOptions {
+                timeout: Duration::from_secs(120),
+                poll_interval: Duration::from_millis(250),
+            },
+            concurrency: 4,
+            lock: LockOptions {
+                identity: "stop-test".into(),
+                lease_duration: Duration::from_secs(15),
+            },
+            exposure: Exposure::NodePort,
+        },
+    )
+    .with_kubeconfig(kubeconfig())
+    .with_stop(stop.clone());
+    let ns = namespace("stop");
+    let env = profile("site", &ns, None, false);
+    // Raised as soon as the first step is ready: the wave it is in
+    // finishes, the next one never starts.
+    let raise = stop.clone();
+    let err = delivery
+        .install(
+            &env,
+            "pig",
+            "1.0.0",
+            &InstallOptions::default(),
+            &move |e| {
+                if matches!(e, DeliveryEvent::StepDone { .. }) {
+                    raise.stop();
+                }
+            },
+        )
+        .await
+        .expect_err("the install stops");
+    let Error::Stopped {
+        revision,
+        wave,
+        applied_steps,
+        remaining,
+    } = &err
+    else {
+        panic!("not a stop: {err}");
+    };
+    assert_eq!(err.code(), "CANCELLED");
+    assert_eq!(*revision, 1);
+    assert!(
+        *wave > 1 && !applied_steps.is_empty() && *remaining > 0,
+        "{err}"
+    );
+    let history = delivery.history(&env, "pig").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].outcome.contains("partly"), "{:?}", history[0]);
+    let state = delivery.state(&env, "pig").await.unwrap().unwrap();
+    assert_eq!(state.components.len(), applied_steps.len());
+
+    // Run again without the stop: the objects applied before are applied
+    // again unchanged, the rest is added.
+    let on = Delivery::new(market.clone(), ExecutorOptions::new("stop-test"))
+        .with_kubeconfig(kubeconfig());
+    let finished = on
+        .install(&env, "pig", "1.0.0", &InstallOptions::default(), &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("finishing: {e}"));
+    let pig = testkit::pig_fixture("1.0.0").unwrap();
+    let whole = template_core::plan_install(&pig, &InstallOptions::default()).unwrap();
+    assert_eq!(finished.state.components.len(), whole.steps.len());
+    assert_eq!(finished.state.version, "1.0.0");
+    assert_eq!(delivery.history(&env, "pig").await.unwrap().len(), 2);
+}

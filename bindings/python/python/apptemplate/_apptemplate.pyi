@@ -314,7 +314,13 @@ class Market:
 
 @final
 class Delivery:
-    """Delivers versions of a market to Kubernetes environments."""
+    """Delivers versions of a market to Kubernetes environments.
+
+    An exception raised by the ``progress`` callable of ``install``,
+    ``upgrade``, ``reconfigure``, ``rollback`` or ``deliver`` stops the
+    operation at its next safe point (between two waves; no further
+    environment) and is re-raised; the record lists the steps applied.
+    """
 
     def __new__(
         cls,

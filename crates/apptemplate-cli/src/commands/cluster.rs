@@ -135,7 +135,8 @@ impl Run {
             .unwrap_or_else(|| ExecutorOptions::new(""));
         options.lock.identity = self.identity();
         let mut delivery = template_k8s::Delivery::new(self.settings.market()?, options)
-            .with_relocate_options(self.settings.file.relocate.clone());
+            .with_relocate_options(self.settings.file.relocate.clone())
+            .with_stop(crate::interrupt::stop_signal());
         if let Some(k) = self.settings.kubeconfig(kubeconfig) {
             delivery = delivery.with_kubeconfig(k);
         }
