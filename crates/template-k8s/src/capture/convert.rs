@@ -739,7 +739,7 @@ impl Conversion<'_> {
             if !port.inner && !port.outer {
                 self.note(
                     &w.key,
-                    format!("container port {number} is exposed by no Service; captured as neither inner nor outer"),
+                    format!("container port {number} is exposed by no Service; captured as neither inner nor outer, with its transport protocol only (an application protocol is written on Services)"),
                 );
             }
             port.name = self.port_name(&w.key, cp.name.as_deref(), number);
