@@ -5,6 +5,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope, verbs};
 use kube::{Client, Resource};
@@ -56,10 +57,12 @@ pub async fn capture(
     let mut unreadable = Vec::new();
     for resource in other_resources(client).await? {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-        match api.list(&selected).await {
+        // Names and owners are all the conversion needs: the objects'
+        // contents (a custom resource may hold credentials) are not read.
+        match api.list_metadata(&selected).await {
             Ok(list) => objects
                 .others
-                .extend(list.items.iter().map(|o| other(&resource, o))),
+                .extend(list.items.iter().map(|o| other(&resource, &o.metadata))),
             Err(e) => unreadable.push(SkippedObject {
                 object: format!("{}/*", resource.kind),
                 reason: format!(
@@ -118,8 +121,7 @@ fn wanted(resource: &ApiResource, caps: &ApiCapabilities) -> bool {
     caps.scope == Scope::Namespaced && caps.supports_operation(verbs::LIST) && !read && !event
 }
 
-fn other(resource: &ApiResource, object: &DynamicObject) -> OtherObject {
-    let meta = object.meta();
+fn other(resource: &ApiResource, meta: &ObjectMeta) -> OtherObject {
     OtherObject {
         api_version: resource.api_version.clone(),
         kind: resource.kind.clone(),
