@@ -5,7 +5,7 @@
 //! elsewhere with equivalent objects. Without
 //! `APPTEMPLATE_TEST_KUBECONFIG` the tests fail: they are not optional.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -274,33 +274,48 @@ async fn settled_versions(client: &Client, ns: &str) -> BTreeMap<String, String>
 }
 
 /// A client authenticated as a service account that may only get, list
-/// and watch in `ns`.
+/// and watch in `ns`, every kind of every group.
 async fn read_only_client(admin: &Client, ns: &str) -> Client {
+    reader_of(admin, ns, "capture-reader", &["*"]).await
+}
+
+/// A client authenticated as service account `name`, which may only get,
+/// list and watch the kinds of `groups` in `ns`.
+async fn reader_of(admin: &Client, ns: &str, name: &str, groups: &[&str]) -> Client {
     let verbs = json!(["get", "list", "watch"]);
-    apply(admin, Some(ns), &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "capture-reader"}})).await;
+    apply(
+        admin,
+        Some(ns),
+        &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}),
+    )
+    .await;
     apply(
         admin,
         Some(ns),
         &json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": "capture-reader"},
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": verbs}]
+            "metadata": {"name": name},
+            "rules": [{"apiGroups": groups, "resources": ["*"], "verbs": verbs}]
         }),
     )
     .await;
-    apply(admin, Some(ns), &json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "capture-reader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "capture-reader"},
-        "subjects": [{"kind": "ServiceAccount", "name": "capture-reader", "namespace": ns}]
-    }))
+    apply(
+        admin,
+        Some(ns),
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
+        }),
+    )
     .await;
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), ns);
     let request: TokenRequest =
         serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
             .expect("request");
     let token = accounts
-        .create_token_request("capture-reader", &PostParams::default(), &request)
+        .create_token_request(name, &PostParams::default(), &request)
         .await
         .expect("token for the read-only account")
         .status
@@ -368,6 +383,26 @@ async fn c1_capture_only_reads_and_needs_only_read_rights() {
         "{:#?}",
         template_core::validate(&report.version)
     );
+    // Read rights are enough to list every kind discovery finds: the only
+    // objects outside the model are the reader's own account and rights.
+    assert_eq!(
+        unsupported(&report),
+        BTreeSet::from([
+            "Role/capture-reader".to_owned(),
+            "RoleBinding/capture-reader".to_owned(),
+            "ServiceAccount/capture-reader".to_owned(),
+        ]),
+        "{:#?}",
+        report.unsupported
+    );
+}
+
+fn unsupported(report: &template_k8s::CaptureReport) -> BTreeSet<String> {
+    report
+        .unsupported
+        .iter()
+        .map(|u| u.object.clone())
+        .collect()
 }
 
 fn pig() -> TemplateVersion {
@@ -419,6 +454,14 @@ async fn c2_capturing_installed_pig_gives_back_the_version() {
     assert_eq!(report.version.template.id, "pig");
     let differences = round_trip_differences(&version, &report);
     assert!(differences.is_empty(), "{differences:#?}");
+    assert!(report.unsupported.is_empty(), "{:#?}", report.unsupported);
+    // The whole namespace, records and cluster-made objects included, holds
+    // nothing outside the model either.
+    let whole = template_k8s::capture(&admin, &ns, None, &options)
+        .await
+        .expect("capture of the namespace");
+    assert!(whole.unsupported.is_empty(), "{:#?}", whole.unsupported);
+    assert_eq!(whole.version.components, report.version.components);
     let again = template_k8s::capture(
         &admin,
         &ns,
@@ -632,5 +675,135 @@ async fn c3_an_application_apptemplate_did_not_write_installs_elsewhere_equivale
             .and_then(|r| r.requests)
             .and_then(|r| r.get("storage").cloned());
         assert_eq!(requested.map(|q| q.0).as_deref(), Some(size), "{claim}");
+    }
+}
+
+/// Waits until the API server serves and discovery lists `group`.
+async fn wait_served(client: &Client, group: &str) {
+    for _ in 0..120 {
+        if let Ok(d) = kube::Discovery::new(client.clone()).run_aggregated().await
+            && d.has_group(group)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("group {group} was never served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c4_kinds_outside_the_model_are_found_by_discovery() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+    let ns = namespace("c4-kinds");
+    let admin = admin().await;
+    apply_shop(&admin, &ns).await;
+    // A custom resource of a group unique to this run (definitions are
+    // cluster-wide, and other tests run at the same time).
+    let group = format!("{ns}.example.com");
+    let definition = format!("widgets.{group}");
+    apply(&admin, None, &json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": definition},
+        "spec": {
+            "group": group, "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                          "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]
+        }
+    }))
+    .await;
+    wait_served(&admin, &group).await;
+    apply(
+        &admin,
+        Some(&ns),
+        &json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": "blue"}, "spec": {"size": 3}}),
+    )
+    .await;
+    apply(&admin, Some(&ns), &json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "nightly-report"},
+        "spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "report", "image": "registry.example.com/shop/report:1.0", "command": ["report"]}]
+        }}}
+    }))
+    .await;
+    let options = CaptureOptions {
+        template_id: Some("shop".into()),
+        ..CaptureOptions::default()
+    };
+    let report = template_k8s::capture(&admin, &ns, None, &options).await;
+    // A reader of the core, apps and autoscaling groups only: every other
+    // kind is one entry, not one per object or per attempt.
+    let narrow = reader_of(&admin, &ns, "narrow-reader", &["", "apps", "autoscaling"]).await;
+    let narrow_report = template_k8s::capture(&narrow, &ns, None, &options).await;
+    let definitions: Api<CustomResourceDefinition> = Api::all(admin.clone());
+    definitions
+        .delete(&definition, &Default::default())
+        .await
+        .expect("deleting the definition");
+
+    let report = report.expect("capture");
+    assert_eq!(
+        unsupported(&report),
+        BTreeSet::from(["Job/nightly-report".to_owned(), "Widget/blue".to_owned()]),
+        "{:#?}",
+        report.unsupported
+    );
+    let widget = report
+        .unsupported
+        .iter()
+        .find(|u| u.object == "Widget/blue")
+        .expect("widget");
+    assert!(
+        widget.reason.contains("not in the template model"),
+        "{widget:?}"
+    );
+    let keys: Vec<&str> = report
+        .version
+        .components
+        .iter()
+        .map(|c| c.key.as_str())
+        .collect();
+    assert_eq!(keys, ["api", "cache", "db", "web"]);
+
+    let narrow_report = narrow_report.expect("capture with narrow rights");
+    assert_eq!(narrow_report.version, report.version);
+    let unreadable: Vec<&str> = narrow_report
+        .unsupported
+        .iter()
+        .filter(|u| u.reason.contains("could not be listed"))
+        .map(|u| u.object.as_str())
+        .collect();
+    let kinds: BTreeSet<&str> = unreadable.iter().copied().collect();
+    assert_eq!(
+        kinds.len(),
+        unreadable.len(),
+        "one entry per kind: {unreadable:?}"
+    );
+    for kind in ["Widget/*", "Job/*", "Role/*", "Lease/*"] {
+        assert!(kinds.contains(kind), "{kind} not reported: {unreadable:?}");
+    }
+    assert!(
+        unreadable.iter().all(|k| k.ends_with("/*")),
+        "{unreadable:?}"
+    );
+    // What the narrow account may read is still examined.
+    let examined = unsupported(&narrow_report);
+    assert!(
+        examined.contains("ServiceAccount/narrow-reader"),
+        "{examined:?}"
+    );
+    for readable in [
+        "ServiceAccount/*",
+        "Endpoints/*",
+        "ControllerRevision/*",
+        "ReplicaSet/*",
+    ] {
+        assert!(
+            !kinds.contains(readable),
+            "{readable} reported: {unreadable:?}"
+        );
     }
 }

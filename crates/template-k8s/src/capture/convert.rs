@@ -742,7 +742,7 @@ impl Conversion<'_> {
             if !port.inner && !port.outer {
                 self.note(
                     &w.key,
-                    format!("container port {number} is exposed by no Service; captured as neither inner nor outer"),
+                    format!("container port {number} is exposed by no Service; captured as neither inner nor outer, with its transport protocol only (an application protocol is written on Services)"),
                 );
             }
             port.name = self.port_name(&w.key, cp.name.as_deref(), number);
@@ -2103,10 +2103,13 @@ impl Conversion<'_> {
                     "ServiceAccount" if other.name == "default" => {
                         Ok(skipped("the namespace's default service account"))
                     }
-                    "Lease" if other.name.starts_with(&format!("{}-", self.template_id)) => {
+                    "Lease" if other.name == crate::lock::lease_name(&self.template_id) => {
                         Ok(skipped("apptemplate's operation lock"))
                     }
                     "ReplicaSet" | "ControllerRevision" => Ok(skipped("kept by its controller")),
+                    "PodMetrics" if other.api_version.starts_with("metrics.k8s.io/") => Ok(
+                        skipped("usage measured by the metrics server, not a desired state"),
+                    ),
                     kind => Err(skipped(&format!(
                         "kind {kind} is not in the template model"
                     ))),

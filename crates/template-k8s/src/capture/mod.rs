@@ -4,7 +4,7 @@
 //!
 //! The conversion ([`convert()`]) is a pure function over the API objects,
 //! tested without a cluster; [`capture()`] is the thin read-only layer that
-//! lists those objects (it only ever gets and lists).
+//! lists those objects (it only ever discovers kinds, gets and lists).
 //!
 //! What a capture keeps and what it loses is listed in
 //! `docs/capture.md`; every loss found in a given application is named in

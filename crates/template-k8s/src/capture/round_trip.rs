@@ -2,9 +2,9 @@
 //! capture of an apptemplate installation must give back, field by field,
 //! leaving out only the fields every capture loses ([`ALWAYS_LOST`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use template_core::{Component, TemplateVersion};
+use template_core::{Component, Protocol, TemplateVersion};
 
 use super::CaptureReport;
 
@@ -12,7 +12,7 @@ use super::CaptureReport;
 /// rendering does not write them onto the cluster (or writes them merged).
 /// Every report lists them in [`CaptureReport::lossy`] with an empty
 /// component.
-pub const ALWAYS_LOST: [(&str, &str); 12] = [
+pub const ALWAYS_LOST: [(&str, &str); 14] = [
     (
         "template.name, description, scope, tags, logo",
         "catalogue data is not on the cluster; fill it in before publishing",
@@ -44,12 +44,20 @@ pub const ALWAYS_LOST: [(&str, &str); 12] = [
     ),
     ("components[].scaling.min_memory", "not rendered"),
     (
+        "components[].scaling.step without autoscaling",
+        "the step is rendered only on an autoscaler (max_replicas above min_replicas); without one it is captured as 1",
+    ),
+    (
         "plugins[].name, plugins[].env overrides per component",
         "the plugin name becomes the container name; per-component overrides are merged into the plugin env",
     ),
     (
         "secret values",
         "values from Secrets are not copied unless asked per key",
+    ),
+    (
+        "components[].ports[].protocol of a port no Service exposes",
+        "the application protocol (http, grpc) is rendered only on Services; such a port is captured as tcp",
     ),
     (
         "components[].volumes[].storage_class",
@@ -110,10 +118,23 @@ fn compare_component(
         format!("{:?}", want.args),
         format!("{:?}", have.args),
     );
+    // A port no Service exposes keeps only its transport on the cluster.
+    let ports = |c: &Component| {
+        c.ports
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                if !p.inner && !p.outer && matches!(p.protocol, Protocol::Http | Protocol::Grpc) {
+                    p.protocol = Protocol::Tcp;
+                }
+                p
+            })
+            .collect::<Vec<_>>()
+    };
     diff(
         "ports",
-        format!("{:?}", want.ports),
-        format!("{:?}", have.ports),
+        format!("{:?}", ports(want)),
+        format!("{:?}", ports(have)),
     );
     let files = |c: &Component| {
         let mut f: Vec<_> = c
@@ -153,7 +174,11 @@ fn compare_component(
         (
             s.min_replicas,
             s.max_replicas,
-            s.step,
+            if s.max_replicas > s.min_replicas {
+                s.step
+            } else {
+                1
+            },
             s.cpu_request.clone(),
             s.cpu_limit.clone(),
             s.memory_request.clone(),
@@ -211,18 +236,34 @@ fn compare_component(
             );
         }
     }
+    let overridden: BTreeSet<&str> = want
+        .plugins
+        .iter()
+        .filter(|a| !a.env.is_empty())
+        .map(|a| a.plugin.as_str())
+        .collect();
     let attached = |v: &TemplateVersion, c: &Component| {
         let mut p: Vec<_> = c
             .plugins
             .iter()
             .filter_map(|a| v.plugin(&a.plugin))
             .map(|p| {
-                (
-                    p.key.clone(),
-                    format!("{:?}", p.kind),
-                    p.image.clone(),
-                    p.command.clone(),
-                    p.args.clone(),
+                // Per-component overrides are merged into the plugin's env.
+                let mut env: Vec<_> = if overridden.contains(p.key.as_str()) {
+                    Vec::new()
+                } else {
+                    p.env.iter().map(|e| (&e.name, &e.value)).collect()
+                };
+                env.sort();
+                let mut files: Vec<_> = p
+                    .config_files
+                    .iter()
+                    .map(|f| (&f.mount_path, &f.content, &f.mode))
+                    .collect();
+                files.sort();
+                format!(
+                    "{} {:?} {} {:?} {:?} env {env:?} files {files:?}",
+                    p.key, p.kind, p.image, p.command, p.args
                 )
             })
             .collect();
@@ -235,3 +276,6 @@ fn compare_component(
         format!("{:?}", attached(captured, have)),
     );
 }
+
+#[cfg(test)]
+mod tests;

@@ -315,6 +315,13 @@ fn cluster_objects_are_skipped_and_other_kinds_listed() {
         json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly-report"}}),
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug"}, "spec": {"containers": [{"name": "x", "image": "busybox"}]}}),
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "old-token"}, "type": "kubernetes.io/service-account-token"}),
+        // What discovery surfaces in a namespace besides the application.
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "shop-lock"}}),
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "shop-leader"}}),
+        json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics", "metadata": {"name": "api-5d8f-x2x"}}),
+        json!({"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": "db-7c9", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "u"}]}}),
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "api-abcde", "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "api", "uid": "u"}]}}),
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "blue"}}),
     ] {
         objects.push(extra).expect("object");
     }
@@ -326,6 +333,10 @@ fn cluster_objects_are_skipped_and_other_kinds_listed() {
         "Endpoints/api",
         "ReplicaSet/api-5d8f",
         "Secret/old-token",
+        "Lease/shop-lock",
+        "PodMetrics/api-5d8f-x2x",
+        "ControllerRevision/db-7c9",
+        "EndpointSlice/api-abcde",
     ] {
         assert!(skipped.contains(o), "{o} not skipped: {skipped:?}");
     }
@@ -336,7 +347,12 @@ fn cluster_objects_are_skipped_and_other_kinds_listed() {
         .collect();
     assert_eq!(
         unsupported,
-        BTreeSet::from(["CronJob/nightly-report", "Pod/debug"])
+        BTreeSet::from([
+            "CronJob/nightly-report",
+            "Lease/shop-leader",
+            "Pod/debug",
+            "Widget/blue"
+        ])
     );
 }
 
