@@ -516,6 +516,12 @@ environments:
   - name: site
     namespace: {ns}
     storage_class: apptemplate-pool
+  - name: second
+    namespace: {ns}-2
+    storage_class: apptemplate-pool
+    env_overrides:
+      monitor:
+        ADMIN_PASSWORD: Cli-s3cret-never-shown
 "
         ),
     )
@@ -582,4 +588,30 @@ environments:
         0,
     );
     assert!(stdout(&out).contains("installed"), "{}", stdout(&out));
+
+    // A delivery to both: unchanged on one, installed on the other; the
+    // JSON result shows plans with secret values masked.
+    let out = expect(
+        site.run().args([
+            "-o",
+            "json",
+            "deliver",
+            "pig",
+            "1.0.0",
+            "--env",
+            "site,second",
+        ]),
+        0,
+    );
+    let text = stdout(&out);
+    assert!(!text.contains("Cli-s3cret-never-shown"), "{text}");
+    let result = json(&out)["result"].clone();
+    assert_eq!(result[0]["action"], "unchanged", "{result}");
+    assert_eq!(result[1]["action"], "install", "{result}");
+    assert_eq!(result[1]["report"]["version"], "1.0.0", "{result}");
+    assert!(
+        result[1]["report"]["plan"]["steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    );
 }

@@ -683,7 +683,33 @@ pub(crate) fn deliver(run: &Run, args: &DeliverArgs) -> anyhow::Result<Outcome> 
             ]
         }),
     );
-    let outcome = Outcome::new(&outcomes, text)?;
+    // Plans in the masked form (secret values never printed), errors as
+    // their code and message.
+    let json = outcomes
+        .iter()
+        .map(|o| {
+            let report = match &o.report {
+                Some(r) => json!({
+                    "revision": r.revision,
+                    "plan": masked(&r.plan)?,
+                    "drift": r.drift,
+                    "version": r.state.version,
+                }),
+                None => Value::Null,
+            };
+            Ok(json!({
+                "environment": o.environment,
+                "namespace": o.namespace,
+                "action": o.action,
+                "from_version": o.from_version,
+                "to_version": o.to_version,
+                "relocation": o.relocation,
+                "report": report,
+                "error": o.error.as_ref().map(|e| json!({"code": e.code(), "message": e.to_string()})),
+            }))
+        })
+        .collect::<anyhow::Result<Vec<Value>>>()?;
+    let outcome = Outcome::new(&json, text)?;
     Ok(match failed {
         0 => outcome,
         n if n == outcomes.len() => outcome.with_exit_code(code::ERROR),
