@@ -396,6 +396,34 @@ environments:
         0,
     );
 
+    // doctor asks the registries themselves: this one answers, a registry
+    // nobody listens for fails, named.
+    let out = expect(dev.run().args(["doctor", "--env", "dev"]), 0);
+    assert!(
+        stdout(&out).contains("answers over plain HTTP; authentication: none"),
+        "{}",
+        stdout(&out)
+    );
+    let broken = tmp.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "market: dev-market\nregistries:\n  - registry: 127.0.0.1:1\n    insecure: true\n",
+    )
+    .unwrap();
+    let out = expect(
+        apptemplate(&home)
+            .arg("--config")
+            .arg(&broken)
+            .arg("doctor"),
+        1,
+    );
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("registry 127.0.0.1:1") && l.contains("FAIL")),
+        "{text}"
+    );
+
     // The draft, shown and written, without publishing.
     let draft = tmp.path().join("draft.yaml");
     let out = expect(

@@ -80,7 +80,7 @@ pub use options::{
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use pull::{PullCallback, PullEvent, PullOptions, PullProgress, PullReport, PulledImage};
-pub use registry::RegistryTarget;
+pub use registry::{RegistryCheck, RegistryTarget};
 pub use relocate::{
     RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress, RelocateReport,
 };

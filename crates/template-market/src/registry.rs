@@ -199,6 +199,34 @@ impl RegistryTarget {
         format!("{scheme}://{}", self.host())
     }
 
+    /// Asks the registry how it is reached (`GET /v2/`, over TLS with this
+    /// target's trust unless plain HTTP): whether it answers, and how it
+    /// authenticates. Fails as a pull or push would, naming the registry
+    /// and what to do (certificate not trusted, connection refused, ...).
+    /// Credentials are not sent: a wrong password shows only at the first
+    /// pull or push.
+    ///
+    /// ```no_run
+    /// let target = template_market::RegistryTarget::new("registry.site.local:5000");
+    /// let check = target.check(std::time::Duration::from_secs(10))?;
+    /// println!("{} asks for {}", check.url, check.authentication);
+    /// # Ok::<(), template_market::MarketError>(())
+    /// ```
+    pub fn check(&self, request_timeout: Duration) -> Result<RegistryCheck> {
+        let client = Client::connect(self, Access::Pull, request_timeout, u64::MAX)?;
+        let authentication = match client.scheme() {
+            Scheme::Open => "none",
+            Scheme::Basic => "basic",
+            Scheme::Bearer { .. } => "bearer token",
+            Scheme::Unknown => "unknown",
+        };
+        Ok(RegistryCheck {
+            url: format!("{}/v2/", self.base_url()),
+            authentication: authentication.to_owned(),
+            credentials: self.credentials.is_some(),
+        })
+    }
+
     /// The repository an image name lands in, e.g. `mirror/pig/gateway`.
     pub fn repository_for(&self, image_name: &str) -> Result<String> {
         let reference = oci_spec::distribution::Reference::from_str(image_name).map_err(|e| {
@@ -226,6 +254,19 @@ impl RegistryTarget {
             image.digest
         ))
     }
+}
+
+/// How a registry answered [`RegistryTarget::check`]. Serializes with its
+/// field names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegistryCheck {
+    /// The URL asked.
+    pub url: String,
+    /// How it asks clients to authenticate: `none`, `basic`,
+    /// `bearer token`, or `unknown` (it answered neither 200 nor 401).
+    pub authentication: String,
+    /// Whether this target has credentials to answer with.
+    pub credentials: bool,
 }
 
 /// Runs `work` on every job with `parallelism` threads; results in order.

@@ -200,23 +200,21 @@ pub(crate) fn doctor(run: &Context, args: &DoctorArgs) -> anyhow::Result<Outcome
             }
         });
         if let Some(registry) = &env.registry {
-            let detail = match run.settings.registry_target(registry) {
-                Ok(target) => Ok(format!(
-                    "{} over {}",
-                    target.registry,
-                    if target.insecure {
-                        "plain HTTP"
-                    } else {
-                        "HTTPS"
-                    }
-                )),
-                Err(e) => Err(e.to_string()),
-            };
-            checks.push(Check {
-                check: format!("registry access for {name}"),
-                ok: detail.is_ok(),
-                detail: detail.unwrap_or_else(|e| e),
-            });
+            checks.push(registry_check(
+                run,
+                &format!("registry of {name}"),
+                registry,
+            ));
+        }
+    }
+    // The registries of the config file (pulls and pushes use them).
+    for access in &run.settings.file.registries {
+        let check = format!("registry {}", access.registry);
+        if !checks
+            .iter()
+            .any(|c| c.detail.contains(&format!("//{}/", access.registry)))
+        {
+            checks.push(registry_check(run, &check, &access.registry));
         }
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
@@ -236,4 +234,37 @@ pub(crate) fn doctor(run: &Context, args: &DoctorArgs) -> anyhow::Result<Outcome
     } else {
         outcome
     })
+}
+
+/// Whether `registry` answers with the access the settings give it.
+fn registry_check(run: &Context, check: &str, registry: &str) -> Check {
+    let detail = run
+        .settings
+        .registry_target(registry)
+        .and_then(|target| {
+            let answer = target.check(std::time::Duration::from_secs(10))?;
+            Ok(format!(
+                "{} answers over {}; authentication: {}{}",
+                answer.url,
+                if target.insecure {
+                    "plain HTTP"
+                } else {
+                    "HTTPS"
+                },
+                answer.authentication,
+                match (answer.authentication.as_str(), answer.credentials) {
+                    ("none", _) => "",
+                    (_, true) => " (credentials configured)",
+                    (_, false) => {
+                        " (no credentials configured: add them to auth.json or the config file)"
+                    }
+                }
+            ))
+        })
+        .map_err(|e| e.to_string());
+    Check {
+        check: check.to_owned(),
+        ok: detail.is_ok(),
+        detail: detail.unwrap_or_else(|e| e),
+    }
 }
