@@ -6,6 +6,11 @@
 //! `UPDATE_VECTORS=1 cargo test -p template-k8s --test capture_vectors`
 //! and review its diff.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions; a failure is a test failure"
+)]
+
 use serde_json::{Value, json};
 use template_k8s::capture::{CaptureOptions, CapturedObjects, convert};
 

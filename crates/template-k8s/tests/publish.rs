@@ -5,6 +5,11 @@
 //! change) and once stopped. Without `APPTEMPLATE_TEST_KUBECONFIG` the
 //! test fails: it is not optional.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions; a failure is a test failure"
+)]
+
 use std::ops::ControlFlow;
 use std::process::Command;
 

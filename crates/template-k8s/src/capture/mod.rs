@@ -143,7 +143,7 @@ pub struct OtherObject {
 }
 
 /// Choices of the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureOptions {
     /// Template id of the draft; default: the `app.kubernetes.io/instance`
@@ -163,18 +163,6 @@ pub struct CaptureOptions {
     /// Secret values to copy into the draft, one entry per key as
     /// `secret/key`. Nothing else is ever copied.
     pub copy_secret_values: Vec<String>,
-}
-
-impl Default for CaptureOptions {
-    fn default() -> Self {
-        CaptureOptions {
-            template_id: None,
-            template_name: None,
-            version: None,
-            generate_secrets: Vec::new(),
-            copy_secret_values: Vec::new(),
-        }
-    }
 }
 
 /// The draft and every decision taken to make it.
