@@ -953,16 +953,20 @@ async fn dependants_receive_the_new_connection_info_of_their_dependencies() {
     }
 }
 
-/// Counts the requests a client sends, on the client's own service stack.
+/// The requests a client sends (method and path), recorded on the
+/// client's own service stack.
+type Sent = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Records each request's method and path, then sends it on.
 #[derive(Clone)]
 struct Counting<S> {
     inner: S,
-    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    sent: Sent,
 }
 
-impl<S, R> tower_service::Service<R> for Counting<S>
+impl<S, B> tower_service::Service<http::Request<B>> for Counting<S>
 where
-    S: tower_service::Service<R>,
+    S: tower_service::Service<http::Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -975,37 +979,45 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
-        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let line = format!(
+            "{} {}",
+            request.method(),
+            request.uri().path_and_query().map_or("", |p| p.as_str())
+        );
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line);
         self.inner.call(request)
     }
 }
 
-struct CountingLayer(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+struct CountingLayer(Sent);
 
 impl<S> tower_layer::Layer<S> for CountingLayer {
     type Service = Counting<S>;
     fn layer(&self, inner: S) -> Counting<S> {
         Counting {
             inner,
-            count: self.0.clone(),
+            sent: self.0.clone(),
         }
     }
 }
 
-/// A client of the test cluster that counts its requests.
-async fn counting_client() -> (Client, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// A client of the test cluster that records its requests.
+async fn counting_client() -> (Client, Sent) {
     let path = std::env::var("APPTEMPLATE_TEST_KUBECONFIG").expect("checked by cluster()");
     let file = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
         .await
         .expect("kubeconfig");
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = Sent::default();
     let client = kube::client::ClientBuilder::try_from(config)
         .expect("client")
-        .with_layer(&CountingLayer(count.clone()))
+        .with_layer(&CountingLayer(sent.clone()))
         .build();
-    (client, count)
+    (client, sent)
 }
 
 /// Requests one install of Pig (9 components in 5 waves) sends to the API
@@ -1018,16 +1030,19 @@ const PIG_INSTALL_REQUEST_BUDGET: usize = 76;
 async fn installing_pig_stays_within_its_request_budget() {
     let ns = namespace("requests");
     cluster(&ns).await;
-    let (client, count) = counting_client().await;
+    let (client, sent) = counting_client().await;
     let started = Instant::now();
     install_pig(&client, &ns).await;
-    let requests = count.load(std::sync::atomic::Ordering::SeqCst);
-    eprintln!(
-        "install of Pig 1.0 into {ns}: {requests} requests in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = sent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let requests = sent.len();
+    eprintln!("install of Pig 1.0 into {ns}: {requests} requests in {elapsed:.2} s");
     assert!(
         requests <= PIG_INSTALL_REQUEST_BUDGET,
-        "installing Pig sent {requests} requests, more than the budget of {PIG_INSTALL_REQUEST_BUDGET}"
+        "installing Pig sent {requests} requests, more than the budget of {PIG_INSTALL_REQUEST_BUDGET}:\n{}",
+        sent.join("\n")
     );
 }
