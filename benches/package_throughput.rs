@@ -7,6 +7,8 @@
 //! - import vs `zstd -dc | tar -xf -`, then `openssl dgst -sha256` of the
 //!   blobs and `sync` of them (ours hashes and syncs every blob), and vs
 //!   `zstd -dc` alone (the floor);
+//! - our import of a plain-tar package of the same version against our
+//!   import of the zstd one;
 //! - peak RSS of export and import (each in a child process, VmHWM);
 //! - extra disk: export writes only its output; import's peak disk use
 //!   beyond the blobs it adds (sampled while it runs);
@@ -37,7 +39,7 @@ use oci_spec::image::{ImageIndexBuilder, ImageManifestBuilder, MediaType, OciLay
 use template_core::package::format::{ANNOTATION_REF_NAME, OCI_MANIFEST_MEDIA_TYPE};
 use template_core::package::{annotated, canonical_json, descriptor_of, sha256_hex, sha256_of};
 use template_market::testkit::synthetic_bytes;
-use template_market::{ExportBase, ExportRequest, ImportOptions, Market, Trust};
+use template_market::{Compression, ExportBase, ExportRequest, ImportOptions, Market, Trust};
 
 const COMPONENTS: usize = 9;
 
@@ -66,12 +68,16 @@ fn du(dir: &Path) -> u64 {
     total
 }
 
-/// Child mode: `export <market> <out> <version>` or `import <market> <pkg>`.
+/// Child mode: `export <market> <out> <version> [plain]` or
+/// `import <market> <pkg>`.
 fn child(args: &[String]) {
     let market = Market::open(&args[1]).unwrap();
     match args[0].as_str() {
         "export" => {
-            let request = ExportRequest::new("bench", &[args[3].as_str()]).allowing_drafts();
+            let mut request = ExportRequest::new("bench", &[args[3].as_str()]).allowing_drafts();
+            if args.get(4).map(String::as_str) == Some("plain") {
+                request = request.with_compression(Compression::None);
+            }
             market
                 .export_to_file(&request, Path::new(&args[2]), &mut |_| {
                     std::ops::ControlFlow::Continue(())
@@ -327,6 +333,8 @@ struct Results {
     export: [Series; 3],
     import: [Series; 3],
     zstd_only: Series,
+    /// Our import of a plain-tar package of the same version.
+    import_plain: Series,
     import_peak_disk: u64,
     import_final_disk: u64,
     export_extra_disk: u64,
@@ -382,6 +390,20 @@ fn round(set: &DataSet, order: &[Who], other: Option<&Path>, results: &mut Resul
             results.export[i].rss.push(rss);
             if who == Who::Ours {
                 results.export_extra_disk = du(set.market.root()).saturating_sub(before);
+                // The same version as a plain tar, for the import below.
+                let plain = dir.join("ours.tar");
+                let _ = fs::remove_file(&plain);
+                run_child(
+                    &me,
+                    &[
+                        "export",
+                        set.market.root().to_str().unwrap(),
+                        plain.to_str().unwrap(),
+                        "1.0.0",
+                        "plain",
+                    ],
+                    dir,
+                );
             }
         }
     }
@@ -418,6 +440,20 @@ fn round(set: &DataSet, order: &[Who], other: Option<&Path>, results: &mut Resul
                 let free_after = fs4::available_space(dir).unwrap();
                 results.import_final_disk = free_before.saturating_sub(free_after);
                 results.import_peak_disk = free_before.saturating_sub(min_free);
+                let _ = fs::remove_dir_all(&target);
+                shell("sync");
+                Market::open(&target).unwrap();
+                let (secs, rss, _) = run_child(
+                    &me,
+                    &[
+                        "import",
+                        target.to_str().unwrap(),
+                        dir.join("ours.tar").to_str().unwrap(),
+                    ],
+                    dir,
+                );
+                results.import_plain.secs.push(secs);
+                results.import_plain.rss.push(rss);
             }
         }
         let _ = fs::remove_dir_all(&target);
@@ -456,6 +492,13 @@ fn report(set: &DataSet, results: &Results, other: bool) {
     println!(
         "| {label}: `zstd -dc` alone (floor) | {floor:.2} s | | ours is {:.1}x the floor | |",
         results.import[0].median() / floor
+    );
+    let plain = results.import_plain.median();
+    println!(
+        "| {label}: import of a plain-tar package, ours | {plain:.2} s ({:.0} MiB/s) | | {:.2}x the time of our zstd import | {:.1} |",
+        tput(plain),
+        plain / results.import[0].median(),
+        results.import_plain.rss_mib(),
     );
     let size = |name: &str| {
         mib(fs::metadata(set.dir.join(name))
