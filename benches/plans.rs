@@ -7,7 +7,8 @@
 //! with `==` (the least any diff must do: look at everything), serializing
 //! both versions to JSON (what a naive "serialize and compare" diff would
 //! pay before diffing), and validating the target (which `plan_upgrade`
-//! does first).
+//! does first; `plan_upgrade_validated` plans to a version validated
+//! beforehand, as a market does once at publish).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -15,8 +16,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use template_core::testing::{EXAMPLE_DIGEST, minimal_component, minimal_version};
 use template_core::{
-    ConfigFile, EnvVar, InstallOptions, TemplateVersion, UpgradeOptions, Volume, diff,
-    install_state, plan_install, plan_upgrade,
+    ConfigFile, EnvVar, InstallOptions, TemplateVersion, UpgradeOptions, ValidatedVersion, Volume,
+    diff, install_state, plan_install, plan_upgrade, plan_upgrade_validated,
 };
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 5_000];
@@ -121,6 +122,22 @@ fn bench(c: &mut Criterion) {
                 plan_upgrade(black_box(&state), &a, &b, &UpgradeOptions::default()).expect("plans")
             })
         });
+        let checked = ValidatedVersion::new(b.clone()).expect("valid");
+        group.bench_with_input(
+            BenchmarkId::new("plan_upgrade_validated", n),
+            &n,
+            |bench, _| {
+                bench.iter(|| {
+                    plan_upgrade_validated(
+                        black_box(&state),
+                        &a,
+                        &checked,
+                        &UpgradeOptions::default(),
+                    )
+                    .expect("plans")
+                })
+            },
+        );
     }
     group.finish();
 }

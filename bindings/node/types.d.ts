@@ -757,7 +757,7 @@ export interface ExecutorOptions {
   identity?: string
   /** Give up on a workload not ready after this many seconds (default 300). */
   wait_timeout_seconds?: number
-  /** Seconds between two reads of a workload (default 0.5). */
+  /** Seconds to wait before watching a workload again when the API server ended a watch early; readiness is watched, not polled (default 0.1). */
   poll_interval_seconds?: number
   /** Steps of one dependency wave applied at the same time (default 4, at least 1). */
   concurrency?: number

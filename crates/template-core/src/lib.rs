@@ -33,6 +33,7 @@ pub mod container_env;
 pub mod diff;
 pub mod document;
 pub mod error;
+pub mod image_ref;
 pub mod installed;
 pub mod model;
 pub mod package;
@@ -60,14 +61,14 @@ pub use model::*;
 pub use plan::{
     Action, InstallOptions, KeepReason, KeptCustomization, Outcome, Overrides, Plan, PlanKind,
     RollbackOptions, Rule, Step, UpgradeOptions, UpgradeRecord, apply, apply_steps, install_state,
-    plan_install, plan_rollback, plan_upgrade,
+    plan_install, plan_rollback, plan_upgrade, plan_upgrade_validated,
 };
 pub use publish::{
     IncrementalChange, IncrementalSummary, Overwrite, PublishOutcome, build_incremental,
     check_publish,
 };
 pub use secrets::{RandomSource, SecretValue, generate_secret, generate_secrets};
-pub use validate::{Problem, ProblemKind, ensure_valid, validate};
+pub use validate::{Problem, ProblemKind, ValidatedVersion, ensure_valid, validate};
 pub use versions::{
     CandidateFilter, parse_version, set_release_state, sort_versions, upgrade_candidates,
 };

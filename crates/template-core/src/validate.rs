@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::str::FromStr;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -123,6 +122,50 @@ pub fn ensure_valid(version: &TemplateVersion) -> crate::Result<()> {
         Ok(())
     } else {
         Err(crate::Error::Validation { problems })
+    }
+}
+
+/// A template version that passed [`validate`]: proof carried in the type,
+/// so operations given one (such as
+/// [`plan_upgrade_validated`](crate::plan::plan_upgrade_validated)) need not
+/// check it again. Validate once when a version is published or loaded,
+/// then plan as often as needed.
+///
+/// ```
+/// use template_core::{ValidatedVersion, testing::minimal_version};
+/// let checked = ValidatedVersion::new(minimal_version("shop", "1.0.0"))?;
+/// assert_eq!(checked.version, "1.0.0");
+/// let mut broken = minimal_version("shop", "1.0.0");
+/// broken.components[0].image = "not an image".into();
+/// assert!(ValidatedVersion::new(broken).is_err());
+/// # Ok::<(), template_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatedVersion(TemplateVersion);
+
+impl ValidatedVersion {
+    /// Validates `version`; `Err(Error::Validation)` lists every problem.
+    pub fn new(version: TemplateVersion) -> crate::Result<Self> {
+        ensure_valid(&version)?;
+        Ok(ValidatedVersion(version))
+    }
+
+    /// The version, given back.
+    pub fn into_inner(self) -> TemplateVersion {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidatedVersion {
+    type Target = TemplateVersion;
+    fn deref(&self) -> &TemplateVersion {
+        &self.0
+    }
+}
+
+impl AsRef<TemplateVersion> for ValidatedVersion {
+    fn as_ref(&self) -> &TemplateVersion {
+        &self.0
     }
 }
 
@@ -896,13 +939,13 @@ impl Validator {
     }
 
     fn image(&mut self, path: impl fmt::Display, image: &str) {
-        match oci_spec::distribution::Reference::from_str(image) {
+        match crate::image_ref::parse_image_ref(image) {
             Err(e) => self.report(
                 path,
                 ProblemKind::InvalidImage,
                 format!("`{image}` is not an image reference ({e}); write registry/repository:tag@sha256:<digest>"),
             ),
-            Ok(r) => match r.digest() {
+            Ok(r) => match r.digest {
                 None => self.report(
                     path,
                     ProblemKind::ImageWithoutDigest,

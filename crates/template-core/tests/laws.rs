@@ -19,8 +19,8 @@ use template_core::testing::{EXAMPLE_DIGEST, minimal_component, minimal_version}
 use template_core::{
     Action, Component, ConfigFile, ConnectionVar, ContainerVar, EnvVar, InstallOptions,
     InstalledState, KeepReason, Outcome, Plan, Plugin, Port, RollbackOptions, SecretRule,
-    TemplateVersion, UpgradeOptions, UpgradeRecord, Volume, apply, diff, install_state,
-    plan_install, plan_rollback, plan_upgrade,
+    TemplateVersion, UpgradeOptions, UpgradeRecord, ValidatedVersion, Volume, apply, diff,
+    install_state, plan_install, plan_rollback, plan_upgrade, plan_upgrade_validated,
 };
 
 /// One generated component: picks from small value sets so that two
@@ -352,6 +352,10 @@ proptest! {
         let plan = plan_upgrade(&state, &a, &b, &UpgradeOptions::default()).unwrap();
         let again = plan_upgrade(&state, &a, &b, &UpgradeOptions::default()).unwrap();
         prop_assert_eq!(plan.to_json().unwrap(), again.to_json().unwrap());
+        // Planning to a version validated beforehand gives the same plan.
+        let checked = ValidatedVersion::new(b.clone()).unwrap();
+        let validated = plan_upgrade_validated(&state, &a, &checked, &UpgradeOptions::default()).unwrap();
+        prop_assert_eq!(&validated, &plan);
         let stored = serde_json::to_string(&plan).unwrap();
         prop_assert_eq!(&stored, &serde_json::to_string(&again).unwrap());
         let back: Plan = serde_json::from_str(&stored).unwrap();

@@ -11,7 +11,8 @@
 //! Part 0 is written last and names the number of parts and a write id
 //! that every part carries, so a reader never mixes parts of two writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -104,11 +105,19 @@ impl RecordSummary {
 }
 
 /// Reads and writes one installation's state and history.
+///
+/// A store serves one operation, under the installation's lock: it
+/// remembers how many parts each document it wrote has, so writing the
+/// same document again (the state after every wave) needs no listing of
+/// parts. Clones share that memory.
 #[derive(Debug, Clone)]
 pub struct Store {
     api: Api<Secret>,
     namespace: String,
     template: String,
+    /// Documents this store wrote, with their part count: exactly parts
+    /// `0..count` of them exist.
+    written: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Store {
@@ -118,6 +127,7 @@ impl Store {
             api: Api::namespaced(client.clone(), namespace),
             namespace: namespace.to_owned(),
             template: template.to_owned(),
+            written: Arc::default(),
         }
     }
 
@@ -340,30 +350,52 @@ impl Store {
                 .await
                 .map_err(|e| self.kube(&format!("writing {part_name}"), e))?;
         }
-        // Parts of an earlier, longer write.
-        let selector = format!("{LABEL_TEMPLATE}={},{LABEL_DOCUMENT}={name}", self.template);
-        let list = self
-            .api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| self.kube(&format!("listing parts of {name}"), e))?;
-        for secret in list.items {
-            let part = secret
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_PART))
-                .and_then(|p| p.parse::<usize>().ok());
-            if let (Some(part), Some(old)) = (part, secret.metadata.name.as_deref())
-                && part >= chunks.len()
-            {
-                match self.api.delete(old, &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.is_not_found() => {}
-                    Err(e) => return Err(self.kube(&format!("deleting stale part {old}"), e)),
-                }
+        // Parts of an earlier, longer write: known when this store wrote
+        // the document before, listed otherwise.
+        let known = self
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .copied();
+        let stale: Vec<String> = match known {
+            Some(before) => (chunks.len()..before)
+                .map(|part| format!("{name}-{part}"))
+                .collect(),
+            None => {
+                let selector =
+                    format!("{LABEL_TEMPLATE}={},{LABEL_DOCUMENT}={name}", self.template);
+                let list = self
+                    .api
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .map_err(|e| self.kube(&format!("listing parts of {name}"), e))?;
+                list.items
+                    .into_iter()
+                    .filter(|secret| {
+                        secret
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(LABEL_PART))
+                            .and_then(|p| p.parse::<usize>().ok())
+                            .is_some_and(|part| part >= chunks.len())
+                    })
+                    .filter_map(|secret| secret.metadata.name)
+                    .collect()
+            }
+        };
+        for old in &stale {
+            match self.api.delete(old, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                Err(e) => return Err(self.kube(&format!("deleting stale part {old}"), e)),
             }
         }
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), chunks.len());
         Ok(())
     }
 

@@ -6,8 +6,17 @@
 //! available; for StatefulSets, the current revision is the update
 //! revision). Checking the generation first avoids reporting the previous
 //! rollout as finished right after a patch.
+//!
+//! Waiting costs one watch request per workload (not one read per poll
+//! interval): the API server first sends the workload's current state,
+//! then every change, so a rollout is seen finished the moment its
+//! controller reports it.
 
+use std::pin::pin;
 use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use kube::api::{DynamicObject, WatchEvent, WatchParams};
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -24,7 +33,8 @@ use crate::render::RenderedObject;
 pub struct WaitOptions {
     /// Give up on a workload after this long.
     pub timeout: Duration,
-    /// Time between two reads of a workload.
+    /// Pause before watching a workload again when the API server ended a
+    /// watch early (readiness is otherwise seen as it changes, not polled).
     pub poll_interval: Duration,
 }
 
@@ -32,10 +42,13 @@ impl Default for WaitOptions {
     fn default() -> Self {
         WaitOptions {
             timeout: Duration::from_secs(300),
-            poll_interval: Duration::from_millis(500),
+            poll_interval: Duration::from_millis(100),
         }
     }
 }
+
+/// Longest single watch request; the API server may end one earlier.
+const MAX_WATCH_SECONDS: u64 = 290;
 
 /// Whether a live object is ready; `Err` carries the condition that does
 /// not hold yet, with the observed values, for the timeout message.
@@ -122,32 +135,64 @@ pub async fn wait_ready(
     for object in objects.iter().filter(|o| is_waited_for(&o.kind)) {
         let api = dynamic_api(client, namespace, &object.kind)?;
         let label = format!("{}/{}", object.kind, object.name);
-        loop {
-            let live = api.get_opt(&object.name).await.map_err(|e| {
-                Error::kube(format!("reading {label} of component `{component}`"), e)
-            })?;
-            let state = match &live {
-                None => Err("object does not exist".to_owned()),
-                Some(live) => {
-                    let value = serde_json::to_value(live).unwrap_or(Value::Null);
-                    readiness(&object.kind, &value)
-                }
-            };
-            let condition = match state {
-                Ok(()) => break,
-                Err(condition) => condition,
-            };
-            let failed_job = object.kind == Job::KIND && condition == "job failed";
-            if failed_job || start.elapsed() >= options.timeout {
-                return Err(Error::NotReady {
-                    namespace: namespace.to_owned(),
-                    component: component.to_owned(),
-                    object: label,
-                    condition,
-                    waited_seconds: start.elapsed().as_secs(),
-                });
+        let not_ready = |condition: String| Error::NotReady {
+            namespace: namespace.to_owned(),
+            component: component.to_owned(),
+            object: label.clone(),
+            condition,
+            waited_seconds: start.elapsed().as_secs(),
+        };
+        let mut condition = "object does not exist".to_owned();
+        'watching: loop {
+            let remaining = options.timeout.saturating_sub(start.elapsed());
+            if remaining.is_zero() {
+                return Err(not_ready(condition));
             }
-            tokio::time::sleep(options.poll_interval).await;
+            // No resource version: the server starts with the current
+            // state (a synthetic ADDED event) read from etcd, then changes.
+            let params = WatchParams::default()
+                .fields(&format!("metadata.name={}", object.name))
+                .timeout(remaining.as_secs().clamp(1, MAX_WATCH_SECONDS) as u32)
+                .disable_bookmarks();
+            let events = api.watch(&params, "").await.map_err(|e| {
+                Error::kube(format!("watching {label} of component `{component}`"), e)
+            })?;
+            let mut events = pin!(events);
+            loop {
+                let remaining = options.timeout.saturating_sub(start.elapsed());
+                let event = match tokio::time::timeout(remaining, events.next()).await {
+                    Err(_) => return Err(not_ready(condition)),
+                    Ok(None) => {
+                        // The server ended the watch: watch again.
+                        tokio::time::sleep(options.poll_interval.min(remaining)).await;
+                        continue 'watching;
+                    }
+                    Ok(Some(event)) => event.map_err(|e| {
+                        Error::kube(format!("watching {label} of component `{component}`"), e)
+                    })?,
+                };
+                let live: DynamicObject = match event {
+                    WatchEvent::Added(o) | WatchEvent::Modified(o) => o,
+                    WatchEvent::Deleted(_) => {
+                        condition = "object does not exist".to_owned();
+                        continue;
+                    }
+                    WatchEvent::Bookmark(_) => continue,
+                    // E.g. 410 Gone: the history is compacted; start over.
+                    WatchEvent::Error(_) => {
+                        tokio::time::sleep(options.poll_interval.min(remaining)).await;
+                        continue 'watching;
+                    }
+                };
+                let value = serde_json::to_value(&live).unwrap_or(Value::Null);
+                match readiness(&object.kind, &value) {
+                    Ok(()) => break 'watching,
+                    Err(c) => condition = c,
+                }
+                if object.kind == Job::KIND && condition == "job failed" {
+                    return Err(not_ready(condition));
+                }
+            }
         }
     }
     Ok(())

@@ -952,3 +952,97 @@ async fn dependants_receive_the_new_connection_info_of_their_dependencies() {
         );
     }
 }
+
+/// The requests a client sends (method and path), recorded on the
+/// client's own service stack.
+type Sent = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Records each request's method and path, then sends it on.
+#[derive(Clone)]
+struct Counting<S> {
+    inner: S,
+    sent: Sent,
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for Counting<S>
+where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let line = format!(
+            "{} {}",
+            request.method(),
+            request.uri().path_and_query().map_or("", |p| p.as_str())
+        );
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line);
+        self.inner.call(request)
+    }
+}
+
+struct CountingLayer(Sent);
+
+impl<S> tower_layer::Layer<S> for CountingLayer {
+    type Service = Counting<S>;
+    fn layer(&self, inner: S) -> Counting<S> {
+        Counting {
+            inner,
+            sent: self.0.clone(),
+        }
+    }
+}
+
+/// A client of the test cluster that records its requests.
+async fn counting_client() -> (Client, Sent) {
+    let path = std::env::var("APPTEMPLATE_TEST_KUBECONFIG").expect("checked by cluster()");
+    let file = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .expect("kubeconfig");
+    let sent = Sent::default();
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client")
+        .with_layer(&CountingLayer(sent.clone()))
+        .build();
+    (client, sent)
+}
+
+/// Requests one install of Pig (9 components in 5 waves) sends to the API
+/// server. `kubectl apply --server-side` of the same objects in the same
+/// waves, waiting with `kubectl rollout status`, sends 76; an install that
+/// starts polling again or reading the same state over and over fails here.
+const PIG_INSTALL_REQUEST_BUDGET: usize = 76;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installing_pig_stays_within_its_request_budget() {
+    let ns = namespace("requests");
+    cluster(&ns).await;
+    let (client, sent) = counting_client().await;
+    let started = Instant::now();
+    install_pig(&client, &ns).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = sent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let requests = sent.len();
+    eprintln!("install of Pig 1.0 into {ns}: {requests} requests in {elapsed:.2} s");
+    assert!(
+        requests <= PIG_INSTALL_REQUEST_BUDGET,
+        "installing Pig sent {requests} requests, more than the budget of {PIG_INSTALL_REQUEST_BUDGET}:\n{}",
+        sent.join("\n")
+    );
+}

@@ -357,7 +357,10 @@ impl Market {
                 callback: progress,
                 cancelled: &mut cancelled,
             };
-            let written = writer.write_blob(&digest, reader);
+            // The store names a blob by the digest it verified when the
+            // blob came in: hashing it again would only spend CPU. The
+            // importer hashes every blob it reads.
+            let written = writer.write_verified_blob(&digest, reader);
             if cancelled {
                 return Err(cancelled_err());
             }

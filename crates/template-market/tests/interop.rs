@@ -13,7 +13,9 @@ use std::process::Command;
 
 use template_core::package::{PackageReader, blob_entry_name};
 use template_market::testkit;
-use template_market::{Compression, ExportRequest, Market, generate_key_pair};
+use template_market::{
+    Compression, ExportRequest, ImportOptions, Market, Trust, generate_key_pair,
+};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd
@@ -103,6 +105,111 @@ fn skopeo_reads_packages_and_the_market() {
         skopeo_digest(&format!("oci:{}:{}", other.root().display(), added[0].name)),
         added[0].digest
     );
+    assert!(other.verify().unwrap().problems.is_empty());
+}
+
+/// An OCI layout in `dir` holding one image, `name`, whose only layer is
+/// `gzip -1` of a tar of 1 MiB of mixed bytes (as registries serve layers).
+fn gzip_layer_layout(dir: &std::path::Path, name: &str) -> Vec<u8> {
+    use template_core::package::{annotated, canonical_json, descriptor_of, sha256_hex, sha256_of};
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256_of(bytes);
+        fs::write(blobs.join(sha256_hex(&digest).unwrap()), bytes).unwrap();
+    };
+    let tar = testkit::layer_tar("app/app.bin", &testkit::synthetic_bytes(name, 1 << 20)).unwrap();
+    let plain = dir.join("layer.tar");
+    fs::write(&plain, &tar).unwrap();
+    let gzip = Command::new("gzip")
+        .args(["-1", "-n", "-c"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(gzip.status.success());
+    fs::remove_file(&plain).unwrap();
+    let layer = gzip.stdout;
+    put(&layer);
+    let config = canonical_json(&serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256_of(&tar)]},
+    }))
+    .unwrap();
+    put(&config);
+    let manifest = canonical_json(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor_of("application/vnd.oci.image.config.v1+json", &config).unwrap(),
+        "layers": [descriptor_of("application/vnd.oci.image.layer.v1.tar+gzip", &layer).unwrap()],
+    }))
+    .unwrap();
+    put(&manifest);
+    let entry = annotated(
+        &descriptor_of("application/vnd.oci.image.manifest.v1+json", &manifest).unwrap(),
+        &[("org.opencontainers.image.ref.name", name)],
+    );
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [entry]});
+    fs::write(dir.join("index.json"), canonical_json(&index).unwrap()).unwrap();
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    layer
+}
+
+#[test]
+fn gzip_layers_in_raw_zstd_blocks_read_back_with_standard_tools() {
+    let tmp = tempfile::tempdir().unwrap();
+    let market = Market::open(tmp.path().join("market")).unwrap();
+    let name = "registry.example.com/demo/web:1.0";
+    let layout = tmp.path().join("layout");
+    let layer = gzip_layer_layout(&layout, name);
+    let refs = market.add_oci_layout(&layout, &[]).unwrap();
+    let mut version = template_core::testing::minimal_version("demo", "1.0.0");
+    version.components[0].image = refs[0].reference();
+    market
+        .publish(&version, template_core::Overwrite::Refuse)
+        .unwrap();
+
+    let zst = tmp.path().join("demo.tar.zst");
+    market
+        .export_to_file(
+            &ExportRequest::new("demo", &["1.0.0"]).allowing_drafts(),
+            &zst,
+            &mut |_| std::ops::ControlFlow::Continue(()),
+        )
+        .unwrap();
+    let package = fs::read(&zst).unwrap();
+    // The gzip layer is carried as it is, not compressed again.
+    let middle = &layer[layer.len() / 2..layer.len() / 2 + (64 << 10)];
+    assert!(package.windows(middle.len()).any(|w| w == middle));
+
+    // The zstd command-line tool checks and unpacks it as one stream;
+    // skopeo reads the image from the unpacked layout and copies it,
+    // checking every blob's digest.
+    run(Command::new("zstd").args(["-q", "-t"]).arg(&zst));
+    let unpacked = tmp.path().join("unpacked");
+    fs::create_dir_all(&unpacked).unwrap();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "zstd -dc '{}' | tar -xf - -C '{}'",
+        zst.display(),
+        unpacked.display()
+    )));
+    let reference = format!("oci:{}:{name}", unpacked.display());
+    assert_eq!(skopeo_digest(&reference), refs[0].digest);
+    let copied = tmp.path().join("copied");
+    run(Command::new("skopeo").args(["copy", &reference, &format!("dir:{}", copied.display())]));
+
+    // And the market imports it.
+    let other = Market::open(tmp.path().join("other")).unwrap();
+    other
+        .import_file(
+            &zst,
+            &ImportOptions {
+                trust: Trust::anything(),
+                ..Default::default()
+            },
+            &mut |_| std::ops::ControlFlow::Continue(()),
+        )
+        .unwrap();
     assert!(other.verify().unwrap().problems.is_empty());
 }
 

@@ -32,7 +32,9 @@ pub use manifest::{
 pub use reader::{
     BlobReader, PackageHeader, PackageReader, PackageSink, PackageSummary, ReaderLimits,
 };
-pub use writer::{Compression, PackageSignature, PackageWriter, WriterOptions};
+pub use writer::{
+    Compression, PackageSignature, PackageWriter, WriterOptions, is_compressed_media_type,
+};
 
 #[cfg(test)]
 mod tests;

@@ -330,3 +330,148 @@ fn layout_lists_only_complete_manifests() {
     let honest = write(options);
     PackageReader::default().verify(&honest[..]).unwrap();
 }
+
+/// Bytes zstd cannot shrink (what a gzip layer looks like to it).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 56) as u8
+        })
+        .collect()
+}
+
+/// A package of one version (its image omitted) and a tool image made of
+/// these layers (media type, bytes).
+fn package_with_layers(
+    layers: &[(&str, Vec<u8>)],
+    compression: Compression,
+    verified: bool,
+) -> Vec<u8> {
+    let version = minimal_version("demo", "1.0.0");
+    let (doc, doc_desc) = version_document(&version).unwrap();
+    let (art, art_desc) = version_artifact(&doc_desc, None).unwrap();
+    let mut blobs: Vec<(oci_spec::image::Descriptor, &[u8])> = layers
+        .iter()
+        .map(|(media_type, bytes)| (descriptor_of(media_type, bytes).unwrap(), &bytes[..]))
+        .collect();
+    let (tool, tool_desc) = artifact_manifest(
+        "application/vnd.example.tool",
+        blobs.iter().map(|(d, _)| d.clone()).collect(),
+        None,
+    )
+    .unwrap();
+    blobs.push((tool_desc.clone(), &tool));
+    blobs.push((art_desc.clone(), &art));
+    blobs.push((doc_desc.clone(), &doc));
+    let manifest = PackageManifest::new(
+        "demo",
+        vec![PackagedVersion {
+            version: "1.0.0".into(),
+            content_digest: crate::content_digest(&version).unwrap(),
+            release_state: version.release_state,
+            artifact: art_desc,
+            document: doc_desc,
+        }],
+        vec![PackagedImage {
+            name: "registry.example.com/demo/tool:1".into(),
+            manifest: tool_desc,
+        }],
+        None,
+        blobs.iter().map(|(d, _)| d.clone()).collect(),
+        vec![descriptor(OCI_MANIFEST_MEDIA_TYPE, EXAMPLE_DIGEST, 100).unwrap()],
+    )
+    .unwrap();
+    let mut w = PackageWriter::new(
+        Vec::new(),
+        &manifest,
+        None,
+        WriterOptions::compressed(compression),
+    )
+    .unwrap();
+    let order: Vec<_> = w.remaining().cloned().collect();
+    for d in order {
+        let (_, bytes) = blobs
+            .iter()
+            .find(|(b, _)| b.digest() == d.digest())
+            .unwrap();
+        if verified {
+            w.write_verified_blob(d.digest().as_ref(), *bytes).unwrap();
+        } else {
+            w.write_blob(d.digest().as_ref(), *bytes).unwrap();
+        }
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn compressed_layers_are_stored_in_raw_blocks_of_the_same_zstd_stream() {
+    let gzip = noise(700_000, 1);
+    let zstd_layer = noise(300_000, 2);
+    let small_gzip = noise(1_000, 3);
+    let text: Vec<u8> = (0..20_000)
+        .flat_map(|i| format!("line {i}: nothing to see here\n").into_bytes())
+        .collect();
+    let layers = [
+        ("application/vnd.oci.image.layer.v1.tar+gzip", gzip.clone()),
+        ("application/vnd.oci.image.layer.v1.tar", text.clone()),
+        (
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            small_gzip,
+        ),
+        (
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            zstd_layer.clone(),
+        ),
+    ];
+    let plain = package_with_layers(&layers, Compression::None, false);
+    for workers in [0, 2] {
+        let zstd = package_with_layers(&layers, Compression::Zstd { level: 3, workers }, false);
+        // One zstd stream (several frames) holding exactly the plain archive.
+        assert_eq!(zstd::stream::decode_all(&zstd[..]).unwrap(), plain);
+        // The compressed layers appear verbatim (in 128 KiB raw blocks),
+        // the text layer does not.
+        for layer in [&gzip, &zstd_layer] {
+            let block = &layer[1000..1000 + 100_000];
+            assert!(zstd.windows(block.len()).any(|w| w == block));
+        }
+        assert!(!zstd.windows(4096).any(|w| w == &text[..4096]));
+        assert!(zstd.len() < gzip.len() + zstd_layer.len() + text.len() / 4);
+        let summary = PackageReader::default().verify(&zstd[..]).unwrap();
+        assert_eq!(summary.blobs_read, 7);
+        assert!(summary.header.compressed);
+    }
+}
+
+#[test]
+fn verified_blobs_are_not_hashed_again_but_their_size_is_checked() {
+    let layer = noise(1_000, 4);
+    let layers = [("application/vnd.oci.image.layer.v1.tar", layer.clone())];
+    let checked = package_with_layers(&layers, Compression::default(), false);
+    let trusted = package_with_layers(&layers, Compression::default(), true);
+    assert_eq!(checked, trusted);
+
+    let d = descriptor_of("application/vnd.oci.image.layer.v1.tar", &layer).unwrap();
+    let manifest =
+        PackageManifest::new("demo", vec![], vec![], None, vec![d.clone()], vec![]).unwrap();
+    let digest = d.digest().to_string();
+    // Same size, other bytes: the caller vouched for them, so they pass.
+    let mut w = PackageWriter::new(Vec::new(), &manifest, None, WriterOptions::default()).unwrap();
+    w.write_verified_blob(&digest, &noise(1_000, 5)[..])
+        .unwrap();
+    // Through the checking path they fail.
+    let mut w = PackageWriter::new(Vec::new(), &manifest, None, WriterOptions::default()).unwrap();
+    assert!(matches!(
+        w.write_blob(&digest, &noise(1_000, 5)[..]),
+        Err(PackageError::DigestMismatch { .. })
+    ));
+    // A short blob fails either way.
+    let mut w = PackageWriter::new(Vec::new(), &manifest, None, WriterOptions::default()).unwrap();
+    assert!(matches!(
+        w.write_verified_blob(&digest, &layer[..999]),
+        Err(PackageError::SizeMismatch { .. })
+    ));
+}

@@ -70,47 +70,209 @@ pub struct PackageSignature {
     pub bytes: Vec<u8>,
 }
 
+/// Where the tar stream goes. A zstd package is one zstd stream made of
+/// frames: compressed frames for most entries, and frames of raw
+/// (uncompressed) blocks for blobs that are compressed already, which
+/// zstd could not shrink and would only spend time on.
 enum Sink<W: Write> {
     Plain(W),
-    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Zstd {
+        encoder: zstd::stream::write::Encoder<'static, W>,
+        level: i32,
+        workers: u32,
+    },
+    Stored {
+        frame: RawFrame<W>,
+        level: i32,
+        workers: u32,
+    },
+    /// Left behind by a failed switch between the two states above.
+    Broken,
+}
+
+fn zstd_encoder<W: Write>(
+    sink: W,
+    level: i32,
+    workers: u32,
+) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
+    let mut enc = zstd::stream::write::Encoder::new(sink, level)?;
+    enc.include_checksum(true)?;
+    if workers > 0 {
+        enc.multithread(workers)?;
+    }
+    Ok(enc)
+}
+
+fn broken() -> io::Error {
+    io::Error::other("the archive stream failed earlier")
 }
 
 impl<W: Write> Write for Sink<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sink::Plain(w) => w.write(buf),
-            Sink::Zstd(w) => w.write(buf),
+            Sink::Zstd { encoder, .. } => encoder.write(buf),
+            Sink::Stored { frame, .. } => frame.write(buf),
+            Sink::Broken => Err(broken()),
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Sink::Plain(w) => w.write_all(buf),
-            Sink::Zstd(w) => w.write_all(buf),
+            Sink::Zstd { encoder, .. } => encoder.write_all(buf),
+            Sink::Stored { frame, .. } => frame.write_all(buf),
+            Sink::Broken => Err(broken()),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Plain(w) => w.flush(),
-            Sink::Zstd(w) => w.flush(),
+            Sink::Zstd { encoder, .. } => encoder.flush(),
+            Sink::Stored { frame, .. } => frame.inner.flush(),
+            Sink::Broken => Err(broken()),
         }
     }
 }
 
 impl<W: Write> Sink<W> {
-    fn finish(self) -> io::Result<W> {
-        match self {
-            Sink::Plain(mut w) => {
-                w.flush()?;
-                Ok(w)
+    /// Ends the current compressed frame; what follows goes into a frame
+    /// of raw blocks until [`Sink::compress`]. No-op for plain archives.
+    fn store(&mut self) -> io::Result<()> {
+        if !matches!(self, Sink::Zstd { .. }) {
+            return Ok(());
+        }
+        match std::mem::replace(self, Sink::Broken) {
+            Sink::Zstd {
+                encoder,
+                level,
+                workers,
+            } => {
+                let inner = encoder.finish()?;
+                *self = Sink::Stored {
+                    frame: RawFrame::start(inner)?,
+                    level,
+                    workers,
+                };
+                Ok(())
             }
-            Sink::Zstd(w) => {
-                let mut inner = w.finish()?;
-                inner.flush()?;
-                Ok(inner)
+            other => {
+                *self = other;
+                Ok(())
             }
         }
     }
+
+    /// Ends a frame of raw blocks and starts a compressed frame again.
+    fn compress(&mut self) -> io::Result<()> {
+        if !matches!(self, Sink::Stored { .. }) {
+            return Ok(());
+        }
+        match std::mem::replace(self, Sink::Broken) {
+            Sink::Stored {
+                frame,
+                level,
+                workers,
+            } => {
+                let inner = frame.finish()?;
+                *self = Sink::Zstd {
+                    encoder: zstd_encoder(inner, level, workers)?,
+                    level,
+                    workers,
+                };
+                Ok(())
+            }
+            other => {
+                *self = other;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> io::Result<W> {
+        let mut inner = match self {
+            Sink::Plain(w) => w,
+            Sink::Zstd { encoder, .. } => encoder.finish()?,
+            Sink::Stored { frame, .. } => frame.finish()?,
+            Sink::Broken => return Err(broken()),
+        };
+        inner.flush()?;
+        Ok(inner)
+    }
 }
+
+/// Largest block of a zstd frame (`Block_Maximum_Size` for the window
+/// declared in [`RAW_FRAME_HEADER`]).
+const RAW_BLOCK: usize = 128 << 10;
+
+/// Header of a zstd frame (RFC 8878, section 3.1.1) with no content size,
+/// no checksum and no dictionary (descriptor `0x00`), and a 128 KiB window
+/// (window descriptor `0x38`: exponent 7, mantissa 0).
+const RAW_FRAME_HEADER: [u8; 6] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x38];
+
+/// A zstd frame of raw blocks: valid zstd that any decoder passes through
+/// at memory speed, costing 3 bytes per 128 KiB.
+struct RawFrame<W: Write> {
+    inner: W,
+    block: Vec<u8>,
+}
+
+impl<W: Write> RawFrame<W> {
+    fn start(mut inner: W) -> io::Result<Self> {
+        inner.write_all(&RAW_FRAME_HEADER)?;
+        Ok(RawFrame {
+            inner,
+            block: Vec::with_capacity(RAW_BLOCK),
+        })
+    }
+
+    fn emit(&mut self, last: bool) -> io::Result<()> {
+        // Block header: bit 0 last block, bits 1-2 type (0 = raw), bits
+        // 3-23 size; little endian.
+        let header = ((self.block.len() as u32) << 3) | u32::from(last);
+        self.inner.write_all(&header.to_le_bytes()[..3])?;
+        self.inner.write_all(&self.block)?;
+        self.block.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        self.emit(true)?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for RawFrame<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.block.len() == RAW_BLOCK {
+            self.emit(false)?;
+        }
+        let n = buf.len().min(RAW_BLOCK - self.block.len());
+        self.block.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Whether a blob of this media type is compressed already (gzip or zstd
+/// layers, OCI or Docker spelling), so the package stores it as is.
+pub fn is_compressed_media_type(media_type: &str) -> bool {
+    [
+        "+gzip",
+        "+zstd",
+        ".tar.gzip",
+        ".tar.zstd",
+        "+gzip+encrypted",
+        "+zstd+encrypted",
+    ]
+    .iter()
+    .any(|suffix| media_type.ends_with(suffix))
+}
+
+/// Blobs smaller than this are compressed along with their neighbours
+/// whatever their type: ending and starting frames costs more than it saves.
+const STORE_MIN_BYTES: u64 = 256 << 10;
 
 /// Writes a package: the header (layout marker, index, package manifest,
 /// optional signature) on creation, then every blob the manifest lists, in
@@ -163,26 +325,14 @@ impl<W: Write> PackageWriter<W> {
         }
         let sink = match options.compression {
             Compression::None => Sink::Plain(sink),
-            Compression::Zstd { level, workers } => {
-                let mut enc = zstd::stream::write::Encoder::new(sink, level).map_err(|e| {
-                    PackageError::Write {
-                        entry: OCI_LAYOUT_ENTRY.to_owned(),
-                        message: e.to_string(),
-                    }
-                })?;
-                let mut setup = || -> io::Result<()> {
-                    enc.include_checksum(true)?;
-                    if workers > 0 {
-                        enc.multithread(workers)?;
-                    }
-                    Ok(())
-                };
-                setup().map_err(|e| PackageError::Write {
+            Compression::Zstd { level, workers } => Sink::Zstd {
+                encoder: zstd_encoder(sink, level, workers).map_err(|e| PackageError::Write {
                     entry: OCI_LAYOUT_ENTRY.to_owned(),
                     message: e.to_string(),
-                })?;
-                Sink::Zstd(enc)
-            }
+                })?,
+                level,
+                workers,
+            },
         };
         let mut builder = tar::Builder::new(sink);
 
@@ -241,6 +391,27 @@ impl<W: Write> PackageWriter<W> {
     /// lists and `data` must yield exactly its bytes; a mismatch fails and
     /// leaves the package unusable.
     pub fn write_blob<R: Read>(&mut self, digest: &str, data: R) -> Result<u64, PackageError> {
+        self.write_next(digest, data, true)
+    }
+
+    /// Like [`PackageWriter::write_blob`] for bytes whose digest the caller
+    /// has verified already (a content-addressed store that hashed them on
+    /// the way in): only the size is checked, saving a sha256 pass over
+    /// every byte. The importer hashes every blob whatever the exporter did.
+    pub fn write_verified_blob<R: Read>(
+        &mut self,
+        digest: &str,
+        data: R,
+    ) -> Result<u64, PackageError> {
+        self.write_next(digest, data, false)
+    }
+
+    fn write_next<R: Read>(
+        &mut self,
+        digest: &str,
+        data: R,
+        hash: bool,
+    ) -> Result<u64, PackageError> {
         let entry = blob_entry_name(digest);
         let next = match self.pending.front() {
             Some(next) if next.digest().as_ref() == digest => next.clone(),
@@ -269,11 +440,23 @@ impl<W: Write> PackageWriter<W> {
             expected_digest: digest.to_owned(),
             expected_size: next.size(),
             seen: 0,
-            hasher: Sha256::new(),
+            hasher: hash.then(Sha256::new),
             failure: None,
         };
         let header = file_header(&entry, next.size())?;
-        if let Err(e) = builder.append(&header, &mut source) {
+        let store =
+            next.size() >= STORE_MIN_BYTES && is_compressed_media_type(next.media_type().as_ref());
+        let appended = (|| {
+            if store {
+                builder.get_mut().store()?;
+            }
+            builder.append(&header, &mut source)?;
+            if store {
+                builder.get_mut().compress()?;
+            }
+            Ok::<(), io::Error>(())
+        })();
+        if let Err(e) = appended {
             self.builder = None;
             return Err(source.failure.take().unwrap_or(PackageError::Write {
                 entry,
@@ -318,7 +501,8 @@ struct CheckedSource<R> {
     expected_digest: String,
     expected_size: u64,
     seen: u64,
-    hasher: Sha256,
+    /// `None` when the caller vouches for the digest.
+    hasher: Option<Sha256>,
     failure: Option<PackageError>,
 }
 
@@ -350,7 +534,10 @@ impl<R: Read> Read for CheckedSource<R> {
                 };
                 return Err(self.fail(error));
             }
-            let actual = format!("sha256:{}", hex::encode(self.hasher.clone().finalize()));
+            let Some(hasher) = &self.hasher else {
+                return Ok(0);
+            };
+            let actual = format!("sha256:{}", hex::encode(hasher.clone().finalize()));
             if actual != self.expected_digest {
                 let error = PackageError::DigestMismatch {
                     entry: self.entry.clone(),
@@ -373,7 +560,9 @@ impl<R: Read> Read for CheckedSource<R> {
             };
             return Err(self.fail(error));
         }
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         self.seen += n as u64;
         Ok(n)
     }

@@ -22,7 +22,7 @@ use serde_json::Value;
 pub use apply::{apply, apply_steps, install_state};
 pub use install::{InstallOptions, Overrides, plan_install};
 pub use rollback::{Outcome, RollbackOptions, UpgradeRecord, plan_rollback};
-pub use upgrade::{UpgradeOptions, plan_upgrade};
+pub use upgrade::{UpgradeOptions, plan_upgrade, plan_upgrade_validated};
 
 use crate::container_env::{ContainerVar, EnvValue};
 use crate::diff::{self, ChangeKind, FieldChange, LineHunk, Section};

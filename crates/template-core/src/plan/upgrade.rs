@@ -80,6 +80,27 @@ pub fn plan_upgrade(
 ) -> Result<Plan> {
     check_inputs(installed, from, to)?;
     crate::validate::ensure_valid(to)?;
+    plan_checked_upgrade(installed, from, to, options)
+}
+
+/// [`plan_upgrade`] to a version validated beforehand: the same plan,
+/// without validating `to` again.
+pub fn plan_upgrade_validated(
+    installed: &InstalledState,
+    from: &TemplateVersion,
+    to: &crate::ValidatedVersion,
+    options: &UpgradeOptions,
+) -> Result<Plan> {
+    check_inputs(installed, from, to)?;
+    plan_checked_upgrade(installed, from, to, options)
+}
+
+fn plan_checked_upgrade(
+    installed: &InstalledState,
+    from: &TemplateVersion,
+    to: &TemplateVersion,
+    options: &UpgradeOptions,
+) -> Result<Plan> {
     // The plan is merged from the state with the options' values set, and
     // its steps are then described against the state as it runs.
     let original = installed;
