@@ -225,6 +225,21 @@ export interface Customizations {
   volumes?: Record<string, { capacity?: string; storage_class?: string }>
 }
 
+/**
+ * User edits to a whole installed state, by component key (Rust
+ * `StateCustomizations`): the argument of `customize`.
+ */
+export interface StateCustomizations {
+  /** Env values: component key → variable name → value. */
+  env?: Record<string, Record<string, string>>
+  /** Config file contents: component key → mount path → content. */
+  config_files?: Record<string, Record<string, string>>
+  /** Replica counts by component key. */
+  replicas?: Record<string, number>
+  /** Volume sizes (only growing): component key → volume name → capacity. */
+  volume_capacities?: Record<string, Record<string, string>>
+}
+
 /** One installed component. */
 export interface InstalledComponent {
   /** Template version the definition comes from. */
@@ -1136,6 +1151,15 @@ export declare function captureObjects(namespace: string, objects: Array<Record<
  */
 export declare function checkPublish(existing: Template | undefined | null, candidate: Template, options?: PublishOptions | undefined | null): PublishOutcome
 
+/**
+ * `state` with user edits recorded as customizations (kept by upgrades):
+ * `customizations` has the fields of the Rust `StateCustomizations`
+ * (`env`, `config_files`, `replicas`, `volume_capacities`, by component
+ * key). A misspelt field or a refused edit is `INVALID_ARGUMENT` naming
+ * it.
+ */
+export declare function customize(state: InstalledState, customizations: StateCustomizations): InstalledState
+
 /** Options of `Market.deleteVersion`. */
 export interface DeleteOptions {
   /** Also delete released and deprecated versions. */
@@ -1147,6 +1171,9 @@ export interface DeleteOptions {
  * (`TEMPLATE_MISMATCH` for versions of different templates).
  */
 export declare function diff(from: Template, to: Template): VersionDiff
+
+/** The installed state of `template` before its first install. */
+export declare function emptyState(template: string): InstalledState
 
 /**
  * Creates a new Ed25519 key pair for signing packages (from the operating
@@ -1220,6 +1247,12 @@ export interface MarketPublishOptions {
  * overrides of unknown things are `INVALID_ARGUMENT` errors.
  */
 export declare function planInstall(version: Template, options?: InstallOptions): Plan
+
+/**
+ * A plan as pretty JSON text for people and logs, with every secret value
+ * masked (the plain object keeps them: executing a plan needs them).
+ */
+export declare function planJson(plan: Plan): string
 
 /**
  * Plans the return from `current` to the state recorded before `record`
@@ -1304,3 +1337,11 @@ export declare function renderPlan(plan: Plan): string
  * newer than it, oldest first.
  */
 export declare function upgradeCandidates(installed: Template, available: Array<Template>, options?: CandidateOptions | undefined | null): Array<Template>
+
+/**
+ * An upgrade record of `plan` run on `before`, ended with `outcome`
+ * (`{status: 'succeeded'}`, `{status: 'failed_at_step', step, message}`
+ * or `{status: 'partly_applied', applied_steps}`); the times are RFC 3339
+ * text supplied by the caller.
+ */
+export declare function upgradeRecord(before: InstalledState, plan: Plan, outcome: Outcome, startedAt?: string, finishedAt?: string): UpgradeRecord

@@ -225,6 +225,21 @@ export interface Customizations {
   volumes?: Record<string, { capacity?: string; storage_class?: string }>
 }
 
+/**
+ * User edits to a whole installed state, by component key (Rust
+ * `StateCustomizations`): the argument of `customize`.
+ */
+export interface StateCustomizations {
+  /** Env values: component key → variable name → value. */
+  env?: Record<string, Record<string, string>>
+  /** Config file contents: component key → mount path → content. */
+  config_files?: Record<string, Record<string, string>>
+  /** Replica counts by component key. */
+  replicas?: Record<string, number>
+  /** Volume sizes (only growing): component key → volume name → capacity. */
+  volume_capacities?: Record<string, Record<string, string>>
+}
+
 /** One installed component. */
 export interface InstalledComponent {
   /** Template version the definition comes from. */

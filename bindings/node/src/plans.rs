@@ -10,8 +10,8 @@ use napi::bindgen_prelude::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{
-    InstallOptions, InstalledState, Plan, RollbackOptions, UpgradeOptions, UpgradeRecord,
-    VersionDiff,
+    InstallOptions, InstalledState, Plan, RollbackOptions, StateCustomizations, UpgradeOptions,
+    UpgradeRecord, VersionDiff,
 };
 
 use crate::data::convert;
@@ -45,6 +45,15 @@ pub fn render_diff(env: &Env, diff: Value) -> Result<String> {
 #[napi(ts_args_type = "plan: Plan")]
 pub fn render_plan(env: &Env, plan: Value) -> Result<String> {
     Ok(read::<Plan>(env, plan)?.render_text())
+}
+
+/// A plan as pretty JSON text for people and logs, with every secret value
+/// masked (the plain object keeps them: executing a plan needs them).
+#[napi(ts_args_type = "plan: Plan")]
+pub fn plan_json(env: &Env, plan: Value) -> Result<String> {
+    read::<Plan>(env, plan)?
+        .to_json()
+        .map_err(|e| core_error(env, e))
 }
 
 /// Plans the installation of `version` (which must be valid) with
@@ -151,4 +160,49 @@ pub fn record_applied_steps(env: &Env, record: Value) -> Result<Vec<u32>> {
         .into_iter()
         .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
         .collect())
+}
+
+/// An upgrade record of `plan` run on `before`, ended with `outcome`
+/// (`{status: 'succeeded'}`, `{status: 'failed_at_step', step, message}`
+/// or `{status: 'partly_applied', applied_steps}`); the times are RFC 3339
+/// text supplied by the caller.
+#[napi(
+    ts_args_type = "before: InstalledState, plan: Plan, outcome: Outcome, startedAt?: string, finishedAt?: string",
+    ts_return_type = "UpgradeRecord"
+)]
+pub fn upgrade_record(
+    env: &Env,
+    before: Value,
+    plan: Value,
+    outcome: Value,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+) -> Result<Value> {
+    let mut record = UpgradeRecord::new(read(env, before)?, read(env, plan)?, read(env, outcome)?);
+    record.started_at = started_at;
+    record.finished_at = finished_at;
+    convert(&record)
+}
+
+/// The installed state of `template` before its first install.
+#[napi(ts_return_type = "InstalledState")]
+pub fn empty_state(template: String) -> Result<Value> {
+    convert(&InstalledState::empty(&template))
+}
+
+/// `state` with user edits recorded as customizations (kept by upgrades):
+/// `customizations` has the fields of the Rust `StateCustomizations`
+/// (`env`, `config_files`, `replicas`, `volume_capacities`, by component
+/// key). A misspelt field or a refused edit is `INVALID_ARGUMENT` naming
+/// it.
+#[napi(
+    ts_args_type = "state: InstalledState, customizations: StateCustomizations",
+    ts_return_type = "InstalledState"
+)]
+pub fn customize(env: &Env, state: Value, customizations: Value) -> Result<Value> {
+    let state: InstalledState = read(env, state)?;
+    let edits: StateCustomizations =
+        apptemplate_interop::options_from_data(customizations, "customizations")
+            .map_err(|e| core_error(env, e))?;
+    convert(&state.customized(&edits).map_err(|e| core_error(env, e))?)
 }

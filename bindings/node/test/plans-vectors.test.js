@@ -15,7 +15,7 @@ const from = () => loadFixture(P.from)
 const to = () => loadFixture(P.to)
 
 test('plan vectors name their inputs', () => {
-  for (const key of ['from', 'to', 'diff', 'install', 'installed', 'upgrade', 'rollback']) assert.ok(key in P, key)
+  for (const key of ['from', 'to', 'diff', 'install', 'customizations', 'installed', 'upgrade', 'rollback']) assert.ok(key in P, key)
 })
 
 test('diff', () => {
@@ -31,6 +31,47 @@ test('install plan and state', () => {
   assert.deepEqual(at.installState(plan), P.install.state)
 })
 
+test('plan JSON masks secret values, as Python plan_json and Rust Plan::to_json', () => {
+  const plan = at.planInstall(from(), P.install.options)
+  const masked = at.planJson(plan)
+  assert.equal(masked, P.install.json)
+  assert.ok(!masked.includes('Sup3r-s3cret-admin'))
+  assert.ok(JSON.stringify(plan).includes('Sup3r-s3cret-admin'))
+})
+
+test('customize records the edits the upgrade keeps', () => {
+  const installed = at.customize(P.install.state, { env: { upms: { JAVA_OPTS: '-Xms1g -Xmx3g' } } })
+  assert.deepEqual(installed, P.installed)
+  assert.deepEqual(at.customize(P.install.state, P.customizations), P.installed)
+  assert.deepEqual(at.customize(installed, {}), installed)
+  const after = at.apply(installed, at.planUpgrade(installed, from(), to(), P.upgrade.options))
+  assert.equal(after.components.upms.customizations.env.JAVA_OPTS, '-Xms1g -Xmx3g')
+})
+
+test('customize refuses edits naming the component, and misspelt fields', () => {
+  assert.throws(() => at.customize(P.install.state, { replicas: { ghost: 2 } }), (err) => {
+    assert.equal(err.code, 'INVALID_ARGUMENT')
+    assert.equal(err.details.option, 'components[ghost].replicas')
+    assert.match(err.message, /ghost/)
+    return true
+  })
+  assert.throws(() => at.customize(P.install.state, { volume_capacities: { upms: { nope: '1Gi' } } }), (err) => {
+    assert.equal(err.code, 'INVALID_ARGUMENT')
+    assert.equal(err.details.option, 'components[upms].volumes[nope].capacity')
+    return true
+  })
+  assert.throws(() => at.customize(P.install.state, { replica: { upms: 2 } }), (err) => {
+    assert.equal(err.code, 'INVALID_ARGUMENT')
+    assert.equal(err.details.option, 'customizations.replica')
+    return true
+  })
+  assert.throws(() => at.customize(P.install.state, { replicas: { upms: 'three' } }), (err) => {
+    assert.equal(err.code, 'DOCUMENT_INVALID')
+    assert.equal(err.details.path, 'customizations.replicas.upms')
+    return true
+  })
+})
+
 test('upgrade plan keeps the customization', () => {
   const plan = at.planUpgrade(P.installed, from(), to(), P.upgrade.options)
   assert.deepEqual(plan, P.upgrade.plan)
@@ -38,8 +79,21 @@ test('upgrade plan keeps the customization', () => {
   assert.deepEqual(at.apply(P.installed, plan), P.upgrade.state)
 })
 
+test('upgradeRecord keeps its inputs and times', () => {
+  const record = at.upgradeRecord(P.installed, P.upgrade.plan, P.rollback.outcome)
+  assert.deepEqual(record, { before: P.installed, plan: P.upgrade.plan, outcome: P.rollback.outcome })
+  const timed = at.upgradeRecord(P.installed, P.upgrade.plan, { status: 'succeeded' }, '2026-01-02T03:04:05Z', '2026-01-02T03:09:00Z')
+  assert.deepEqual([timed.started_at, timed.finished_at], ['2026-01-02T03:04:05Z', '2026-01-02T03:09:00Z'])
+  assert.deepEqual(at.recordStateAfter(timed), P.upgrade.state)
+  assert.throws(() => at.upgradeRecord(P.installed, P.upgrade.plan, { status: 'exploded' }), { code: 'DOCUMENT_INVALID' })
+})
+
+test('emptyState is the state before the first install', () => {
+  assert.deepEqual(at.emptyState('pig'), { template: 'pig', version: '', components: {} })
+})
+
 test('rollback after a failed step', () => {
-  const record = { before: P.installed, plan: P.upgrade.plan, outcome: P.rollback.outcome }
+  const record = at.upgradeRecord(P.installed, P.upgrade.plan, P.rollback.outcome)
   const current = at.recordStateAfter(record)
   assert.deepEqual(current, P.rollback.current)
   const plan = at.planRollback(record, current, P.rollback.options)

@@ -4,11 +4,14 @@
 //! JSON (what `template-k8s` stores); the functions read them back with
 //! serde, so a dict returned by one function is accepted by the next.
 
+use std::collections::BTreeMap;
+
 use apptemplate_interop::from_data;
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
 use template_core::{
-    InstallOptions, InstalledState, Plan, RollbackOptions, UpgradeOptions, UpgradeRecord,
+    InstallOptions, InstalledState, Plan, RollbackOptions, StateCustomizations, UpgradeOptions,
+    UpgradeRecord,
 };
 
 use crate::convert::{data_to_py, value_from_py};
@@ -198,47 +201,26 @@ fn empty_state<'py>(py: Python<'py>, template: &str) -> PyResult<Bound<'py, PyAn
 /// `state` with user edits recorded as customizations (kept by upgrades):
 /// `env` (component → name → value), `config_files` (component → mount
 /// path → content), `replicas` (component → count), `volume_capacities`
-/// (component → volume → capacity, only growing).
+/// (component → volume → capacity, only growing). The fields of the Rust
+/// `StateCustomizations`, applied by `InstalledState::customized`.
 #[pyfunction]
 #[pyo3(signature = (state, *, env = None, config_files = None, replicas = None, volume_capacities = None))]
 fn customize<'py>(
     py: Python<'py>,
     state: &Bound<'py, PyAny>,
-    env: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>,
-    config_files: Option<
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    >,
-    replicas: Option<std::collections::BTreeMap<String, u32>>,
-    volume_capacities: Option<
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    >,
+    env: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    config_files: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    replicas: Option<BTreeMap<String, u32>>,
+    volume_capacities: Option<BTreeMap<String, BTreeMap<String, String>>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut state: InstalledState = read(state)?;
-    for (component, vars) in env.unwrap_or_default() {
-        for (name, value) in vars {
-            state
-                .set_env(&component, &name, &value)
-                .map_err(core_error)?;
-        }
-    }
-    for (component, files) in config_files.unwrap_or_default() {
-        for (path, content) in files {
-            state
-                .set_config_file(&component, &path, &content)
-                .map_err(core_error)?;
-        }
-    }
-    for (component, count) in replicas.unwrap_or_default() {
-        state.set_replicas(&component, count).map_err(core_error)?;
-    }
-    for (component, volumes) in volume_capacities.unwrap_or_default() {
-        for (volume, capacity) in volumes {
-            state
-                .set_volume_capacity(&component, &volume, &capacity)
-                .map_err(core_error)?;
-        }
-    }
-    data_to_py(py, &state)
+    let state: InstalledState = read(state)?;
+    let edits = StateCustomizations {
+        env: env.unwrap_or_default(),
+        config_files: config_files.unwrap_or_default(),
+        replicas: replicas.unwrap_or_default(),
+        volume_capacities: volume_capacities.unwrap_or_default(),
+    };
+    data_to_py(py, &state.customized(&edits).map_err(core_error)?)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -32,12 +32,15 @@ def test_install_plan_and_state_match_the_vectors(plan_vectors: Dict[str, Any], 
     assert apptemplate.install_state(plan) == install["state"]
     masked = apptemplate.plan_json(plan)
     assert "Sup3r-s3cret-admin" not in masked and "Sup3r-s3cret-admin" in str(plan)
+    assert masked == install["json"]
 
 
 def test_upgrade_keeps_the_customization(plan_vectors: Dict[str, Any], load_fixture: Loader) -> None:
     old, new = load_fixture(plan_vectors["from"]), load_fixture(plan_vectors["to"])
     installed = apptemplate.customize(plan_vectors["install"]["state"], env={"upms": {"JAVA_OPTS": "-Xms1g -Xmx3g"}})
     assert installed == plan_vectors["installed"]
+    assert apptemplate.customize(plan_vectors["install"]["state"], **plan_vectors["customizations"]) == installed
+    assert apptemplate.customize(installed) == installed
     upgrade = plan_vectors["upgrade"]
     plan = apptemplate.plan_upgrade(installed, old, new, upgrade["options"])
     assert plan == upgrade["plan"]
@@ -92,3 +95,32 @@ def test_plans_refuse_what_does_not_fit(load_fixture: Loader, plan_vectors: Dict
         apptemplate.apply({"template": "pig"}, plan_vectors["upgrade"]["plan"])
     assert "version" in str(info.value)
     assert apptemplate.empty_state("pig") == {"template": "pig", "version": "", "components": {}}
+
+
+def test_customize_refuses_edits_naming_the_component(plan_vectors: Dict[str, Any]) -> None:
+    state = plan_vectors["install"]["state"]
+    with pytest.raises(InvalidArgumentError) as info:
+        apptemplate.customize(state, replicas={"ghost": 2})
+    assert info.value.details["option"] == "components[ghost].replicas"
+    assert "ghost" in str(info.value)
+    with pytest.raises(InvalidArgumentError) as info:
+        apptemplate.customize(state, volume_capacities={"upms": {"nope": "1Gi"}})
+    assert info.value.details["option"] == "components[upms].volumes[nope].capacity"
+
+
+def test_upgrade_record_keeps_its_times(plan_vectors: Dict[str, Any]) -> None:
+    record = record_of(plan_vectors)
+    assert record == {
+        "before": plan_vectors["installed"],
+        "plan": plan_vectors["upgrade"]["plan"],
+        "outcome": plan_vectors["rollback"]["outcome"],
+    }
+    timed = apptemplate.upgrade_record(
+        plan_vectors["installed"],
+        plan_vectors["upgrade"]["plan"],
+        {"status": "succeeded"},
+        started_at="2026-01-02T03:04:05Z",
+        finished_at="2026-01-02T03:09:00Z",
+    )
+    assert (timed["started_at"], timed["finished_at"]) == ("2026-01-02T03:04:05Z", "2026-01-02T03:09:00Z")
+    assert apptemplate.record_state_after(timed) == plan_vectors["upgrade"]["state"]

@@ -165,6 +165,28 @@ impl VolumeCustomization {
     }
 }
 
+/// User edits to a whole installed state, by component key: the plain-data
+/// input of [`InstalledState::customized`], read alike by every face
+/// (Python's `customize` keywords, Node's `customize` object). A misspelt
+/// field is refused by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateCustomizations {
+    /// Env values: component key → variable name → value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, BTreeMap<String, String>>,
+    /// Config file contents: component key → mount path → content.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// Replica counts by component key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, u32>,
+    /// Volume sizes (quantities, only growing): component key → volume
+    /// name → capacity.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_capacities: BTreeMap<String, BTreeMap<String, String>>,
+}
+
 /// A volume whose data is kept though nothing mounts it any more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetainedVolume {
@@ -292,6 +314,46 @@ impl InstalledState {
             c.customizations.volumes.remove(volume);
         }
         Ok(())
+    }
+
+    /// This state with every edit of `edits` recorded, as the `set_*`
+    /// methods record them: env values, then config files, then replicas,
+    /// then volume capacities, each in key order. The first edit refused
+    /// is the error (naming the component and what was edited), and
+    /// nothing is recorded then.
+    ///
+    /// ```
+    /// use template_core::{install_state, plan_install, InstallOptions, StateCustomizations};
+    /// use template_core::testing::minimal_version;
+    /// let state = install_state(&plan_install(&minimal_version("shop", "1.0.0"), &InstallOptions::default())?)?;
+    /// let mut edits = StateCustomizations::default();
+    /// edits.replicas.insert("ghost".into(), 2);
+    /// let err = state.customized(&edits).unwrap_err();
+    /// assert!(err.to_string().contains("ghost"));
+    /// assert_eq!(state.customized(&StateCustomizations::default())?, state);
+    /// # Ok::<(), template_core::Error>(())
+    /// ```
+    pub fn customized(&self, edits: &StateCustomizations) -> Result<InstalledState> {
+        let mut state = self.clone();
+        for (component, vars) in &edits.env {
+            for (name, value) in vars {
+                state.set_env(component, name, value)?;
+            }
+        }
+        for (component, files) in &edits.config_files {
+            for (mount_path, content) in files {
+                state.set_config_file(component, mount_path, content)?;
+            }
+        }
+        for (component, &replicas) in &edits.replicas {
+            state.set_replicas(component, replicas)?;
+        }
+        for (component, volumes) in &edits.volume_capacities {
+            for (volume, capacity) in volumes {
+                state.set_volume_capacity(component, volume, capacity)?;
+            }
+        }
+        Ok(state)
     }
 
     fn component_mut(&mut self, key: &str, what: &str) -> Result<&mut InstalledComponent> {
@@ -698,6 +760,57 @@ mod tests {
         assert_eq!(s.components["web"].volume_capacity("data"), Some("20Gi"));
         assert!(s.set_volume_capacity("web", "data", "15Gi").is_err());
         assert!(s.set_volume_capacity("web", "data", "lots").is_err());
+    }
+
+    #[test]
+    fn customized_records_every_edit_in_order() {
+        let mut edits: StateCustomizations = serde_json::from_value(serde_json::json!({
+            "env": {"web": {"LOG": "debug"}},
+            "volume_capacities": {"web": {"data": "20Gi"}},
+        }))
+        .unwrap();
+        let s = state();
+        let after = s.customized(&edits).unwrap();
+        assert_eq!(after.components["web"].env_value("LOG"), Some("debug"));
+        assert_eq!(
+            after.components["web"].volume_capacity("data"),
+            Some("20Gi")
+        );
+        // The same edits through the `set_*` methods give the same state.
+        let mut by_hand = s.clone();
+        by_hand.set_env("web", "LOG", "debug").unwrap();
+        by_hand.set_volume_capacity("web", "data", "20Gi").unwrap();
+        assert_eq!(after, by_hand);
+        assert_eq!(s.customized(&StateCustomizations::default()).unwrap(), s);
+
+        // The first refused edit is the error, and nothing is recorded.
+        edits.replicas.insert("db".into(), 2);
+        match s.customized(&edits) {
+            Err(Error::InvalidOption { option, message }) => {
+                assert_eq!(option, "components[db].replicas");
+                assert!(message.contains("`db`"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        edits.replicas.clear();
+        edits
+            .config_files
+            .insert("web".into(), [("/etc/nope".into(), "x".into())].into());
+        match s.customized(&edits) {
+            Err(Error::InvalidOption { option, .. }) => {
+                assert_eq!(option, "components[web].config_files[/etc/nope]");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn misspelt_customizations_are_refused() {
+        let err = serde_json::from_value::<StateCustomizations>(serde_json::json!({
+            "replica": {"web": 2}
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `replica`"), "{err}");
     }
 
     #[test]

@@ -54,8 +54,8 @@ pub use document::{
 };
 pub use error::{Error, Result};
 pub use installed::{
-    Customizations, InstalledComponent, InstalledState, RetainedVolume, VolumeCustomization,
-    secret_reference,
+    Customizations, InstalledComponent, InstalledState, RetainedVolume, StateCustomizations,
+    VolumeCustomization, secret_reference,
 };
 pub use model::*;
 pub use plan::{

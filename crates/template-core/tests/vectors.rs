@@ -329,7 +329,9 @@ fn plan_vectors_about() -> Value {
         "Every value is the plain serde JSON of the Rust type (plans unmasked); `text` is the core's render_text().",
         "from/to: fixture paths under tests/data. diff: diff(from, to) as `json` and `text`.",
         "install: plan_install(from, options) as `plan` and `text`; `state` is install_state(plan).",
-        "installed: install.state after the customer edited upms env JAVA_OPTS (kept by the upgrade); an input.",
+        "install.json: the plan as Plan::to_json() text, secret values masked (Python plan_json, Node planJson).",
+        "customizations: the customer's edits (StateCustomizations: upms env JAVA_OPTS, kept by the upgrade); an input.",
+        "installed: install.state customized with `customizations` (InstalledState::customized; Python and Node customize).",
         "upgrade: plan_upgrade(installed, from, to, options) as `plan` and `text`; `state` is apply(installed, plan).",
         "rollback: the record is the UpgradeRecord {before: installed, plan: upgrade.plan, outcome: rollback.outcome};",
         "`current` is record.state_after(); `plan`/`text` are plan_rollback(record, current, options);",
@@ -345,7 +347,7 @@ fn plan_json(plan: &template_core::Plan) -> Value {
 /// (options, installed state, outcome), as the bindings do.
 fn compute_plan_vectors(inputs: &Value) -> Value {
     use template_core::{
-        InstallOptions, InstalledState, RollbackOptions, UpgradeOptions, UpgradeRecord, apply,
+        InstallOptions, RollbackOptions, StateCustomizations, UpgradeOptions, UpgradeRecord, apply,
         diff, install_state, plan_install, plan_rollback, plan_upgrade,
     };
     let from_file = inputs["from"].as_str().expect("from");
@@ -359,15 +361,14 @@ fn compute_plan_vectors(inputs: &Value) -> Value {
     let install = plan_install(&from, &install_options).expect("plan_install");
     let installed_fresh = install_state(&install).expect("install_state");
 
-    let installed: InstalledState = match inputs.get("installed") {
-        Some(v) if !v.is_null() => serde_json::from_value(v.clone()).expect("installed"),
-        _ => {
-            let mut s = installed_fresh.clone();
-            s.set_env("upms", "JAVA_OPTS", CUSTOMER_HEAP)
-                .expect("customer edit");
-            s
-        }
+    let customizations: StateCustomizations = match inputs.get("customizations") {
+        Some(v) if !v.is_null() => serde_json::from_value(v.clone()).expect("customizations"),
+        _ => serde_json::from_value(json!({"env": {"upms": {"JAVA_OPTS": CUSTOMER_HEAP}}}))
+            .expect("customer edit"),
     };
+    let installed = installed_fresh
+        .customized(&customizations)
+        .expect("customized");
 
     let upgrade_options: UpgradeOptions =
         serde_json::from_value(inputs["upgrade"]["options"].clone()).expect("upgrade options");
@@ -396,8 +397,10 @@ fn compute_plan_vectors(inputs: &Value) -> Value {
             "options": install_options,
             "plan": plan_json(&install),
             "text": install.render_text(),
+            "json": install.to_json().expect("masked plan JSON"),
             "state": installed_fresh,
         },
+        "customizations": customizations,
         "installed": installed,
         "upgrade": {
             "options": upgrade_options,
@@ -450,6 +453,7 @@ fn plan_vectors_are_the_cores_results() {
     for section in [
         "diff",
         "install",
+        "customizations",
         "installed",
         "upgrade",
         "rollback",
