@@ -105,6 +105,9 @@ pub(crate) enum Command {
     /// Images of the market: push (relocate) to a registry, pull from one.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// A market on an OCI registry (`oci://host[:port]/namespace`), shared by every machine that reaches it.
+    #[command(subcommand)]
+    Remote(RemoteCommand),
     /// Make a draft template from an application running on a cluster, or publish it (--publish).
     Capture(CaptureArgs),
     /// What changes between two versions of a template in the market.
@@ -133,6 +136,69 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Shell completion script on stdout.
     Completion(CompletionArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RemoteCommand {
+    /// Publish a version of the local market to the registry market, with its images.
+    Push {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        #[command(flatten)]
+        at: RemoteLocation,
+        /// Replace an unreleased version there that has other content.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Templates and versions in the registry market.
+    List {
+        #[command(flatten)]
+        at: RemoteLocation,
+    },
+    /// The versions of a template there, with their release states.
+    Show {
+        /// Template id.
+        template: String,
+        #[command(flatten)]
+        at: RemoteLocation,
+    },
+    /// Move a version there along its life cycle (a signed, timestamped transition).
+    Release {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        /// State to move to.
+        #[arg(long, value_enum, default_value_t = StateArg::Released)]
+        state: StateArg,
+        #[command(flatten)]
+        at: RemoteLocation,
+        /// Sign the transition with this secret key file (from `keys generate`).
+        #[arg(long, env = "APPTEMPLATE_SIGNING_KEY", value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+    },
+    /// Copy a version and its images into the local market (to export or install it here).
+    Fetch {
+        /// Template id.
+        template: String,
+        /// Version number.
+        version: String,
+        #[command(flatten)]
+        at: RemoteLocation,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoteLocation {
+    /// The registry market, `oci://host[:port]/namespace`; access settings per registry from the config file.
+    #[arg(
+        long = "remote",
+        env = "APPTEMPLATE_REMOTE",
+        value_name = "oci://HOST/NAMESPACE"
+    )]
+    pub(crate) location: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +311,16 @@ pub(crate) enum StateArg {
     Released,
     /// No longer offered.
     Deprecated,
+}
+
+impl From<StateArg> for template_core::ReleaseState {
+    fn from(state: StateArg) -> Self {
+        match state {
+            StateArg::Testing => template_core::ReleaseState::Testing,
+            StateArg::Released => template_core::ReleaseState::Released,
+            StateArg::Deprecated => template_core::ReleaseState::Deprecated,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

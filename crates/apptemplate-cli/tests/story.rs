@@ -643,3 +643,149 @@ environments:
             .is_some_and(|s| !s.is_empty())
     );
 }
+
+/// The vendor's market on a registry: the vendor pushes and releases Pig
+/// there, and two environments (test and production) install it from
+/// the registry market; their registry is the market's, so relocation
+/// finds every image there and moves nothing.
+#[test]
+fn two_environments_install_from_a_vendor_market_on_a_registry() {
+    let kubeconfig = kubeconfig();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_owned();
+    let registry = LocalRegistry::start().unwrap();
+    let (ns_test, ns_prod) = (namespace("remote-test"), namespace("remote-prod"));
+    let remote = format!("oci://{}/vendor", registry.address());
+    let config = tmp.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "market: site-market
+kubeconfig: {kubeconfig}
+executor:
+  identity: release-engineer
+  wait_timeout_seconds: 120
+  poll_interval_seconds: 0.25
+registries:
+  - registry: {registry}
+    insecure: true
+environments:
+  - name: test
+    namespace: {ns_test}
+    registry: {registry}/vendor
+    storage_class: apptemplate-pool
+  - name: prod
+    namespace: {ns_prod}
+    registry: {registry}/vendor
+    released_only: true
+    storage_class: apptemplate-pool
+",
+            registry = registry.address(),
+        ),
+    )
+    .unwrap();
+    let site = Site {
+        home: home.clone(),
+        config,
+    };
+
+    // The vendor: publish into its build market, push to the registry
+    // market, release there.
+    let vendor = tmp.path().join("vendor");
+    let build = vendor_build(tmp.path(), "1.0.0", LayerSizes::default());
+    publish_and_release(&home, &vendor, &build, "1.0.0");
+    expect(
+        apptemplate(&home).arg("--market").arg(&vendor).args([
+            "market",
+            "release",
+            "pig",
+            "1.0.0",
+            "--state",
+            "deprecated",
+        ]),
+        0,
+    );
+    let push = |extra: &[&str]| {
+        site.run()
+            .arg("--market")
+            .arg(&vendor)
+            .args(["-o", "json", "remote", "push", "pig", "1.0.0", "--remote"])
+            .arg(&remote)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = push(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pushed = json(&out)["result"].clone();
+    assert_eq!(pushed["outcome"]["outcome"], "created", "{pushed}");
+    // The vendor's market had it deprecated; the registry market starts
+    // from that document, and moves it back to released.
+    let out = expect(
+        site.run()
+            .args([
+                "-o", "json", "remote", "release", "pig", "1.0.0", "--state", "released",
+                "--remote",
+            ])
+            .arg(&remote),
+        0,
+    );
+    assert_eq!(json(&out)["result"]["to"], "released");
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "remote", "list", "--remote"])
+            .arg(&remote),
+        0,
+    );
+    let listed = json(&out)["result"].clone();
+    assert_eq!(listed[0]["id"], "pig", "{listed}");
+    assert_eq!(listed[0]["versions"][0]["state"], "released", "{listed}");
+
+    // The site: copy it into its market, deliver to both environments.
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "remote", "fetch", "pig", "1.0.0", "--remote"])
+            .arg(&remote),
+        0,
+    );
+    assert!(
+        json(&out)["result"]["pull"]["blobs_fetched"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let out = expect(
+        site.run().args([
+            "-o",
+            "json",
+            "deliver",
+            "pig",
+            "1.0.0",
+            "--env",
+            "test,prod",
+        ]),
+        0,
+    );
+    let result = json(&out)["result"].clone();
+    for env in [0, 1] {
+        assert_eq!(result[env]["action"], "install", "{result}");
+        let relocation = &result[env]["relocation"];
+        assert_eq!(
+            relocation["registry"],
+            format!("{}/vendor", registry.address()),
+            "{result}"
+        );
+        assert_eq!(relocation["bytes_uploaded"], 0, "{result}");
+        assert_eq!(relocation["manifests_pushed"], 0, "{result}");
+        assert!(
+            relocation["blobs_skipped"].as_u64().unwrap() > 0,
+            "{result}"
+        );
+    }
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "status", "pig", "--env", "prod"]),
+        0,
+    );
+    assert!(stdout(&out).contains("1.0.0"), "{}", stdout(&out));
+}

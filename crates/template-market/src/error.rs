@@ -160,6 +160,19 @@ pub enum MarketError {
         message: String,
     },
 
+    /// A concurrent writer to a registry market changed what this
+    /// operation was writing (the same version number with other content,
+    /// or a release transition from the same state).
+    #[error("registry market {location}: {item}: {message}")]
+    Conflict {
+        /// The market (`oci://<host>/<namespace>`).
+        location: String,
+        /// The repository and tag concerned.
+        item: String,
+        /// What happened, and what to do.
+        message: String,
+    },
+
     /// An operation was stopped by its progress callback.
     #[error("{what} was cancelled; run it again to resume where it stopped")]
     Cancelled {
@@ -239,6 +252,7 @@ impl MarketError {
             | MarketError::Key { .. } => "SIGNATURE_INVALID",
             MarketError::DeleteReleased { .. } => "RELEASE_STATE",
             MarketError::Registry { .. } => "REGISTRY_ERROR",
+            MarketError::Conflict { .. } => "VERSION_CONFLICT",
             MarketError::Cancelled { .. } => "CANCELLED",
             MarketError::InvalidExport { .. } | MarketError::DraftExport { .. } => {
                 "INVALID_ARGUMENT"

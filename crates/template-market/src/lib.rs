@@ -46,6 +46,7 @@ mod parts;
 mod progress;
 mod pull;
 mod registry;
+mod registry_market;
 mod relocate;
 mod ser;
 mod signing;
@@ -81,6 +82,10 @@ pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use pull::{PullCallback, PullEvent, PullOptions, PullProgress, PullReport, PulledImage};
 pub use registry::{RegistryCheck, RegistryTarget};
+pub use registry_market::{
+    FetchReport, RELEASE_TRANSITION_ARTIFACT_TYPE, RegistryMarket, RegistryPublishReport,
+    ReleaseTransition,
+};
 pub use relocate::{
     RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress, RelocateReport,
 };
@@ -403,6 +408,52 @@ impl Market {
         if let PublishOutcome::Unchanged { .. } = outcome {
             return Ok(outcome);
         }
+        self.store_version(&mut catalog, version)?;
+        Ok(outcome)
+    }
+
+    /// Records a version fetched from a registry market with the release
+    /// state it has there: identical content is a no-op, a version that
+    /// differs only in its release state moves to the fetched state, any
+    /// other difference is refused as [`template_core::Error::VersionExists`].
+    pub(crate) fn record_fetched(&self, version: &TemplateVersion) -> Result<PublishOutcome> {
+        let _lock = self.lock(true)?;
+        let mut catalog = self.catalog()?;
+        let key = (version.template.id.clone(), version.version.clone());
+        let existing = match catalog.versions.get(&key) {
+            Some(record) => Some(self.load_version(record)?),
+            None => None,
+        };
+        let digest = template_core::content_digest(version)?;
+        let outcome = match existing {
+            None => PublishOutcome::Created { digest },
+            Some(existing) => {
+                let previous = template_core::content_digest(&existing)?;
+                if previous == digest {
+                    return Ok(PublishOutcome::Unchanged { digest });
+                }
+                let mut same_state = existing.clone();
+                same_state.release_state = version.release_state;
+                if template_core::content_digest(&same_state)? != digest {
+                    return Err(template_core::Error::VersionExists {
+                        template: key.0,
+                        version: key.1,
+                        existing: previous,
+                        candidate: digest,
+                    }
+                    .into());
+                }
+                PublishOutcome::Replaced { previous, digest }
+            }
+        };
+        self.store_version(&mut catalog, version)?;
+        Ok(outcome)
+    }
+
+    /// Writes a checked version and its catalog entries (the images it
+    /// names must be in the store), replacing the catalog last.
+    fn store_version(&self, catalog: &mut Catalog, version: &TemplateVersion) -> Result<()> {
+        let key = (version.template.id.clone(), version.version.clone());
         let mut images = Vec::new();
         for (path, digest) in version_references(version) {
             let missing = || MarketError::MissingContent {
@@ -416,7 +467,7 @@ impl Market {
             }
             if path.ends_with(".image") {
                 let mut closure = BTreeMap::new();
-                self.image_closure(&catalog, &digest, &mut closure)
+                self.image_closure(catalog, &digest, &mut closure)
                     .map_err(|_| missing())?;
                 if let Some(d) = closure.get(&digest) {
                     images.push((path, d.clone()));
@@ -441,8 +492,7 @@ impl Market {
             }
         }
         catalog.versions.insert(key, record);
-        catalog.save(&self.index_path())?;
-        Ok(outcome)
+        catalog.save(&self.index_path())
     }
 
     /// Writes a version's document and artifact blobs; returns its record.

@@ -736,6 +736,29 @@ impl<'t> Client<'t> {
         attempt(auth.as_deref())
     }
 
+    /// [`Client::send`] for a request that can be repeated without harm
+    /// (`GET`, `HEAD`, `PUT` of a manifest): a `500`, `502`, `503` or
+    /// `504` answer is retried up to three times (after 50, 200 and
+    /// 800 ms), as registries answer so while another client writes the
+    /// same repository.
+    pub(crate) fn send_idempotent(
+        &self,
+        item: &str,
+        scopes: &[String],
+        mut attempt: impl FnMut(Option<&str>) -> Result<Response>,
+    ) -> Result<Response> {
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..3 {
+            let response = self.send(item, scopes, &mut attempt)?;
+            if !matches!(response.status().as_u16(), 500 | 502 | 503 | 504) {
+                return Ok(response);
+            }
+            std::thread::sleep(delay);
+            delay *= 4;
+        }
+        self.send(item, scopes, attempt)
+    }
+
     pub(crate) fn with_auth<B>(
         req: ureq::RequestBuilder<B>,
         auth: Option<&str>,
@@ -765,7 +788,7 @@ impl<'t> Client<'t> {
     pub(crate) fn has_blob(&self, repository: &str, digest: &str) -> Result<bool> {
         let item = format!("{repository}@{digest}");
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
-        let mut response = self.send(&item, &self.scopes(repository), |auth| {
+        let mut response = self.send_idempotent(&item, &self.scopes(repository), |auth| {
             Self::with_auth(self.agent.head(&url), auth)
                 .call()
                 .map_err(|e| self.transport(&item, e))
@@ -788,7 +811,7 @@ impl<'t> Client<'t> {
     ) -> Result<(Vec<u8>, Option<String>)> {
         let item = format!("{repository}@{reference}");
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
-        let mut response = self.send(&item, &self.scopes(repository), |auth| {
+        let mut response = self.send_idempotent(&item, &self.scopes(repository), |auth| {
             Self::with_auth(self.agent.get(&url), auth)
                 .header("Accept", accept)
                 .call()
@@ -811,6 +834,35 @@ impl<'t> Client<'t> {
         Ok((bytes, media_type))
     }
 
+    /// [`Client::get_manifest`], or none when the registry answers `404`
+    /// even after a short wait: for a reference just listed, which
+    /// distribution's storage may not serve for an instant while another
+    /// client rewrites the repository's links.
+    pub(crate) fn get_listed_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        accept: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut delay = Duration::from_millis(20);
+        for _ in 0..5 {
+            if self
+                .manifest_digest(repository, reference, accept)?
+                .is_some()
+            {
+                match self.get_manifest(repository, reference, accept, limit) {
+                    Ok((bytes, _)) => return Ok(Some(bytes)),
+                    Err(MarketError::Registry { message, .. }) if message.contains("404") => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            std::thread::sleep(delay);
+            delay *= 3;
+        }
+        Ok(None)
+    }
+
     /// Asks for a blob from byte `from` on (`Range`, when not 0); the
     /// answer is `200` (whole), `206` (the rest) or an error status for
     /// the caller to explain. `item` names the blob in errors.
@@ -822,7 +874,7 @@ impl<'t> Client<'t> {
         item: &str,
     ) -> Result<Response> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
-        self.send(item, &self.scopes(repository), |auth| {
+        self.send_idempotent(item, &self.scopes(repository), |auth| {
             let mut request = Self::with_auth(self.agent.get(&url), auth);
             if from > 0 {
                 request = request.header("Range", format!("bytes={from}-"));
@@ -841,7 +893,7 @@ impl<'t> Client<'t> {
     ) -> Result<Option<String>> {
         let item = format!("{repository}:{reference}");
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
-        let mut response = self.send(&item, &self.scopes(repository), |auth| {
+        let mut response = self.send_idempotent(&item, &self.scopes(repository), |auth| {
             Self::with_auth(self.agent.head(&url), auth)
                 .header("Accept", media_type)
                 .call()
@@ -862,6 +914,291 @@ impl<'t> Client<'t> {
             _ => Err(self.status_error(&item, "HEAD manifest", &mut response)),
         }
     }
+
+    /// Puts a manifest under `reference` (a digest or a tag) and checks
+    /// the registry stored it byte for byte (`Docker-Content-Digest`).
+    pub(crate) fn put_manifest_bytes(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<()> {
+        let item = format!("{repository}:{reference}");
+        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
+        let put = || {
+            self.send_idempotent(&item, &self.scopes(repository), |auth| {
+                Self::with_auth(self.agent.put(&url), auth)
+                    .header("Content-Type", media_type)
+                    .send(bytes)
+                    .map_err(|e| self.transport(&item, e))
+            })
+        };
+        let mut response = put()?;
+        // distribution's filesystem storage rewrites a blob's link in
+        // place when another client finishes uploading the same blob to
+        // the same repository; a manifest put meanwhile finds it missing.
+        // The blob is there: put again, a few times.
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..3 {
+            if response.status().as_u16() != 400 {
+                break;
+            }
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(4096)
+                .read_to_string()
+                .unwrap_or_default();
+            if !body.contains("MANIFEST_BLOB_UNKNOWN") {
+                return Err(self.error(
+                    &item,
+                    format!("PUT manifest answered 400 Bad Request: {}", body.trim()),
+                ));
+            }
+            std::thread::sleep(delay);
+            delay *= 4;
+            response = put()?;
+        }
+        if response.status().as_u16() != 201 {
+            return Err(self.status_error(&item, "PUT manifest", &mut response));
+        }
+        if let Some(d) = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            && d != digest
+        {
+            return Err(self.error(
+                &item,
+                format!(
+                    "the registry stored the manifest as {d}, not {digest}; it rewrote the manifest, use a registry that keeps manifests byte for byte"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Uploads a small blob in one request (`POST`, then `PUT` with the
+    /// bytes), unless the repository has it already.
+    pub(crate) fn put_small_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        if self.has_blob(repository, digest)? {
+            return Ok(());
+        }
+        let item = format!("{repository}@{digest}");
+        let scopes = self.scopes(repository);
+        let url = format!("{}/v2/{repository}/blobs/uploads/", self.base);
+        let mut response = self.send(&item, &scopes, |auth| {
+            Self::with_auth(self.agent.post(&url), auth)
+                .send_empty()
+                .map_err(|e| self.transport(&item, e))
+        })?;
+        if response.status().as_u16() != 202 {
+            return Err(self.status_error(&item, "POST blob upload", &mut response));
+        }
+        let location = self.location(&item, &response)?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{location}{sep}digest={digest}");
+        let mut response = self.send(&item, &scopes, |auth| {
+            Self::with_auth(self.agent.put(&put_url), auth)
+                .header("Content-Type", "application/octet-stream")
+                .send(bytes)
+                .map_err(|e| self.transport(&item, e))
+        })?;
+        if response.status().as_u16() != 201 {
+            return Err(self.status_error(&item, "PUT blob", &mut response));
+        }
+        Ok(())
+    }
+
+    /// A small blob (at most `limit` bytes), checked against its digest.
+    pub(crate) fn get_small_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
+        use sha2::Digest as _;
+        let item = format!("{repository}@{digest}");
+        let mut response = self.get_blob(repository, digest, 0, &item)?;
+        if response.status().as_u16() != 200 {
+            return Err(self.status_error(&item, "GET blob", &mut response));
+        }
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| self.transport(&item, e))?;
+        let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+        if actual != digest {
+            return Err(self.error(
+                &item,
+                format!("the registry served a blob that hashes to {actual}; the registry's storage is damaged, push the blob again"),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Every tag of a repository (following `Link` pages); none when the
+    /// repository does not exist.
+    pub(crate) fn tags(&self, repository: &str) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            tags: Option<Vec<String>>,
+        }
+        let item = format!("{repository} (tags)");
+        let mut out = Vec::new();
+        let mut url = format!("{}/v2/{repository}/tags/list?n=1000", self.base);
+        loop {
+            let mut response = self.send_idempotent(&item, &self.scopes(repository), |auth| {
+                Self::with_auth(self.agent.get(&url), auth)
+                    .call()
+                    .map_err(|e| self.transport(&item, e))
+            })?;
+            match response.status().as_u16() {
+                200 => {}
+                404 => return Ok(out),
+                _ => return Err(self.status_error(&item, "GET tags", &mut response)),
+            }
+            let next = next_page(&self.base, &response);
+            let page: TagList = {
+                let bytes = response
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_LISTING)
+                    .read_to_vec()
+                    .map_err(|e| self.transport(&item, e))?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| self.error(&item, format!("the registry's answer is not the JSON the distribution API defines: {e}")))?
+            };
+            out.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) => url = n,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Every repository of the registry (`GET /v2/_catalog`, following
+    /// `Link` pages).
+    pub(crate) fn repositories(&self) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            repositories: Option<Vec<String>>,
+        }
+        let item = "_catalog";
+        let scopes = vec!["registry:catalog:*".to_owned()];
+        let mut out = Vec::new();
+        let mut url = format!("{}/v2/_catalog?n=1000", self.base);
+        loop {
+            let mut response = self.send_idempotent(item, &scopes, |auth| {
+                Self::with_auth(self.agent.get(&url), auth)
+                    .call()
+                    .map_err(|e| self.transport(item, e))
+            })?;
+            if response.status().as_u16() != 200 {
+                return Err(self.status_error(
+                    item,
+                    "GET /v2/_catalog (listing repositories; a registry that disables it can still be used by template id)",
+                    &mut response,
+                ));
+            }
+            let next = next_page(&self.base, &response);
+            let page: Catalog = {
+                let bytes = response
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_LISTING)
+                    .read_to_vec()
+                    .map_err(|e| self.transport(item, e))?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| self.error(item, format!("the registry's answer is not the JSON the distribution API defines: {e}")))?
+            };
+            out.extend(page.repositories.unwrap_or_default());
+            match next {
+                Some(n) => url = n,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The referrers of a manifest through the referrers API
+    /// (`GET /v2/<name>/referrers/<digest>`, OCI distribution 1.1); none
+    /// when the registry does not offer the API.
+    pub(crate) fn referrers_api(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<Vec<oci_spec::image::Descriptor>>> {
+        let item = format!("{repository}@{digest} (referrers)");
+        let url = format!("{}/v2/{repository}/referrers/{digest}", self.base);
+        let mut response = self.send_idempotent(&item, &self.scopes(repository), |auth| {
+            Self::with_auth(self.agent.get(&url), auth)
+                .header(
+                    "Accept",
+                    template_core::package::format::OCI_INDEX_MEDIA_TYPE,
+                )
+                .call()
+                .map_err(|e| self.transport(&item, e))
+        })?;
+        let is_index = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(template_core::package::format::OCI_INDEX_MEDIA_TYPE));
+        match response.status().as_u16() {
+            200 if is_index => {}
+            // Registries without the API answer 404 (an unknown route) or
+            // something that is not an index.
+            200 | 404 | 405 => return Ok(None),
+            _ => return Err(self.status_error(&item, "GET referrers", &mut response)),
+        }
+        let index: oci_spec::image::ImageIndex = {
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_LISTING)
+                .read_to_vec()
+                .map_err(|e| self.transport(&item, e))?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                self.error(
+                    &item,
+                    format!(
+                        "the registry's answer is not the JSON the distribution API defines: {e}"
+                    ),
+                )
+            })?
+        };
+        Ok(Some(index.manifests().clone()))
+    }
+}
+
+/// Largest listing answer (tags, repositories, referrers) read.
+const MAX_LISTING: u64 = 64 << 20;
+
+/// The next page of a listing (`Link: </v2/...>; rel="next"`), as a URL.
+fn next_page(base: &str, response: &Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().ok()?;
+    let start = link.find('<')?;
+    let end = link.find('>')?;
+    let target = link.get(start + 1..end)?;
+    if !link.contains("rel=\"next\"") {
+        return None;
+    }
+    Some(
+        if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_owned()
+        } else {
+            format!("{base}{target}")
+        },
+    )
 }
 
 #[cfg(test)]

@@ -628,32 +628,7 @@ impl Client<'_> {
     }
 
     fn put_manifest(&self, repository: &str, reference: &str, m: &ManifestJob) -> Result<()> {
-        let item = format!("{repository}:{reference}");
-        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
-        let mut response = self.send(&item, &self.scopes(repository), |auth| {
-            Self::with_auth(self.agent.put(&url), auth)
-                .header("Content-Type", &m.media_type)
-                .send(&m.bytes[..])
-                .map_err(|e| self.transport(&item, e))
-        })?;
-        if response.status().as_u16() != 201 {
-            return Err(self.status_error(&item, "PUT manifest", &mut response));
-        }
-        if let Some(d) = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            && d != m.digest
-        {
-            return Err(self.error(
-                &item,
-                format!(
-                    "the registry stored the manifest as {d}, not {}; it rewrote the manifest, use a registry that keeps manifests byte for byte",
-                    m.digest
-                ),
-            ));
-        }
-        Ok(())
+        self.put_manifest_bytes(repository, reference, &m.media_type, &m.bytes, &m.digest)
     }
 }
 /// Adds `digest=<digest>` to an upload location.

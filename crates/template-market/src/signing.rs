@@ -235,6 +235,13 @@ pub(crate) fn sign(
     })
 }
 
+/// The id of the key that made a signature, if it parses.
+pub(crate) fn signer_of(signature: &PackageSignature) -> Option<String> {
+    let text = std::str::from_utf8(&signature.bytes).ok()?;
+    let sig = minisign::SignatureBox::from_string(text).ok()?;
+    Some(key_id(sig.keynum()))
+}
+
 /// Verifies a signature over the manifest bytes against trusted keys;
 /// returns the id of the key that signed.
 pub(crate) fn verify(

@@ -5,7 +5,7 @@ use serde_json::json;
 use template_core::{Overwrite, ReleaseState};
 use template_market::{ImageRef, RelocateProgress};
 
-use crate::cli::{ImagesCommand, MarketCommand, PublishArgs, PullArgs, PushArgs, StateArg};
+use crate::cli::{ImagesCommand, MarketCommand, PublishArgs, PullArgs, PushArgs};
 use crate::commands::Context as Run;
 use crate::failure::code;
 use crate::interrupt::Cancellable;
@@ -79,11 +79,7 @@ pub(crate) fn run(run: &Run, command: MarketCommand) -> anyhow::Result<Outcome> 
             version,
             state,
         } => {
-            let state = match state {
-                StateArg::Testing => ReleaseState::Testing,
-                StateArg::Released => ReleaseState::Released,
-                StateArg::Deprecated => ReleaseState::Deprecated,
-            };
+            let state = ReleaseState::from(state);
             market.set_release_state(&template, &version, state)?;
             Outcome::new(
                 &json!({"template": template, "version": version, "state": state}),

@@ -12,6 +12,7 @@ mod capture;
 mod cluster;
 mod market;
 mod package;
+mod remote;
 mod setup;
 
 /// What every command gets.
@@ -47,6 +48,7 @@ pub(crate) fn run(context: &Context, command: Command) -> anyhow::Result<Outcome
         Command::Package(c) => package::run(context, c),
         Command::Market(c) => market::run(context, c),
         Command::Images(c) => market::images(context, c),
+        Command::Remote(c) => remote::run(context, c),
         Command::Capture(a) => capture::capture(context, &a),
         Command::Diff(a) => cluster::diff(context, &a),
         Command::Plan(a) => cluster::plan(context, &a),
