@@ -544,6 +544,12 @@ fn serve_token(
         let access: Vec<serde_json::Value> = scopes
             .iter()
             .filter_map(|s| {
+                // Listing repositories: for users with credentials.
+                if s == "registry:catalog:*" {
+                    return user.is_some().then(
+                        || serde_json::json!({"type": "registry", "name": "catalog", "actions": ["*"]}),
+                    );
+                }
                 let rest = s.strip_prefix("repository:")?;
                 let (name, actions) = rest.rsplit_once(':')?;
                 let granted: Vec<&str> = actions
@@ -915,4 +921,98 @@ fn pull_over_https_with_a_private_ca_and_token_or_basic_auth() {
         .unwrap();
     assert_eq!(report.images[0].image.digest, pushed[0].1);
     assert!(market.verify().unwrap().problems.is_empty());
+}
+
+/// The market on a registry that needs more than plain HTTP: over HTTPS
+/// by a private CA with Basic auth, and with the token auth of the
+/// distribution spec. The access settings are relocation's (a
+/// `registries` entry with the CA file and credentials); with them it
+/// publishes, lists, releases and fetches. With anonymous tokens, reading
+/// works and a release is refused with an error naming the registry and
+/// repository.
+#[test]
+fn a_registry_market_over_https_and_with_token_auth() {
+    use template_market::{PullOptions, RegistryAccess, RegistryMarket};
+    let pki = Pki::new();
+    let tokens = TokenService::start(&pki);
+    let realm = tokens.realm();
+    let https = Registry::start(Some(&pki), Auth::Htpasswd);
+    let token = Registry::start(
+        None,
+        Auth::Token {
+            realm: &realm,
+            pki: &pki,
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let vendor = Market::open(tmp.path().join("vendor")).unwrap();
+    testkit::publish_pig(&vendor, "1.0.0").unwrap();
+    for (registry, tls) in [(&https, true), (&token, false)] {
+        let location = format!("oci://{}/vendor", registry.address());
+        let access = RegistryAccess {
+            username: Some(USER.to_owned()),
+            password: Some(PASSWORD.to_owned()),
+            ca_file: tls.then(|| pki.path("ca.crt")),
+            insecure: !tls,
+            ..RegistryAccess::new(registry.address())
+        };
+        let market = RegistryMarket::open(&location, std::slice::from_ref(&access)).unwrap();
+        let report = market
+            .publish_from(
+                &vendor,
+                "pig",
+                "1.0.0",
+                template_core::Overwrite::Refuse,
+                &options(),
+                &mut |_| ControlFlow::Continue(()),
+            )
+            .unwrap();
+        assert!(report.transfer.blobs_uploaded > 0);
+        market
+            .set_release_state(
+                "pig",
+                "1.0.0",
+                template_core::ReleaseState::Testing,
+                None,
+                SystemTime::now(),
+            )
+            .unwrap();
+        let templates = market.templates().unwrap();
+        assert_eq!(
+            templates[0].versions[0].state,
+            template_core::ReleaseState::Testing
+        );
+        let site = Market::open(tmp.path().join(format!("site-{tls}"))).unwrap();
+        market
+            .fetch_into(&site, "pig", "1.0.0", &PullOptions::default(), &mut |_| {
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(
+            site.versions("pig").unwrap()[0].state,
+            template_core::ReleaseState::Testing
+        );
+    }
+
+    // Anonymous tokens allow pulling only.
+    let location = format!("oci://{}/vendor", token.address());
+    let anonymous = RegistryAccess {
+        insecure: true,
+        ..RegistryAccess::new(token.address())
+    };
+    let reader = RegistryMarket::open(&location, &[anonymous]).unwrap();
+    assert_eq!(reader.versions("pig").unwrap().len(), 1);
+    let err = reader
+        .set_release_state(
+            "pig",
+            "1.0.0",
+            template_core::ReleaseState::Released,
+            None,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&token.address()), "{text}");
+    assert!(text.contains("vendor/templates/pig"), "{text}");
+    assert!(text.contains("401") || text.contains("403"), "{text}");
 }
