@@ -276,7 +276,8 @@ fn doc(schema: &Value) -> String {
     strip_doc_links(&text)
 }
 
-/// `[`Name`]` and `[`Name`](path)` (intra-doc links) become `` `Name` ``.
+/// Intra-doc links (a code span in brackets, with or without a target in
+/// parentheses after it) become the code span alone.
 fn strip_doc_links(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -198,29 +198,30 @@ impl Writer {
             self.names.push(name.to_owned());
             return;
         }
-        let (first, second) = if !required.is_empty() && !optional.is_empty() {
+        // The class carrying the docstring holds the optional keys when
+        // there are both kinds, its `_<Name>Required` base the others.
+        let own_keys = if !required.is_empty() && !optional.is_empty() {
             let inner = format!("_{name}Required");
             let _ = writeln!(self.out, "\n\nclass {inner}({base}):");
             field_lines(&mut self.out, &required);
             let _ = writeln!(self.out, "\n\nclass {name}({inner}, total=False):");
-            (None, optional)
+            optional
         } else if optional.is_empty() {
             let _ = writeln!(self.out, "\n\nclass {name}({base}):");
-            (Some(()), required)
+            required
         } else {
             let _ = writeln!(self.out, "\n\nclass {name}({base}, total=False):");
-            (Some(()), optional)
+            optional
         };
-        let _ = first;
-        if text.is_empty() && second.is_empty() {
+        if text.is_empty() && own_keys.is_empty() {
             self.out.push_str("    pass\n");
         } else if !text.is_empty() {
             docstring(&mut self.out, &text, "    ");
-            if !second.is_empty() {
+            if !own_keys.is_empty() {
                 self.out.push('\n');
             }
         }
-        field_lines(&mut self.out, &second);
+        field_lines(&mut self.out, &own_keys);
         self.names.push(name.to_owned());
     }
 
