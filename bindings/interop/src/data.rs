@@ -75,16 +75,27 @@ pub fn outcome_data(
     let mut value = to_data(outcome)?;
     if let (Some(err), Value::Object(map)) = (&outcome.error, &mut value) {
         let report = crate::Classify::report(err);
-        map.insert(
-            "error".to_owned(),
-            serde_json::json!({
-                "code": report.class.code(),
-                "message": report.message,
-                "details": report.details,
-            }),
-        );
+        let error = ErrorData {
+            code: report.class.code().to_owned(),
+            message: report.message,
+            details: report.details,
+        };
+        map.insert("error".to_owned(), to_data(&error)?);
     }
     Ok(value)
+}
+
+/// An error as plain data, classified like a thrown one: how a delivery
+/// reports an environment that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ErrorData {
+    /// The stable code of the error's class (`LOCKED`, `ROLLOUT`, ...).
+    pub code: String,
+    /// The message, for people.
+    pub message: String,
+    /// The error's fields, with `kind` naming the case.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub details: Value,
 }
 
 /// The release state named as in documents (`draft`, `testing`,

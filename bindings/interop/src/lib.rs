@@ -14,10 +14,12 @@
 //! the same way: their values go through [`to_data`] and [`from_data`], and
 //! their errors get a case in [`error_report()`].
 
+pub mod binding_types;
 pub mod data;
 pub mod error_report;
 
 pub use data::{
-    from_data, options_from_data, outcome_data, parse_release_state, release_state_name, to_data,
+    ErrorData, from_data, options_from_data, outcome_data, parse_release_state, release_state_name,
+    to_data,
 };
 pub use error_report::{Classify, ErrorClass, ErrorReport, error_report};

@@ -4,7 +4,7 @@ rollback and deliver the Pig application from Python, with progress."""
 
 import secrets
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -64,6 +64,11 @@ def test_relocation_pushes_every_image_and_a_raising_callback_stops_it(market: M
                                 request_timeout_seconds=5)
     with pytest.raises(InvalidArgumentError):
         market.relocate_version("pig", "1.0.0", {"registry": registry.address, "username": "only-user"})
+
+
+def installed_version(delivery: Delivery, env: Environment) -> Optional[str]:
+    state = delivery.state(env, "pig")
+    return state["version"] if state is not None else None
 
 
 @pytest.fixture(scope="module")
@@ -135,14 +140,14 @@ def test_install_upgrade_rollback_and_deliver(delivery: Delivery, market: Market
 
     upgraded = delivery.upgrade(env, "pig", "2.0.0", progress=events.append)
     assert upgraded["revision"] == 2 and upgraded["plan"]["from_version"] == "1.0.0"
-    assert (delivery.state(env, "pig") or {}).get("version") == "2.0.0"
+    assert installed_version(delivery, env) == "2.0.0"
     upgraded_images = cluster.workload_images(namespace)
     assert upgraded_images["pig-gateway"] != images["pig-gateway"]
     assert upgraded_images["pig-mysql"] == images["pig-mysql"]
 
     rolled_back = delivery.rollback(env, "pig", 2)
     assert rolled_back["revision"] == 3 and rolled_back["plan"]["kind"] == "rollback"
-    assert (delivery.state(env, "pig") or {}).get("version") == "1.0.0"
+    assert installed_version(delivery, env) == "1.0.0"
     assert cluster.workload_images(namespace)["pig-gateway"] == images["pig-gateway"]
     history = delivery.history(env, "pig")
     assert [(h["revision"], h["kind"], h["outcome"]) for h in history] == [
@@ -169,7 +174,7 @@ def test_install_upgrade_rollback_and_deliver(delivery: Delivery, market: Market
     last = delivery.history(env, "pig")[-1]
     assert last["kind"] == "rollback" and last["outcome"].startswith("partly applied"), last
     delivery.rollback(env, "pig", 4)
-    assert (delivery.state(env, "pig") or {}).get("version") == "1.0.0"
+    assert installed_version(delivery, env) == "1.0.0"
 
 
 def test_production_refuses_unreleased_versions(delivery: Delivery, namespace: str, registry: Registry) -> None:
@@ -221,7 +226,8 @@ def test_reconfigure_in_place_is_recorded_and_rolled_back(delivery: Delivery, cl
     with pytest.raises(InvalidArgumentError, match=r"overrides\.replicas\[upms\]"):
         delivery.reconfigure(env, "pig", {"overrides": {"replicas": {"upms": 99}}})
     delivery.rollback(env, "pig", 2)
-    state = delivery.state(env, "pig") or {}
+    state = delivery.state(env, "pig")
+    assert state is not None
     assert "monitor" in state["components"] and "ops" in state["modules"]
     assert "pig-monitor" in cluster.workload_images(namespace)
 
@@ -239,7 +245,7 @@ def test_publish_from_cluster_makes_a_running_application_a_version(delivery: De
     report = apptemplate.publish_from_cluster(vendor, env, kubeconfig=kubeconfig_or_skip(), options=options,
                                               progress=lambda p: stages.append(p["stage"]))
     assert (report["template"], report["version"], report["base"]) == ("pig-py", "0.1.0", None)
-    assert report["outcome"]["outcome"] == "created"
+    assert report["outcome"] is not None and report["outcome"]["outcome"] == "created"
     assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == ["capture", "captured", "pull", "publish"]
     published = vendor.version("pig-py", "0.1.0")
     assert published.validate() == [] and published.to_dict()["template"]["name"] == "Pig from Python"

@@ -190,7 +190,9 @@ def test_packages_split_into_parts(pig_market: Market, tmp_path: Path) -> None:
 def test_bad_arguments_are_named(pig_market: Market, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         pig_market.export(tmp_path / "x", "pig", ["1.0.0"],
-                          base={"versions": ["1.0.0"], "inventory": pig_market.inventory()}, allow_draft=True)
+                          # Both kinds of base at once, refused: not a valid ExportBase.
+                          base={"versions": ["1.0.0"], "inventory": pig_market.inventory()},  # type: ignore[arg-type]
+                          allow_draft=True)
     assert info.value.details["option"] == "base"
     with pytest.raises(InvalidArgumentError) as info:
         pig_market.export(tmp_path / "x", "pig", ["1.0.0"], compression="gzip", allow_draft=True)  # type: ignore[arg-type]

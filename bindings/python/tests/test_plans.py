@@ -9,11 +9,12 @@ import pytest
 import apptemplate
 from apptemplate import Template
 from apptemplate.exceptions import DocumentError, InvalidArgumentError, PreconditionError, TemplateMismatchError
+from apptemplate.types import UpgradeRecord
 
 Loader = Callable[[str], Template]
 
 
-def record_of(v: Dict[str, Any]) -> Dict[str, Any]:
+def record_of(v: Dict[str, Any]) -> UpgradeRecord:
     return apptemplate.upgrade_record(v["installed"], v["upgrade"]["plan"], v["rollback"]["outcome"])
 
 

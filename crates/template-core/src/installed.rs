@@ -22,7 +22,7 @@ use crate::model::{Component, ConnectionVar, EnvVar, Plugin, SecretRule, Templat
 use crate::quantity::parse_quantity;
 
 /// The installed state of one template in one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstalledState {
     /// Template id.
     pub template: String,
@@ -50,7 +50,7 @@ pub struct InstalledState {
 
 /// One installed component. `Debug` masks the values of secret variables
 /// (defaults and customized values alike).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstalledComponent {
     /// Template version the definition comes from.
     pub version: String,
@@ -122,7 +122,7 @@ impl std::fmt::Debug for DebugCustomizations<'_> {
 }
 
 /// Values of one component that differ from its template definition.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Customizations {
     /// Env values by variable name (component or shared variables).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -149,7 +149,7 @@ impl Customizations {
 }
 
 /// Volume settings that differ from the template.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VolumeCustomization {
     /// Size the volume was expanded to (or kept at), as a quantity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,7 +169,7 @@ impl VolumeCustomization {
 /// input of [`InstalledState::customized`], read alike by every face
 /// (Python's `customize` keywords, Node's `customize` object). A misspelt
 /// field is refused by name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateCustomizations {
     /// Env values: component key → variable name → value.
@@ -188,7 +188,7 @@ pub struct StateCustomizations {
 }
 
 /// A volume whose data is kept though nothing mounts it any more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RetainedVolume {
     /// Component that owned it.
     pub component: String,

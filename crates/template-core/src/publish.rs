@@ -22,7 +22,7 @@ pub enum Overwrite {
 }
 
 /// What a publish did or would do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PublishOutcome {
     /// A new version number.
@@ -108,7 +108,7 @@ pub fn check_publish(
 /// An incremental publish: a new version number and only what changed.
 /// Read from data, absent fields are empty (an empty `version` is then
 /// refused by [`build_incremental`]) and unknown fields are refused.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct IncrementalChange {
     /// The new version number; must be newer than the base.
@@ -132,7 +132,7 @@ pub struct IncrementalChange {
 }
 
 /// What an incremental publish took from where.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncrementalSummary {
     /// Keys of base components replaced by new definitions.
     pub replaced: Vec<String>,

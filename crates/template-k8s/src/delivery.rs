@@ -82,7 +82,7 @@ impl std::fmt::Debug for Delivery {
 }
 
 /// What [`Delivery::deliver`] does in one environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryAction {
     /// The template was not installed there: install the version.
@@ -105,7 +105,7 @@ impl DeliveryAction {
 }
 
 /// What one relocation pushed to a registry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RelocationSummary {
     /// Registry (`host[:port][/prefix]`).
     pub registry: String,
@@ -143,7 +143,7 @@ impl RelocationSummary {
 /// How [`Delivery::deliver`] ended in one environment. Exactly one of
 /// `report` and `error` is set, except for [`DeliveryAction::Unchanged`]
 /// where neither is. Serializes with the error as its message.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EnvironmentOutcome {
     /// Environment name.
     pub environment: String,
@@ -164,6 +164,7 @@ pub struct EnvironmentOutcome {
     /// Why it failed: relocation, cluster, rollout. Typed, so callers can
     /// classify it.
     #[serde(serialize_with = "error_message")]
+    #[schemars(with = "Option<String>")]
     pub error: Option<Error>,
 }
 

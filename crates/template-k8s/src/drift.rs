@@ -21,7 +21,9 @@ use crate::error::{Error, Result};
 use crate::render::{RenderOptions, RenderedObject, object_name, render_component};
 
 /// What kind of value a user changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
     /// An env value of the component's container.
@@ -35,7 +37,7 @@ pub enum DriftKind {
 }
 
 /// One value changed on the cluster, now recorded as a customization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DetectedChange {
     /// Component key.
     pub component: String,

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// One delivery target: a cluster context, a namespace, the registry its
 /// nodes pull from, and its rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentProfile {
     /// Name people use for it, e.g. `prod-qingdao`.

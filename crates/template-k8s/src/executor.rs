@@ -48,7 +48,7 @@ use crate::wait::{WaitOptions, is_waited_for, wait_ready};
 /// wait_timeout_seconds, poll_interval_seconds, concurrency,
 /// lease_duration_seconds, exposure}`; absent fields keep the defaults of
 /// [`ExecutorOptions::new`] (holder `apptemplate`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(
     from = "crate::options::ExecutorFields",
     into = "crate::options::ExecutorFields"
@@ -82,7 +82,7 @@ impl ExecutorOptions {
 
 /// What an operation did. Serializes as plain data (the bindings hand it
 /// out as a dictionary or object).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OperationReport {
     /// Revision the operation is recorded as.
     pub revision: u32,

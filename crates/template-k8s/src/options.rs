@@ -17,18 +17,32 @@ use crate::wait::WaitOptions;
 /// The plain-data form of [`ExecutorOptions`]: `{identity,
 /// wait_timeout_seconds, poll_interval_seconds, concurrency,
 /// lease_duration_seconds, exposure}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct ExecutorFields {
+    /// Who holds the installation's lock while an operation runs (default
+    /// `apptemplate`).
     identity: String,
+    /// Give up on a workload not ready after this many seconds (default 300).
     #[serde(with = "seconds")]
+    #[schemars(with = "f64")]
     wait_timeout_seconds: Duration,
+    /// Seconds to wait before watching a workload again when the API server
+    /// ended a watch early; readiness is watched, not polled (default 0.1).
     #[serde(with = "seconds")]
+    #[schemars(with = "f64")]
     poll_interval_seconds: Duration,
+    /// Steps of one dependency wave applied at the same time (default 4, at
+    /// least 1).
     #[serde(with = "at_least_one")]
+    #[schemars(with = "u64")]
     concurrency: usize,
+    /// The lock's lease expires this many seconds after its last renewal
+    /// (default 30).
     #[serde(with = "seconds")]
+    #[schemars(with = "f64")]
     lease_duration_seconds: Duration,
+    /// How outer ports are exposed (default `node_port`).
     exposure: Exposure,
 }
 
@@ -77,7 +91,7 @@ impl Default for ExecutorOptions {
 
 /// How a [`Delivery`] reaches clusters and registries and how it works:
 /// `{kubeconfig, registries, executor, relocate}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryOptions {
     /// kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)

@@ -12,7 +12,7 @@ use template_core::PlanKind;
 pub type ProgressFn<'a> = dyn Fn(&DeliveryEvent) + Send + Sync + 'a;
 
 /// One progress event of a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DeliveryEvent {

@@ -43,7 +43,7 @@ use crate::error::{Error, Result};
 /// assert!(serde_json::from_str::<template_k8s::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PublishFromClusterOptions {
     /// How to capture: template id and name, version number (default: the
@@ -81,7 +81,7 @@ impl Default for PublishFromClusterOptions {
 /// One progress report of a publish from a cluster. Serializes with a
 /// `stage` field (`capture`, `captured`, `pull`, `publish`) and the
 /// stage's fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PublishFromClusterProgress {
@@ -132,7 +132,7 @@ pub type PublishFromClusterCallback<'a> =
     dyn FnMut(&PublishFromClusterProgress) -> ControlFlow<()> + Send + 'a;
 
 /// What a publish from a cluster did. Serializes with its field names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PublishFromClusterReport {
     /// Template id.
     pub template: String,

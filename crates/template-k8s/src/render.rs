@@ -51,7 +51,9 @@ use template_core::{AccessMode, PluginKind, Protocol};
 use crate::error::{Error, Result};
 
 /// How outer ports are exposed in an environment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Exposure {
     /// A port on every node.

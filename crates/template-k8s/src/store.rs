@@ -40,7 +40,7 @@ const SECRET_TYPE: &str = "apptemplate.io/document";
 const DATA_KEY: &str = "json";
 
 /// One line of history, readable without loading the whole record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecordSummary {
     /// Revision number, from 1.
     pub revision: u32,

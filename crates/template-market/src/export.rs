@@ -24,7 +24,7 @@ use crate::{MAX_DOCUMENT_BYTES, Market};
 
 /// What a package leaves out. Serializes as `"full"`, `{"versions":
 /// [..]}` or `{"inventory": {..}}`.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExportBase {
     /// Nothing: the package is self-contained.
@@ -100,7 +100,7 @@ impl ExportRequest {
 
 /// What an export wrote. Serializes with its field names, the files as
 /// strings.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ExportReport {
     /// Digest of the package manifest (what the signature signs).
     pub manifest_digest: String,
@@ -116,6 +116,7 @@ pub struct ExportReport {
     pub archive_bytes: u64,
     /// The files written, for exports to files or parts.
     #[serde(serialize_with = "crate::ser::paths")]
+    #[schemars(with = "Vec<String>")]
     pub files: Vec<PathBuf>,
 }
 

@@ -15,7 +15,8 @@ use crate::store::COPY_BUFFER;
 use crate::{MAX_DOCUMENT_BYTES, Market};
 
 /// An image the market names. Serializes as `{name, digest, reference}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[schemars(with = "ImageRefData<'static>")]
 pub struct ImageRef {
     /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
     pub name: String,
@@ -35,13 +36,26 @@ impl serde::Serialize for ImageRef {
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("ImageRef", 3)?;
-        s.serialize_field("name", &self.name)?;
-        s.serialize_field("digest", &self.digest)?;
-        s.serialize_field("reference", &self.reference())?;
-        s.end()
+        serde::Serialize::serialize(
+            &ImageRefData {
+                name: &self.name,
+                digest: &self.digest,
+                reference: self.reference(),
+            },
+            serializer,
+        )
     }
+}
+
+/// The serialized form of an [`ImageRef`].
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct ImageRefData<'a> {
+    /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
+    name: &'a str,
+    /// Manifest digest.
+    digest: &'a str,
+    /// `name@digest`, the form template documents use.
+    reference: String,
 }
 
 impl Market {

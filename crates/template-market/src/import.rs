@@ -62,7 +62,9 @@ impl Trust {
 /// allow_unsigned, allow_untrusted, reserve_bytes}`, each key a minisign
 /// `.pub` file text or base64 line (the archive limits keep their
 /// defaults).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(
     from = "crate::options::ImportFields",
     into = "crate::options::ImportFields"
@@ -78,7 +80,7 @@ pub struct ImportOptions {
 
 /// What happened to one version of the package. Serializes as its
 /// snake_case name (`added`, `unchanged`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportedVersion {
     /// New in this market.
@@ -93,7 +95,7 @@ pub enum ImportedVersion {
 
 /// What an import did. Serializes with its field names; each version as
 /// `{version, outcome}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     /// Digest of the package manifest.
     pub manifest_digest: String,
@@ -101,6 +103,7 @@ pub struct ImportReport {
     pub template: String,
     /// Each version with what happened to it.
     #[serde(serialize_with = "crate::ser::imported_versions")]
+    #[schemars(with = "Vec<crate::ser::ImportedVersionEntry<'static>>")]
     pub versions: Vec<(String, ImportedVersion)>,
     /// Id of the key that signed the package, when signed and trusted.
     pub signer: Option<String>,

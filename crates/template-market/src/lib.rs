@@ -109,7 +109,7 @@ pub struct Market {
 
 /// How a market is opened. Serializes as `{lock_timeout_seconds}`
 /// (absent: wait as long as it takes).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct MarketOptions {
@@ -123,6 +123,7 @@ pub struct MarketOptions {
         with = "options::optional_seconds",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<f64>")]
     pub lock_timeout: Option<Duration>,
 }
 
@@ -136,7 +137,7 @@ impl MarketOptions {
 }
 
 /// A template and its versions. Serializes with its field names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TemplateSummary {
     /// Template id.
     pub id: String,
@@ -148,7 +149,7 @@ pub struct TemplateSummary {
 
 /// A version as listed. Serializes with its field names, the state as
 /// documents name it (`draft`, `testing`, `released`, `deprecated`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VersionSummary {
     /// Template id.
     pub template: String,
@@ -170,7 +171,7 @@ pub struct VersionSummary {
 }
 
 /// What [`Market::gc`] removed. Serializes with its field names.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct GcReport {
     /// Blobs removed.
     pub blobs_removed: usize,
@@ -183,7 +184,7 @@ pub struct GcReport {
 }
 
 /// What [`Market::verify`] found. Serializes with its field names.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     /// Blobs hashed.
     pub blobs_checked: usize,

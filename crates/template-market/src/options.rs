@@ -90,7 +90,9 @@ pub mod at_least_one {
 }
 
 /// Archive compression as options name it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CompressionName {
     /// zstd (the default).
@@ -104,13 +106,14 @@ pub enum CompressionName {
 /// Serializes as `{base, signing_key, part_size, compression,
 /// compression_level, allow_draft}`; `base` is `"full"` (the default),
 /// `{"versions": [..]}` or `{"inventory": {..}}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportOptions {
     /// What the destination already holds (left out of the package).
     pub base: ExportBase,
     /// Secret key (minisign file text) that signs the package.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub signing_key: Option<SecretKey>,
     /// Split the package into parts of at most this many bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,12 +158,18 @@ impl ExportOptions {
 /// The plain-data form of [`ImportOptions`]: `{trusted_keys,
 /// allow_unsigned, allow_untrusted, reserve_bytes}` (the archive limits
 /// keep their defaults).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct ImportFields {
+    /// Public keys (minisign `.pub` file text or base64 line) whose
+    /// signatures are accepted.
+    #[schemars(with = "Vec<String>")]
     trusted_keys: Vec<PublicKey>,
+    /// Accept unsigned packages.
     allow_unsigned: bool,
+    /// Accept packages signed by a key not in `trusted_keys`.
     allow_untrusted: bool,
+    /// Free space to leave untouched on the market's filesystem, in bytes.
     reserve_bytes: u64,
 }
 
@@ -193,7 +202,7 @@ impl From<ImportOptions> for ImportFields {
 /// username, password, auth_file, ca_file, public_roots}`. Turned into a
 /// [`RegistryTarget`] (reading the files it names) by
 /// [`RegistryAccess::target`]. Its `Debug` output hides the password.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryAccess {
     /// `host[:port][/prefix]`.

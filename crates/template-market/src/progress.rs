@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// What an operation is doing. Serializes as its snake_case name
 /// (`wait`, `export`, `import`, `commit`, `done`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Waiting for another process to release the market's lock: `item`
@@ -27,7 +27,7 @@ pub enum Phase {
 /// One progress report: bytes done and total, and the current item (a
 /// blob's archive entry, or a step of the commit). Serializes with its
 /// field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Progress<'a> {
     /// What is being done.
     pub phase: Phase,

@@ -51,7 +51,9 @@ use crate::{ImageRef, MAX_DOCUMENT_BYTES, Market, sniff_media_type};
 /// assert!(serde_json::from_str::<template_market::PullOptions>(r#"{"platform": []}"#).is_err());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct PullOptions {
     /// Images resolved at once (manifests fetched), at least 1.
@@ -87,7 +89,7 @@ impl Default for PullOptions {
 
 /// What a pull is doing when it reports. Serializes as its snake_case
 /// name (`resolved`, `skipped`, `fetching`, `fetched`, `committed`, `done`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PullEvent {
@@ -107,7 +109,7 @@ pub enum PullEvent {
 
 /// One progress report of a pull. Totals count what must be fetched,
 /// known once every image is resolved. Serializes with its field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct PullProgress<'a> {
     /// What happened.
     pub event: PullEvent,
@@ -130,7 +132,7 @@ pub struct PullProgress<'a> {
 pub type PullCallback<'a> = dyn FnMut(&PullProgress<'_>) -> ControlFlow<()> + Send + 'a;
 
 /// One pulled image. Serializes with its field names.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct PulledImage {
     /// The reference as asked for.
     pub requested: String,
@@ -144,7 +146,7 @@ pub struct PulledImage {
 }
 
 /// What a pull did. Serializes with its field names.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct PullReport {
     /// Each image, in the order asked for.
     pub images: Vec<PulledImage>,

@@ -30,11 +30,14 @@ use crate::{ImageRef, MAX_DOCUMENT_BYTES, Market, sniff_media_type};
 
 /// How to relocate. Serializes as `{parallelism, chunk_size, push_tags,
 /// request_timeout_seconds}`; absent fields keep their defaults.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelocateOptions {
     /// Blobs uploaded at once (at least 1).
     #[serde(with = "crate::options::at_least_one")]
+    #[schemars(with = "u64")]
     pub parallelism: usize,
     /// Blobs larger than this are uploaded in chunks of this size.
     pub chunk_size: u64,
@@ -42,6 +45,7 @@ pub struct RelocateOptions {
     pub push_tags: bool,
     /// Timeout of one HTTP request.
     #[serde(rename = "request_timeout_seconds", with = "crate::options::seconds")]
+    #[schemars(with = "f64")]
     pub request_timeout: Duration,
 }
 
@@ -59,7 +63,7 @@ impl Default for RelocateOptions {
 /// What a relocation is doing when it reports. Serializes as its snake_case
 /// name (`skipped`, `uploading`, `uploaded`, `mounted`, `manifest_pushed`,
 /// `manifest_skipped`, `done`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RelocateEvent {
@@ -82,7 +86,7 @@ pub enum RelocateEvent {
 /// One progress report of a relocation. Totals count what must be
 /// uploaded, known once the registry has been asked what it has.
 /// Serializes with its field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct RelocateProgress<'a> {
     /// What happened.
     pub event: RelocateEvent,
@@ -104,7 +108,7 @@ pub type RelocateCallback<'a> = dyn FnMut(&RelocateProgress<'_>) -> ControlFlow<
 
 /// What a relocation did. Serializes with its field names; each image as
 /// `{name, digest, relocated}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct RelocateReport {
     /// Blobs asked about (per repository).
     pub blobs_checked: usize,
@@ -123,6 +127,7 @@ pub struct RelocateReport {
     pub manifests_skipped: usize,
     /// Each image with its relocated reference.
     #[serde(serialize_with = "crate::ser::relocated_images")]
+    #[schemars(with = "Vec<crate::ser::RelocatedImageEntry<'static>>")]
     pub images: Vec<(ImageRef, String)>,
 }
 

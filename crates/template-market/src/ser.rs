@@ -23,15 +23,14 @@ pub(crate) fn imported_versions<S: Serializer>(
     versions: &[(String, ImportedVersion)],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Entry<'a> {
-        version: &'a str,
-        outcome: ImportedVersion,
-    }
-    serializer.collect_seq(versions.iter().map(|(version, outcome)| Entry {
-        version,
-        outcome: *outcome,
-    }))
+    serializer.collect_seq(
+        versions
+            .iter()
+            .map(|(version, outcome)| ImportedVersionEntry {
+                version,
+                outcome: *outcome,
+            }),
+    )
 }
 
 /// Relocated images as `{name, digest, relocated}`.
@@ -39,17 +38,33 @@ pub(crate) fn relocated_images<S: Serializer>(
     images: &[(ImageRef, String)],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Entry<'a> {
-        name: &'a str,
-        digest: &'a str,
-        relocated: &'a str,
-    }
-    serializer.collect_seq(images.iter().map(|(image, relocated)| Entry {
+    serializer.collect_seq(images.iter().map(|(image, relocated)| RelocatedImageEntry {
         name: &image.name,
         digest: &image.digest,
         relocated,
     }))
+}
+
+/// One version of an imported package and what happened to it.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ImportedVersionReport")]
+pub(crate) struct ImportedVersionEntry<'a> {
+    /// Version number.
+    version: &'a str,
+    /// What happened to it.
+    outcome: ImportedVersion,
+}
+
+/// An image and where it was relocated to.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RelocatedImage")]
+pub(crate) struct RelocatedImageEntry<'a> {
+    /// Name in the market, without digest.
+    name: &'a str,
+    /// Manifest digest.
+    digest: &'a str,
+    /// `<registry>/<repository>@<digest>` as clusters pull it.
+    relocated: &'a str,
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl KeyPair {
 
 /// A key pair as text: what `generate_key_pair` gives in every language.
 /// Serializes as `{key_id, public_key, public_key_file, secret_key}`.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPairText {
     /// The key's id, as `minisign` prints it (16 hex digits).

@@ -5,8 +5,10 @@ import pathlib
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final
 
 from apptemplate.types import (
+    CaptureReport,
     Data,
     Environment,
+    EnvironmentOutcome,
     ExecutorOptions,
     ExportBase,
     ExportReport,
@@ -15,20 +17,30 @@ from apptemplate.types import (
     ImportReport,
     IncrementalChange,
     IncrementalSummary,
+    InstalledState,
+    Inventory,
     KeyPair,
+    OperationReport,
     PackageProgress,
+    Plan,
     Problem,
+    PublishFromClusterReport,
     PublishOutcome,
     PullOptions,
     PullProgress,
     PullReport,
+    RecordSummary,
     RegistryAccess,
     RelocateOptions,
     RelocateProgress,
     RelocateReport,
+    RelocationSummary,
     ReleaseState,
     TemplateInfo,
+    TemplateVersion,
+    UpgradeRecord,
     VerifyReport,
+    VersionDiff,
     VersionInfo,
 )
 
@@ -95,7 +107,7 @@ class Template:
     def from_yaml(text: Union[str, bytes], *, max_bytes: Optional[int] = None) -> Template:
         """Loads a document from YAML text."""
     @staticmethod
-    def from_dict(document: Dict[str, Any]) -> Template:
+    def from_dict(document: Union[Dict[str, Any], TemplateVersion]) -> Template:
         """Loads a document from a dict shaped like its JSON."""
     def validate(self) -> List[Problem]:
         """Every problem of the document; empty when it is valid."""
@@ -138,23 +150,23 @@ def check_publish(
 def build_incremental(base: Template, change: IncrementalChange) -> Tuple[Template, IncrementalSummary]:
     """A new version from `base` with the components, plugins and modules of `change`."""
 
-def diff(old: Template, new: Template) -> Data:
+def diff(old: Template, new: Template) -> VersionDiff:
     """What changed from `old` to `new` (same template), secret values masked."""
 
 def diff_text(old: Template, new: Template) -> str:
     """The diff from `old` to `new` as text for people."""
 
-def plan_install(version: Template, options: Optional[Mapping[str, Any]] = None) -> Data:
+def plan_install(version: Template, options: Optional[Mapping[str, Any]] = None) -> Plan:
     """The plan installing `version`; `options` shaped like the Rust InstallOptions."""
 
 def plan_upgrade(
     installed: Mapping[str, Any], old: Template, new: Template, options: Optional[Mapping[str, Any]] = None
-) -> Data:
+) -> Plan:
     """The plan upgrading `installed` (at `old`) to `new`, keeping the user's changes."""
 
 def plan_rollback(
     record: Mapping[str, Any], current: Mapping[str, Any], options: Optional[Mapping[str, Any]] = None
-) -> Data:
+) -> Plan:
     """The plan returning `current` to the state recorded before `record`."""
 
 def plan_text(plan: Mapping[str, Any]) -> str:
@@ -163,13 +175,13 @@ def plan_text(plan: Mapping[str, Any]) -> str:
 def plan_json(plan: Mapping[str, Any]) -> str:
     """A plan as pretty JSON with every secret value masked."""
 
-def apply(state: Mapping[str, Any], plan: Mapping[str, Any]) -> Data:
+def apply(state: Mapping[str, Any], plan: Mapping[str, Any]) -> InstalledState:
     """The installed state after every step of `plan` ran on `state`."""
 
-def apply_steps(state: Mapping[str, Any], plan: Mapping[str, Any], steps: Sequence[int]) -> Data:
+def apply_steps(state: Mapping[str, Any], plan: Mapping[str, Any], steps: Sequence[int]) -> InstalledState:
     """The installed state after only the steps numbered in `steps` ran."""
 
-def install_state(plan: Mapping[str, Any]) -> Data:
+def install_state(plan: Mapping[str, Any]) -> InstalledState:
     """The installed state an install plan leads to."""
 
 def upgrade_record(
@@ -179,16 +191,16 @@ def upgrade_record(
     *,
     started_at: Optional[str] = None,
     finished_at: Optional[str] = None,
-) -> Data:
+) -> UpgradeRecord:
     """An upgrade record of `plan` run on `before`, ended with `outcome`."""
 
-def record_state_after(record: Mapping[str, Any]) -> Data:
+def record_state_after(record: Mapping[str, Any]) -> InstalledState:
     """The installed state after a record's plan, as far as its outcome says it ran."""
 
 def record_applied_steps(record: Mapping[str, Any]) -> List[int]:
     """The numbers of the steps a record's plan did."""
 
-def empty_state(template: str) -> Data:
+def empty_state(template: str) -> InstalledState:
     """The installed state of `template` before its first install."""
 
 def customize(
@@ -198,7 +210,7 @@ def customize(
     config_files: Optional[Mapping[str, Mapping[str, str]]] = None,
     replicas: Optional[Mapping[str, int]] = None,
     volume_capacities: Optional[Mapping[str, Mapping[str, str]]] = None,
-) -> Data:
+) -> InstalledState:
     """`state` with user edits recorded as customizations (kept by upgrades)."""
 
 def generate_key_pair() -> KeyPair:
@@ -233,7 +245,7 @@ class Market:
         """One version's document."""
     def set_release_state(self, template: str, version: str, state: ReleaseState) -> None:
         """Moves a version to another release state, as the life cycle allows."""
-    def inventory(self) -> Data:
+    def inventory(self) -> Inventory:
         """What the market holds, for differential exports aimed at it."""
     def export(
         self,
@@ -331,13 +343,13 @@ class Delivery:
         executor: Optional[ExecutorOptions] = None,
         relocate: Optional[RelocateOptions] = None,
     ) -> Delivery: ...
-    def state(self, env: Environment, template: str) -> Optional[Data]:
+    def state(self, env: Environment, template: str) -> Optional[InstalledState]:
         """The installed state of `template` in `env`, or None."""
-    def history(self, env: Environment, template: str) -> List[Data]:
+    def history(self, env: Environment, template: str) -> List[RecordSummary]:
         """The history of `template` in `env`, oldest first."""
     def relocate(
         self, env: Environment, template: str, version: str, *, progress: Optional[Callable[[Data], object]] = None
-    ) -> Optional[Data]:
+    ) -> Optional[RelocationSummary]:
         """Pushes a version's images to the environment's registry; None without registry."""
     def install(
         self,
@@ -347,7 +359,7 @@ class Delivery:
         options: Optional[Mapping[str, Any]] = None,
         *,
         progress: Optional[Callable[[Data], object]] = None,
-    ) -> Data:
+    ) -> OperationReport:
         """Installs a version: release gate, relocation, then the plan in waves."""
     def upgrade(
         self,
@@ -357,7 +369,7 @@ class Delivery:
         options: Optional[Mapping[str, Any]] = None,
         *,
         progress: Optional[Callable[[Data], object]] = None,
-    ) -> Data:
+    ) -> OperationReport:
         """Upgrades the installed version to `to`, keeping the user's changes."""
     def reconfigure(
         self,
@@ -366,7 +378,7 @@ class Delivery:
         options: Optional[Mapping[str, Any]] = None,
         *,
         progress: Optional[Callable[[Data], object]] = None,
-    ) -> Data:
+    ) -> OperationReport:
         """Reconfigures at the installed version (modules, prune, overrides); recorded, rollback-able."""
     def rollback(
         self,
@@ -376,7 +388,7 @@ class Delivery:
         options: Optional[Mapping[str, Any]] = None,
         *,
         progress: Optional[Callable[[Data], object]] = None,
-    ) -> Data:
+    ) -> OperationReport:
         """Returns the installation to the state before `revision`."""
     def deliver(
         self,
@@ -385,7 +397,7 @@ class Delivery:
         version: str,
         *,
         progress: Optional[Callable[[Data], object]] = None,
-    ) -> List[Data]:
+    ) -> List[EnvironmentOutcome]:
         """One version to several environments; one outcome per environment."""
 
 def capture(
@@ -394,7 +406,7 @@ def capture(
     kubeconfig: Optional[_Path] = None,
     selector: Optional[str] = None,
     options: Optional[Mapping[str, Any]] = None,
-) -> Data:
+) -> CaptureReport:
     """Captures the application in the environment's namespace as a draft version and a report; only reads."""
 
 def capture_objects(
@@ -402,7 +414,7 @@ def capture_objects(
     objects: Sequence[Mapping[str, Any]],
     *,
     options: Optional[Mapping[str, Any]] = None,
-) -> Data:
+) -> CaptureReport:
     """Converts API objects of one namespace into a draft version and a report, without a cluster."""
 
 def publish_from_cluster(
@@ -413,7 +425,7 @@ def publish_from_cluster(
     selector: Optional[str] = None,
     options: Optional[Mapping[str, Any]] = None,
     progress: Optional[Callable[[Data], object]] = None,
-) -> Data:
+) -> PublishFromClusterReport:
     """Captures the application, pulls its images into the market and publishes it as a version."""
 
 class TemplateError(Exception):

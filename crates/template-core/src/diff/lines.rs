@@ -8,7 +8,7 @@ pub const CONTEXT_LINES: usize = 3;
 
 /// One group of nearby changed lines with their context, like a hunk of a
 /// unified diff.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LineHunk {
     /// First line of the hunk in the old text (1-based; 0 for an empty text).
     pub old_start: usize,
@@ -23,7 +23,7 @@ pub struct LineHunk {
 }
 
 /// One line of a hunk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiffLine {
     /// Whether the line is context, removed or added.
     pub kind: LineKind,
@@ -32,7 +32,7 @@ pub struct DiffLine {
 }
 
 /// Role of a line in a hunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     /// Unchanged, shown for orientation.

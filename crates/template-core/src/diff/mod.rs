@@ -33,7 +33,7 @@ use crate::model::{
 pub const MASK: &str = "<secret>";
 
 /// Everything that differs between two versions of one template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VersionDiff {
     /// Template id shared by both versions.
     pub template: String,
@@ -88,7 +88,7 @@ impl VersionDiff {
 }
 
 /// How one component differs between the versions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComponentDiff {
     /// The component's stable key.
     pub key: String,
@@ -100,7 +100,7 @@ pub struct ComponentDiff {
 }
 
 /// One changed value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     /// Path in the document, e.g. `components[gateway].env[JAVA_OPTS].value`.
     pub path: String,
@@ -131,7 +131,19 @@ pub struct FieldChange {
 }
 
 /// Kind of a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// Only in the new version.
@@ -144,7 +156,19 @@ pub enum ChangeKind {
 
 /// The part of a template a change belongs to, for grouping and for the
 /// upgrade rules that differ per part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// Version number, alias, notes, state, template catalogue data.

@@ -10,7 +10,7 @@ use super::format::INVENTORY_FORMAT;
 use super::manifest::{canonical_json, sha256_hex, sha256_of};
 
 /// What a market holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
     /// Format version, [`INVENTORY_FORMAT`].
@@ -22,7 +22,9 @@ pub struct Inventory {
 }
 
 /// One version an inventory lists.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryVersion {
     /// Template id.

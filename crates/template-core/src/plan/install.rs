@@ -15,7 +15,7 @@ use crate::installed::{InstalledComponent, InstalledState};
 use crate::model::TemplateVersion;
 
 /// Choices made when installing a version into one environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallOptions {
     /// Optional modules switched on (`true`) or off (`false`); modules not
@@ -28,7 +28,7 @@ pub struct InstallOptions {
 }
 
 /// Per-environment values that differ from the template.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     /// Env values: component key → variable name → value. Only editable

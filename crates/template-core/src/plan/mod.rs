@@ -31,7 +31,7 @@ use crate::installed::{InstalledComponent, InstalledState};
 use crate::model::{ConnectionVar, Port, SecretRule, TemplateVersion, Volume};
 
 /// What a plan does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanKind {
     /// First installation of a version.
@@ -43,7 +43,7 @@ pub enum PlanKind {
 }
 
 /// An ordered, explained list of changes to one installation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Install, upgrade or rollback.
     pub kind: PlanKind,
@@ -94,7 +94,7 @@ pub struct Plan {
 }
 
 /// One step: one component created, updated, restored, orphaned or removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     /// Position in the plan, from 1; "failed at step N" refers to it.
     pub number: usize,
@@ -131,7 +131,19 @@ pub struct Step {
 }
 
 /// What a step does to its component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Install a component that is not there.
@@ -147,7 +159,7 @@ pub enum Action {
 }
 
 /// A change in a running component and the rule that decided it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedChange {
     /// The change (path, old and new running value, secrets masked).
     #[serde(flatten)]
@@ -157,7 +169,19 @@ pub struct PlannedChange {
 }
 
 /// The upgrade and rollback rules, as named reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// Image, command, probes, ports, plugins, labels, scaling and the rest
@@ -184,7 +208,7 @@ pub enum Rule {
 }
 
 /// A value kept on purpose against the target definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeptCustomization {
     /// Component key.
     pub component: String,
@@ -207,7 +231,19 @@ pub struct KeptCustomization {
 }
 
 /// Why a value is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepReason {
     /// The user changed it after install; the new default does not overwrite it.
@@ -219,7 +255,7 @@ pub enum KeepReason {
 }
 
 /// A customization that no longer applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DroppedCustomization {
     /// Component key.
     pub component: String,
@@ -230,7 +266,7 @@ pub struct DroppedCustomization {
 }
 
 /// A secret to generate before the plan runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SecretToGenerate {
     /// Reference (see [`crate::installed::secret_reference`]).
     pub reference: String,

@@ -21,7 +21,7 @@ use crate::installed::{InstalledComponent, InstalledState};
 use crate::quantity::parse_quantity;
 
 /// What happened when a plan was carried out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// Every step was done.
@@ -43,7 +43,7 @@ pub enum Outcome {
 
 /// A plan as it was carried out, with the state before it, so it can be
 /// rolled back later. Rollbacks are recorded the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpgradeRecord {
     /// The installed state before the plan ran: the rollback target.
     pub before: InstalledState,
@@ -94,7 +94,7 @@ impl UpgradeRecord {
 }
 
 /// Choices made for one rollback.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackOptions {
     /// Remove components that are not in the snapshot (those the upgrade

@@ -31,7 +31,7 @@ use crate::model::{Component, TemplateVersion};
 use crate::quantity::parse_quantity;
 
 /// Choices made for one upgrade.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeOptions {
     /// Optional modules switched on or off; modules not listed keep the

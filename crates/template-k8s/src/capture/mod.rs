@@ -143,7 +143,7 @@ pub struct OtherObject {
 }
 
 /// Choices of the caller.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureOptions {
     /// Template id of the draft; default: the `app.kubernetes.io/instance`
@@ -166,7 +166,7 @@ pub struct CaptureOptions {
 }
 
 /// The draft and every decision taken to make it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureReport {
     /// The draft version (release state `draft`). It may not validate when
     /// an image digest is unresolved (see [`CaptureReport::images`]).
@@ -217,7 +217,9 @@ impl CaptureReport {
 }
 
 /// An object left out of the draft.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SkippedObject {
     /// `Kind/name`.
     pub object: String,
@@ -226,7 +228,9 @@ pub struct SkippedObject {
 }
 
 /// A field the draft cannot carry or carries changed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct LossyField {
     /// Component key; empty for template-wide losses.
     pub component: String,
@@ -240,7 +244,9 @@ pub struct LossyField {
 }
 
 /// A value left out because Kubernetes, not the author, set it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DefaultedField {
     /// `Kind/name`.
     pub object: String,
@@ -253,7 +259,9 @@ pub struct DefaultedField {
 }
 
 /// How a field was known to be set by the author or by Kubernetes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Evidence {
     /// The `kubectl.kubernetes.io/last-applied-configuration` annotation.
@@ -266,7 +274,9 @@ pub enum Evidence {
 }
 
 /// What became of one value that comes from a Secret.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SecretDecision {
     /// Component key.
     pub component: String,
@@ -279,7 +289,9 @@ pub struct SecretDecision {
 }
 
 /// How a secret value is carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretHandling {
     /// A secret variable without value: the installer must give one.
@@ -294,7 +306,9 @@ pub enum SecretHandling {
 }
 
 /// A literal env value that looks confidential.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct FlaggedEnv {
     /// Component key.
     pub component: String,
@@ -305,7 +319,9 @@ pub struct FlaggedEnv {
 }
 
 /// One inferred dependency edge.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct InferredDependency {
     /// Dependant component key.
     pub from: String,
@@ -321,7 +337,19 @@ pub struct InferredDependency {
 }
 
 /// Confidence of an inference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     /// A bare word that happens to equal a Service name.
@@ -335,7 +363,9 @@ pub enum Confidence {
 }
 
 /// A host that matches no Service of the application.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ExternalHost {
     /// Component key.
     pub component: String,
@@ -346,7 +376,9 @@ pub struct ExternalHost {
 }
 
 /// Where one image of the draft came from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ImageDecision {
     /// Component key.
     pub component: String,
@@ -366,7 +398,9 @@ pub struct ImageDecision {
 }
 
 /// Source of an image digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DigestSource {
     /// The pod template pins the image by digest.
@@ -380,7 +414,9 @@ pub enum DigestSource {
 }
 
 /// A decision worth telling that fits no other list.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Note {
     /// Component key; empty for template-wide notes.
     pub component: String,
