@@ -119,10 +119,14 @@ fn main() {
     // Listing.
     let (mut a, mut b, mut ra, mut rb) = (Vec::new(), Vec::new(), 0, 0);
     for _ in 0..rounds {
-        let (t, r) = measure(&registry, || assert_eq!(remote.versions("pig").unwrap().len(), count));
+        let (t, r) = measure(&registry, || {
+            assert_eq!(remote.versions("pig").unwrap().len(), count)
+        });
         a.push(t);
         ra = r;
-        let (t, r) = measure(&registry, || assert_eq!(local.versions("pig").unwrap().len(), count));
+        let (t, r) = measure(&registry, || {
+            assert_eq!(local.versions("pig").unwrap().len(), count)
+        });
         b.push(t);
         rb = r;
     }
@@ -199,7 +203,11 @@ fn main() {
                     ))
                     .output()
                     .expect("skopeo must be installed");
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         });
         b.push(t);

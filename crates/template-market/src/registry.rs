@@ -980,6 +980,27 @@ impl<'t> Client<'t> {
         Ok(())
     }
 
+    /// Deletes a manifest by digest (with every tag naming it); `false`
+    /// when the registry does not have it.
+    pub(crate) fn delete_manifest(&self, repository: &str, digest: &str) -> Result<bool> {
+        let item = format!("{repository}@{digest}");
+        let url = format!("{}/v2/{repository}/manifests/{digest}", self.base);
+        let mut response = self.send_idempotent(&item, &self.scopes(repository), |auth| {
+            Self::with_auth(self.agent.delete(&url), auth)
+                .call()
+                .map_err(|e| self.transport(&item, e))
+        })?;
+        match response.status().as_u16() {
+            202 | 200 => Ok(true),
+            404 => Ok(false),
+            405 => Err(self.error(
+                &item,
+                "the registry does not allow deleting (405); enable deletes (distribution: `storage.delete.enabled`) or delete the tag in the registry's own interface",
+            )),
+            _ => Err(self.status_error(&item, "DELETE manifest", &mut response)),
+        }
+    }
+
     /// Uploads a small blob in one request (`POST`, then `PUT` with the
     /// bytes), unless the repository has it already.
     pub(crate) fn put_small_blob(

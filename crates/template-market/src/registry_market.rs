@@ -639,6 +639,41 @@ impl RegistryMarket {
         })
     }
 
+    /// Removes a version: its artifact (and so its tag) and its release
+    /// transitions. Released and deprecated versions need `force`. The
+    /// images stay (other versions may use them); the registry's own
+    /// garbage collection frees blobs nothing references any more.
+    pub fn delete_version(&self, template: &str, version: &str, force: bool) -> Result<()> {
+        let client = self.client(Access::Push)?;
+        let repository = self.template_repository(template);
+        let digest = self.artifact_digest(&client, &repository, template, version)?;
+        let doc = self.read_version(&client, &repository, &digest)?;
+        let all = self.list_transitions(&client, &repository, version, &digest, None)?;
+        let state = resolve_chain(doc.release_state, &all)
+            .last()
+            .map_or(doc.release_state, |t| t.to);
+        if state.is_frozen() && !force {
+            return Err(MarketError::DeleteReleased {
+                template: template.to_owned(),
+                version: version.to_owned(),
+                state,
+            });
+        }
+        // The version first: once it is gone, nothing reads its
+        // transitions, whatever becomes of them.
+        client.delete_manifest(&repository, &digest)?;
+        for t in &all {
+            client.delete_manifest(&repository, &t.digest)?;
+        }
+        let index_tag = digest.replacen(':', "-", 1);
+        if let Some(index) =
+            client.manifest_digest(&repository, &index_tag, OCI_INDEX_MEDIA_TYPE)?
+        {
+            client.delete_manifest(&repository, &index)?;
+        }
+        Ok(())
+    }
+
     /// Pulls a version and its images from here into a local market, with
     /// its current release state: what a site does before exporting an
     /// offline package, or to install from a local copy. Images the local

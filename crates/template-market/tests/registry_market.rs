@@ -213,6 +213,15 @@ fn vendor_publishes_site_exports_and_imports_with_the_same_digests() {
         })
         .unwrap();
     assert!(matches!(again.outcome, PublishOutcome::Unchanged { .. }));
+
+    // Deleting: a released version needs force; then it is gone from the
+    // listing and reading it names what is missing.
+    let err = market.delete_version("pig", "1.0.0", false).unwrap_err();
+    assert_eq!(err.code(), "RELEASE_STATE", "{err}");
+    market.delete_version("pig", "1.0.0", true).unwrap();
+    assert!(market.versions("pig").unwrap().is_empty());
+    let err = market.version("pig", "1.0.0").unwrap_err();
+    assert!(err.to_string().contains("pig:1.0.0"), "{err}");
 }
 
 #[test]
