@@ -24,7 +24,7 @@
 //! picks the same one (the earliest, then the smallest digest); the other
 //! writer is told it lost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use oci_spec::image::{ImageManifest, MediaType};
@@ -64,7 +64,14 @@ pub struct RegistryMarket {
     location: String,
     target: RegistryTarget,
     request_timeout: Duration,
+    /// Version documents read, by artifact digest: an artifact never
+    /// changes, so a document once read needs no request again (a tag
+    /// still does, as it can move). Shared by clones.
+    documents: std::sync::Arc<std::sync::Mutex<HashMap<String, TemplateVersion>>>,
 }
+
+/// Documents kept in memory at most; the cache starts over beyond.
+const CACHED_DOCUMENTS: usize = 4096;
 
 /// What [`RegistryMarket::publish_from`] did. Serializes with its field
 /// names.
@@ -152,6 +159,7 @@ impl RegistryMarket {
             location: format!("oci://{rest}"),
             target,
             request_timeout: RelocateOptions::default().request_timeout,
+            documents: Default::default(),
         })
     }
 
@@ -759,6 +767,14 @@ impl RegistryMarket {
         repository: &str,
         digest: &str,
     ) -> Result<TemplateVersion> {
+        if let Some(doc) = self
+            .documents
+            .lock()
+            .ok()
+            .and_then(|d| d.get(digest).cloned())
+        {
+            return Ok(doc);
+        }
         let item = format!("{repository}@{digest}");
         let (bytes, _) = client.get_manifest(
             repository,
@@ -786,11 +802,14 @@ impl RegistryMarket {
         let options = template_core::LoadOptions {
             max_bytes: usize::try_from(MAX_DOCUMENT_BYTES).unwrap_or(usize::MAX),
         };
-        Ok(template_core::load(
-            &bytes,
-            template_core::Format::Json,
-            options,
-        )?)
+        let doc = template_core::load(&bytes, template_core::Format::Json, options)?;
+        if let Ok(mut cache) = self.documents.lock() {
+            if cache.len() >= CACHED_DOCUMENTS {
+                cache.clear();
+            }
+            cache.insert(digest.to_owned(), doc.clone());
+        }
+        Ok(doc)
     }
 
     /// The current state and the head of the chain of transitions of the
