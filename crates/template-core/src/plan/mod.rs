@@ -611,19 +611,28 @@ pub(crate) fn follow_dependencies(
             )
         })
     }
-    let after = ComponentsAfter::new(before, drafts);
-    let drafted: BTreeSet<&str> = drafts.iter().map(|d| d.step.component.as_str()).collect();
+    // What the drafted components provide decides whether anything else
+    // needs a look; most upgrades change no connection info.
+    let mut drafted: BTreeMap<&str, Option<&InstalledComponent>> = BTreeMap::new();
+    for d in drafts.iter() {
+        let target = match (&d.step.action, &d.step.target) {
+            (Action::Remove, _) | (_, None) => None,
+            (_, Some(target)) => Some(target),
+        };
+        drafted.insert(d.step.component.as_str(), target);
+    }
     let changed: BTreeSet<&str> = drafted
         .iter()
-        .copied()
-        .filter(|k| provides(before.components.get(*k)) != provides(after.get(k)))
+        .filter(|(k, after)| provides(before.components.get(**k)) != provides(**after))
+        .map(|(k, _)| *k)
         .collect();
     if changed.is_empty() {
         return;
     }
+    let after = ComponentsAfter::new(before, drafts);
     let mut added = Vec::new();
     for (key, component) in after.iter() {
-        if drafted.contains(key) {
+        if drafted.contains_key(key) {
             continue;
         }
         let sources: Vec<&str> = component
