@@ -122,105 +122,115 @@ impl InstalledState {
     /// [`Self::container_env`] of `installed`, which need not be in the
     /// state (its dependencies are looked up in the state).
     pub fn container_env_of(&self, installed: &InstalledComponent) -> Vec<ContainerVar> {
-        let key = installed.spec.key.as_str();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut own = Vec::new();
-        for var in installed
+        container_env_with(installed, |key| self.components.get(key))
+    }
+}
+
+/// [`InstalledState::container_env_of`], with dependencies looked up by
+/// `component` (key → installed component), so that a plan can ask about
+/// a state it has not built.
+pub(crate) fn container_env_with<'a>(
+    installed: &'a InstalledComponent,
+    component: impl Fn(&str) -> Option<&'a InstalledComponent>,
+) -> Vec<ContainerVar> {
+    let key = installed.spec.key.as_str();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut own = Vec::new();
+    for var in installed
+        .spec
+        .env
+        .iter()
+        .chain(&installed.shared_env)
+        .filter(|v| seen.insert(v.name.clone()))
+    {
+        let value = installed.env_value(&var.name).unwrap_or(var.value.as_str());
+        let value = if var.secret {
+            EnvValue::ComponentSecret {
+                component: key.to_owned(),
+                key: var.name.clone(),
+                value: value.to_owned(),
+            }
+        } else {
+            EnvValue::Plain {
+                value: value.to_owned(),
+            }
+        };
+        own.push(ContainerVar {
+            name: var.name.clone(),
+            value,
+            origin: EnvOrigin::Own,
+        });
+    }
+    let mut own_connection = Vec::new();
+    let mut injected = Vec::new();
+    let sources = std::iter::once(installed).chain(
+        installed
             .spec
-            .env
+            .depends_on
             .iter()
-            .chain(&installed.shared_env)
-            .filter(|v| seen.insert(v.name.clone()))
-        {
-            let value = installed.env_value(&var.name).unwrap_or(var.value.as_str());
-            let value = if var.secret {
+            .filter_map(|d| component(d)),
+    );
+    for (n, source) in sources.enumerate() {
+        let origin = if n == 0 {
+            EnvOrigin::OwnConnection
+        } else {
+            EnvOrigin::Dependency(source.spec.key.clone())
+        };
+        let out = if n == 0 {
+            &mut own_connection
+        } else {
+            &mut injected
+        };
+        for var in &source.spec.connection_info {
+            if !seen.insert(var.name.clone()) {
+                continue;
+            }
+            let value = if let Some(reference) = secret_reference(&source.spec.key, var) {
+                EnvValue::Generated { reference }
+            } else if var.secret {
                 EnvValue::ComponentSecret {
-                    component: key.to_owned(),
+                    component: source.spec.key.clone(),
                     key: var.name.clone(),
-                    value: value.to_owned(),
+                    value: var.value.clone().unwrap_or_default(),
                 }
             } else {
                 EnvValue::Plain {
-                    value: value.to_owned(),
+                    value: var.value.clone().unwrap_or_default(),
                 }
             };
-            own.push(ContainerVar {
+            out.push(ContainerVar {
                 name: var.name.clone(),
                 value,
-                origin: EnvOrigin::Own,
+                origin: origin.clone(),
             });
         }
-        let mut own_connection = Vec::new();
-        let mut injected = Vec::new();
-        let sources = std::iter::once(installed).chain(
-            installed
-                .spec
-                .depends_on
-                .iter()
-                .filter_map(|d| self.components.get(d)),
-        );
-        for (n, source) in sources.enumerate() {
-            let origin = if n == 0 {
-                EnvOrigin::OwnConnection
-            } else {
-                EnvOrigin::Dependency(source.spec.key.clone())
-            };
-            let out = if n == 0 {
-                &mut own_connection
-            } else {
-                &mut injected
-            };
-            for var in &source.spec.connection_info {
-                if !seen.insert(var.name.clone()) {
-                    continue;
+        if n > 0 {
+            for port in source.spec.ports.iter().filter(|p| p.inner) {
+                let prefix = port.name.to_ascii_uppercase().replace('-', "_");
+                let host = format!("{prefix}_HOST");
+                if seen.insert(host.clone()) {
+                    injected.push(ContainerVar {
+                        name: host,
+                        value: EnvValue::Address {
+                            component: source.spec.key.clone(),
+                        },
+                        origin: origin.clone(),
+                    });
                 }
-                let value = if let Some(reference) = secret_reference(&source.spec.key, var) {
-                    EnvValue::Generated { reference }
-                } else if var.secret {
-                    EnvValue::ComponentSecret {
-                        component: source.spec.key.clone(),
-                        key: var.name.clone(),
-                        value: var.value.clone().unwrap_or_default(),
-                    }
-                } else {
-                    EnvValue::Plain {
-                        value: var.value.clone().unwrap_or_default(),
-                    }
-                };
-                out.push(ContainerVar {
-                    name: var.name.clone(),
-                    value,
-                    origin: origin.clone(),
-                });
-            }
-            if n > 0 {
-                for port in source.spec.ports.iter().filter(|p| p.inner) {
-                    let prefix = port.name.to_ascii_uppercase().replace('-', "_");
-                    let host = format!("{prefix}_HOST");
-                    if seen.insert(host.clone()) {
-                        injected.push(ContainerVar {
-                            name: host,
-                            value: EnvValue::Address {
-                                component: source.spec.key.clone(),
-                            },
-                            origin: origin.clone(),
-                        });
-                    }
-                    let port_var = format!("{prefix}_PORT");
-                    if seen.insert(port_var.clone()) {
-                        injected.push(ContainerVar {
-                            name: port_var,
-                            value: EnvValue::Plain {
-                                value: port.port.to_string(),
-                            },
-                            origin: origin.clone(),
-                        });
-                    }
+                let port_var = format!("{prefix}_PORT");
+                if seen.insert(port_var.clone()) {
+                    injected.push(ContainerVar {
+                        name: port_var,
+                        value: EnvValue::Plain {
+                            value: port.port.to_string(),
+                        },
+                        origin: origin.clone(),
+                    });
                 }
             }
         }
-        injected.extend(own_connection);
-        injected.extend(own);
-        injected
     }
+    injected.extend(own_connection);
+    injected.extend(own);
+    injected
 }

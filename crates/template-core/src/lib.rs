@@ -36,6 +36,7 @@ pub mod error;
 pub mod image_ref;
 pub mod installed;
 pub mod model;
+mod name_hash;
 pub mod package;
 pub mod plan;
 pub mod publish;

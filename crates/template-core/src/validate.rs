@@ -6,6 +6,7 @@
 //! position (`components[#3]`) when the key itself is unusable; every other
 //! list is addressed by position.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{
     AccessMode, Component, ConfigFile, DOCUMENT_FORMAT, EnvVar, Probe, SecretRule, TemplateVersion,
 };
+use crate::name_hash::{NameHasher, name_map};
 use crate::quantity::parse_quantity;
 
 /// One thing wrong with a document.
@@ -305,8 +307,8 @@ impl Validator {
                 );
             }
             self.image(format_args!("{path}.image"), &p.image);
-            self.env_list(&path, ".env", &p.env, &mut HashMap::new());
-            self.config_files(&path, &p.config_files, &mut HashMap::new());
+            self.env_list(&path, ".env", &p.env, &mut name_map(p.env.len()));
+            self.config_files(&path, &p.config_files, &mut name_map(p.config_files.len()));
         }
     }
 
@@ -372,7 +374,7 @@ impl Validator {
         }
 
         // Variable names are unique across env and connection info.
-        let mut names = HashMap::with_capacity(c.env.len() + c.connection_info.len());
+        let mut names = name_map(c.env.len() + c.connection_info.len());
         self.env_list(path, ".env", &c.env, &mut names);
         for (i, var) in c.connection_info.iter().enumerate() {
             let at = ItemPath::new(path, ".connection_info", i, ".name");
@@ -395,7 +397,7 @@ impl Validator {
         }
 
         // Mount paths are unique across config files and volumes.
-        let mut mounts = HashMap::with_capacity(c.config_files.len() + c.volumes.len());
+        let mut mounts = name_map(c.config_files.len() + c.volumes.len());
         self.config_files(path, &c.config_files, &mut mounts);
         let mut volume_names = BTreeSet::new();
         for (i, vol) in c.volumes.iter().enumerate() {
@@ -475,7 +477,7 @@ impl Validator {
                     format!("plugin `{}` is attached twice; attach it once", a.plugin),
                 );
             }
-            self.env_list(&apath, ".env", &a.env, &mut HashMap::new());
+            self.env_list(&apath, ".env", &a.env, &mut name_map(a.env.len()));
         }
     }
 
@@ -792,7 +794,7 @@ impl Validator {
                     );
                 }
             }
-            self.env_list(&path, ".env", &g.env, &mut HashMap::new());
+            self.env_list(&path, ".env", &g.env, &mut name_map(g.env.len()));
         }
     }
 
@@ -802,7 +804,7 @@ impl Validator {
         base: &'p str,
         list: &'static str,
         env: &'a [EnvVar],
-        names: &mut HashMap<&'a str, ItemPath<'p>>,
+        names: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
     ) {
         for (i, var) in env.iter().enumerate() {
             self.env_name(ItemPath::new(base, list, i, ".name"), &var.name, names);
@@ -813,15 +815,17 @@ impl Validator {
         &mut self,
         path: ItemPath<'p>,
         name: &'a str,
-        names: &mut HashMap<&'a str, ItemPath<'p>>,
+        names: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
     ) {
+        // By bytes: every byte of a non-ASCII character fails both tests,
+        // as the character itself would.
         let valid = name
-            .chars()
+            .bytes()
             .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if !valid {
             self.report(
                 path,
@@ -829,14 +833,15 @@ impl Validator {
                 format!("`{name}` is not a valid variable name; use letters, digits and `_`, starting with a letter or `_`"),
             );
         }
-        if let Some(first) = names.get(name) {
-            self.report(
+        match names.entry(name) {
+            Entry::Occupied(first) => self.report(
                 path,
                 ProblemKind::DuplicateKey,
-                format!("variable `{name}` is already defined at {first}"),
-            );
-        } else {
-            names.insert(name, path);
+                format!("variable `{name}` is already defined at {}", first.get()),
+            ),
+            Entry::Vacant(slot) => {
+                slot.insert(path);
+            }
         }
     }
 
@@ -845,7 +850,7 @@ impl Validator {
         &mut self,
         base: &'p str,
         files: &'a [ConfigFile],
-        mounts: &mut HashMap<&'a str, ItemPath<'p>>,
+        mounts: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
     ) {
         for (i, f) in files.iter().enumerate() {
             let fpath = ItemPath::new(base, ".config_files", i, "");
@@ -870,7 +875,7 @@ impl Validator {
         &mut self,
         path: ItemPath<'p>,
         mount: &'a str,
-        mounts: &mut HashMap<&'a str, ItemPath<'p>>,
+        mounts: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
     ) {
         let clean = mount.starts_with('/')
             && mount.len() > 1
@@ -887,14 +892,18 @@ impl Validator {
             );
             return;
         }
-        if let Some(first) = mounts.get(mount) {
-            self.report(
+        match mounts.entry(mount) {
+            Entry::Occupied(first) => self.report(
                 path,
                 ProblemKind::MountPathConflict,
-                format!("`{mount}` is already mounted by {first}; give each mount its own path"),
-            );
-        } else {
-            mounts.insert(mount, path);
+                format!(
+                    "`{mount}` is already mounted by {}; give each mount its own path",
+                    first.get()
+                ),
+            ),
+            Entry::Vacant(slot) => {
+                slot.insert(path);
+            }
         }
     }
 

@@ -28,6 +28,7 @@ use crate::model::{
     Component, ConfigFile, ConfigGroup, ConnectionVar, EnvVar, Module, Plugin, PluginAttachment,
     Port, TemplateVersion, Volume,
 };
+use crate::name_hash::{NameHasher, name_map};
 
 /// What a masked secret value is shown as.
 pub const MASK: &str = "<secret>";
@@ -257,8 +258,10 @@ pub fn diff(from: &TemplateVersion, to: &TemplateVersion) -> Result<VersionDiff>
     let mut components = Vec::new();
     let old_keyed = keyed_names(&from.components, |c| c.key.as_str());
     let new_keyed = keyed_names(&to.components, |c| c.key.as_str());
-    let old_map: HashMap<&str, &Component> = old_keyed.iter().map(|(k, c)| (&**k, *c)).collect();
-    let new_map: HashMap<&str, &Component> = new_keyed.iter().map(|(k, c)| (&**k, *c)).collect();
+    let mut old_map: HashMap<&str, &Component, NameHasher> = name_map(old_keyed.len());
+    old_map.extend(old_keyed.iter().map(|(k, c)| (&**k, *c)));
+    let mut new_map: HashMap<&str, &Component, NameHasher> = name_map(new_keyed.len());
+    new_map.extend(new_keyed.iter().map(|(k, c)| (&**k, *c)));
     for (key, new) in &new_keyed {
         let old = old_map.get(&**key).copied();
         if old == Some(*new) {
@@ -744,7 +747,7 @@ fn keyed_names<'a, T>(
     items: &'a [T],
     key: impl Fn(&'a T) -> &'a str,
 ) -> Vec<(Cow<'a, str>, &'a T)> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut seen: HashMap<&str, usize, NameHasher> = name_map(items.len());
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let k = key(item);
@@ -798,8 +801,10 @@ fn keyed_entries<T: Serialize + PartialEq>(
         return;
     }
     let old_keyed = keyed_names(old, &key);
-    let old_map: HashMap<&str, &T> = old_keyed.iter().map(|(k, t)| (&**k, *t)).collect();
-    let new_map: HashMap<&str, &T> = new_keyed.iter().map(|(k, t)| (&**k, *t)).collect();
+    let mut old_map: HashMap<&str, &T, NameHasher> = name_map(old_keyed.len());
+    old_map.extend(old_keyed.iter().map(|(k, t)| (&**k, *t)));
+    let mut new_map: HashMap<&str, &T, NameHasher> = name_map(new_keyed.len());
+    new_map.extend(new_keyed.iter().map(|(k, t)| (&**k, *t)));
     for (k, n) in &new_keyed {
         match old_map.get(&**k) {
             None => whole_entry(
@@ -966,6 +971,9 @@ fn set_changes(
     old: &[String],
     new: &[String],
 ) {
+    if old == new {
+        return;
+    }
     let o: BTreeSet<&String> = old.iter().collect();
     let n: BTreeSet<&String> = new.iter().collect();
     let list_path = site.path(Some(list));

@@ -6,10 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Action, Draft, Plan, PlanKind, is_selected, new_secrets, order, select_modules,
-    state_after_drafts,
-};
+use super::{Action, Draft, Plan, PlanKind, is_selected, new_secrets, order, select_modules};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState};
 use crate::model::TemplateVersion;
@@ -95,10 +92,9 @@ pub fn plan_install(version: &TemplateVersion, options: &InstallOptions) -> Resu
         draft.step.target = Some(target);
         drafts.push(draft);
     }
-    let after = state_after_drafts(&InstalledState::empty(&version.template.id), &drafts);
     let secrets = new_secrets(
-        &after,
-        drafts.iter().filter_map(|d| d.step.target.as_ref()),
+        &InstalledState::empty(&version.template.id),
+        &drafts,
         &BTreeMap::new(),
     );
     let (steps, notes) = order(drafts);

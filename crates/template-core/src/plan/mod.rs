@@ -24,7 +24,7 @@ pub use install::{InstallOptions, Overrides, plan_install};
 pub use rollback::{Outcome, RollbackOptions, UpgradeRecord, plan_rollback};
 pub use upgrade::{UpgradeOptions, plan_upgrade, plan_upgrade_validated};
 
-use crate::container_env::{ContainerVar, EnvValue};
+use crate::container_env::{ContainerVar, EnvValue, container_env_with};
 use crate::diff::{self, ChangeKind, FieldChange, LineHunk, Section};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState};
@@ -530,17 +530,18 @@ pub(crate) fn is_selected(component: &crate::model::Component, modules: &BTreeSe
         .is_none_or(|m| modules.contains(m))
 }
 
-/// Secrets used by `targets` that `existing` lacks, each listed once with
-/// every `component.VAR` of `after` (the state once the plan is done) that
-/// receives it: the components that declare it and their dependants.
-pub(crate) fn new_secrets<'a>(
-    after: &InstalledState,
-    targets: impl Iterator<Item = &'a InstalledComponent>,
+/// Secrets used by the drafts' targets that `existing` lacks, each listed
+/// once with every `component.VAR` of the state once the drafts are done
+/// (from `before`) that receives it: the components that declare it and
+/// their dependants.
+pub(crate) fn new_secrets(
+    before: &InstalledState,
+    drafts: &[Draft],
     existing: &BTreeMap<String, SecretRule>,
 ) -> Vec<SecretToGenerate> {
     let mut out: BTreeMap<String, SecretToGenerate> = BTreeMap::new();
     let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for t in targets {
+    for t in drafts.iter().filter_map(|d| d.step.target.as_ref()) {
         for var in &t.spec.connection_info {
             let (Some(reference), Some(rule)) = (
                 crate::installed::secret_reference(&t.spec.key, var),
@@ -566,7 +567,8 @@ pub(crate) fn new_secrets<'a>(
     if out.is_empty() {
         return Vec::new();
     }
-    for (key, component) in &after.components {
+    let after = ComponentsAfter::new(before, drafts);
+    for (key, component) in after.iter() {
         for var in after.container_env_of(component) {
             if let EnvValue::Generated { reference } = &var.value
                 && let Some(secret) = out.get_mut(reference)
@@ -585,23 +587,46 @@ pub(crate) fn new_secrets<'a>(
     out.into_values().collect()
 }
 
-/// The state `before` becomes once every draft is done (version labels
-/// and the installation's version aside).
-pub(crate) fn state_after_drafts(before: &InstalledState, drafts: &[Draft]) -> InstalledState {
-    let mut after = before.clone();
-    for d in drafts {
-        match (&d.step.action, &d.step.target) {
-            (Action::Remove, _) | (_, None) => {
-                after.components.remove(&d.step.component);
-            }
-            (_, Some(target)) => {
-                after
-                    .components
-                    .insert(d.step.component.clone(), target.clone());
+/// The components `before` has once every draft is done (version labels
+/// aside), by key. It borrows them: a plan asks about that state for a few
+/// components, and copying every component of a large installation would
+/// cost more than planning itself.
+pub(crate) struct ComponentsAfter<'a>(BTreeMap<&'a str, &'a InstalledComponent>);
+
+impl<'a> ComponentsAfter<'a> {
+    pub(crate) fn new(before: &'a InstalledState, drafts: &'a [Draft]) -> Self {
+        let mut after: BTreeMap<&str, &InstalledComponent> = before
+            .components
+            .iter()
+            .map(|(k, c)| (k.as_str(), c))
+            .collect();
+        for d in drafts {
+            match (&d.step.action, &d.step.target) {
+                (Action::Remove, _) | (_, None) => {
+                    after.remove(d.step.component.as_str());
+                }
+                (_, Some(target)) => {
+                    after.insert(d.step.component.as_str(), target);
+                }
             }
         }
+        ComponentsAfter(after)
     }
-    after
+
+    /// The component with this key.
+    pub(crate) fn get(&self, key: &str) -> Option<&'a InstalledComponent> {
+        self.0.get(key).copied()
+    }
+
+    /// Every component, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, &'a InstalledComponent)> + '_ {
+        self.0.iter().map(|(k, c)| (*k, *c))
+    }
+
+    /// [`InstalledState::container_env_of`] in this state.
+    pub(crate) fn container_env_of(&self, installed: &'a InstalledComponent) -> Vec<ContainerVar> {
+        container_env_with(installed, |key| self.get(key))
+    }
 }
 
 /// Adds an update step for every component the drafts leave alone whose
@@ -622,19 +647,28 @@ pub(crate) fn follow_dependencies(
             )
         })
     }
-    let after = state_after_drafts(before, drafts);
-    let drafted: BTreeSet<&str> = drafts.iter().map(|d| d.step.component.as_str()).collect();
+    // What the drafted components provide decides whether anything else
+    // needs a look; most upgrades change no connection info.
+    let mut drafted: BTreeMap<&str, Option<&InstalledComponent>> = BTreeMap::new();
+    for d in drafts.iter() {
+        let target = match (&d.step.action, &d.step.target) {
+            (Action::Remove, _) | (_, None) => None,
+            (_, Some(target)) => Some(target),
+        };
+        drafted.insert(d.step.component.as_str(), target);
+    }
     let changed: BTreeSet<&str> = drafted
         .iter()
-        .copied()
-        .filter(|k| provides(before.components.get(*k)) != provides(after.components.get(*k)))
+        .filter(|(k, after)| provides(before.components.get(**k)) != provides(**after))
+        .map(|(k, _)| *k)
         .collect();
     if changed.is_empty() {
         return;
     }
+    let after = ComponentsAfter::new(before, drafts);
     let mut added = Vec::new();
-    for (key, component) in &after.components {
-        if drafted.contains(key.as_str()) {
+    for (key, component) in after.iter() {
+        if drafted.contains_key(key) {
             continue;
         }
         let sources: Vec<&str> = component
@@ -654,16 +688,13 @@ pub(crate) fn follow_dependencies(
         }
         let reasons: Vec<String> = sources
             .iter()
-            .map(|d| {
-                match (
-                    before.components.contains_key(*d),
-                    after.components.contains_key(*d),
-                ) {
+            .map(
+                |d| match (before.components.contains_key(*d), after.get(d).is_some()) {
                     (true, false) => format!("{d} is no longer installed"),
                     (false, true) => format!("{d} is now installed"),
                     _ => format!("connection info of {d} changed"),
-                }
-            })
+                },
+            )
             .collect();
         let why = format!(
             "{}; its own definition is unchanged, its environment follows",

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Action, Draft, KeepReason, KeptCustomization, Plan, PlanKind, Rule, follow_dependencies,
-    is_removed_entry, new_secrets, only_label_differs, order, running_changes, state_after_drafts,
-    with_rule,
+    is_removed_entry, new_secrets, only_label_differs, order, running_changes, with_rule,
 };
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState};
@@ -226,12 +225,7 @@ pub fn plan_rollback(
         .cloned()
         .collect();
     follow_dependencies(current, &mut drafts, &mut labels);
-    let after = state_after_drafts(current, &drafts);
-    let secrets = new_secrets(
-        &after,
-        drafts.iter().filter_map(|d| d.step.target.as_ref()),
-        &current.secrets,
-    );
+    let secrets = new_secrets(current, &drafts, &current.secrets);
     let (steps, notes) = order(drafts);
     Ok(Plan {
         kind: PlanKind::Rollback,

@@ -20,10 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use super::install::Overrides;
 use super::{
-    Action, Draft, DroppedCustomization, KeepReason, KeptCustomization, Plan, PlanKind, Rule,
-    follow_dependencies, is_removed_entry, is_selected, new_secrets, only_label_differs, order,
-    running_changes, select_modules, shown, state_after_drafts, with_rule,
+    Action, ComponentsAfter, Draft, DroppedCustomization, KeepReason, KeptCustomization, Plan,
+    PlanKind, Rule, follow_dependencies, is_removed_entry, is_selected, new_secrets,
+    only_label_differs, order, running_changes, select_modules, shown, with_rule,
 };
+use crate::container_env::ContainerVar;
 use crate::diff::{ChangeKind, Section, line_diff};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState, VolumeCustomization};
@@ -246,12 +247,7 @@ fn plan_checked_upgrade(
     if options.components.is_some() {
         check_partial_references(installed, to, &drafts, &in_scope, &mut notes)?;
     }
-    let after = state_after_drafts(installed, &drafts);
-    let secrets = new_secrets(
-        &after,
-        drafts.iter().filter_map(|d| d.step.target.as_ref()),
-        &installed.secrets,
-    );
+    let secrets = new_secrets(installed, &drafts, &installed.secrets);
     let version_after = version_after(
         installed,
         to,
@@ -291,18 +287,14 @@ fn check_partial_references(
     in_scope: &dyn Fn(&str) -> bool,
     notes: &mut Vec<String>,
 ) -> Result<()> {
-    let after = state_after_drafts(installed, drafts);
+    let after = ComponentsAfter::new(installed, drafts);
     for draft in drafts {
-        let Some(target) = after.components.get(&draft.step.component) else {
+        let Some(target) = after.get(&draft.step.component) else {
             continue;
         };
         let key = target.spec.key.as_str();
-        let unresolved = |state: &InstalledState, c: &InstalledComponent| {
-            let names: BTreeSet<String> = state
-                .container_env_of(c)
-                .into_iter()
-                .map(|v| v.name)
-                .collect();
+        let unresolved = |env: Vec<ContainerVar>, c: &InstalledComponent| {
+            let names: BTreeSet<String> = env.into_iter().map(|v| v.name).collect();
             references(c)
                 .into_iter()
                 .filter(|r| !names.contains(r))
@@ -311,9 +303,9 @@ fn check_partial_references(
         let before = installed
             .components
             .get(key)
-            .map(|c| unresolved(installed, c))
+            .map(|c| unresolved(installed.container_env_of(c), c))
             .unwrap_or_default();
-        for variable in unresolved(&after, target) {
+        for variable in unresolved(after.container_env_of(target), target) {
             if before.contains(&variable) {
                 continue;
             }
