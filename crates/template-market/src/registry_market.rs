@@ -68,7 +68,7 @@ pub struct RegistryMarket {
 
 /// What [`RegistryMarket::publish_from`] did. Serializes with its field
 /// names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RegistryPublishReport {
     /// Created, unchanged or replaced, with the content digest.
     pub outcome: PublishOutcome,
@@ -82,7 +82,7 @@ pub struct RegistryPublishReport {
 
 /// A release transition as recorded in the registry. Serializes with its
 /// field names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReleaseTransition {
     /// Digest of the transition's manifest.
     pub digest: String,
@@ -108,7 +108,7 @@ pub struct ReleaseTransition {
 
 /// What [`RegistryMarket::fetch_into`] did. Serializes with its field
 /// names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FetchReport {
     /// How the version landed in the local market.
     pub outcome: PublishOutcome,
