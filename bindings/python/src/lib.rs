@@ -21,6 +21,7 @@ mod market;
 mod options;
 mod plans;
 mod progress;
+mod registry_market;
 mod publish;
 mod versions;
 
@@ -32,6 +33,7 @@ fn _apptemplate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     publish::register(m)?;
     plans::register(m)?;
     market::register(m)?;
+    registry_market::register(m)?;
     delivery::register(m)?;
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(crate) struct Market {
 }
 
 /// A progress report as its Rust JSON, for the `progress` callable.
-fn progress_data<T: serde::Serialize>(report: &T) -> Value {
+pub(crate) fn progress_data<T: serde::Serialize>(report: &T) -> Value {
     to_data(report).unwrap_or(Value::Null)
 }
 

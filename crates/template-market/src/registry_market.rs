@@ -75,7 +75,7 @@ const CACHED_DOCUMENTS: usize = 4096;
 
 /// What [`RegistryMarket::publish_from`] did. Serializes with its field
 /// names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RegistryPublishReport {
     /// Created, unchanged or replaced, with the content digest.
     pub outcome: PublishOutcome,
@@ -89,7 +89,7 @@ pub struct RegistryPublishReport {
 
 /// A release transition as recorded in the registry. Serializes with its
 /// field names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReleaseTransition {
     /// Digest of the transition's manifest.
     pub digest: String,
@@ -115,7 +115,7 @@ pub struct ReleaseTransition {
 
 /// What [`RegistryMarket::fetch_into`] did. Serializes with its field
 /// names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FetchReport {
     /// How the version landed in the local market.
     pub outcome: PublishOutcome,

@@ -125,6 +125,7 @@ pub fn binding_types() -> Vec<NamedType> {
         output!(ImportReport, PullProgress<'static>, PullReport);
         output!(RelocateProgress<'static>, RelocateReport, KeyPairText);
         input!(MarketOptions, ExportOptions, ImportOptions, PullOptions);
+        output!(RegistryPublishReport, ReleaseTransition, FetchReport);
         input!(RegistryAccess, RelocateOptions);
     }
     {

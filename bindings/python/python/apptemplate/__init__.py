@@ -15,6 +15,7 @@ from apptemplate._apptemplate import (
     Delivery,
 
     Market,
+    RegistryMarket,
     Template,
     apply,
     apply_steps,
@@ -91,6 +92,7 @@ __all__ = [
     "Problem",
     "PublishOutcome",
     "RegistryError",
+    "RegistryMarket",
     "ReleaseGateError",
     "ReleaseState",
     "ReleaseStateError",

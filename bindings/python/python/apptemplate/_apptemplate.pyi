@@ -12,6 +12,7 @@ from apptemplate.types import (
     ExecutorOptions,
     ExportBase,
     ExportReport,
+    FetchReport,
     GcReport,
     ImageInfo,
     ImportReport,
@@ -31,11 +32,13 @@ from apptemplate.types import (
     PullReport,
     RecordSummary,
     RegistryAccess,
+    RegistryPublishReport,
     RelocateOptions,
     RelocateProgress,
     RelocateReport,
     RelocationSummary,
     ReleaseState,
+    ReleaseTransition,
     TemplateInfo,
     TemplateVersion,
     UpgradeRecord,
@@ -62,6 +65,7 @@ __all__ = [
     "PackageIntegrityError",
     "PreconditionError",
     "RegistryError",
+    "RegistryMarket",
     "ReleaseGateError",
     "ReleaseStateError",
     "RolloutError",
@@ -323,6 +327,62 @@ class Market:
         """Deletes unreferenced blobs and abandoned imports."""
     def verify(self) -> VerifyReport:
         """Hashes every blob and checks every version has its blobs."""
+
+@final
+class RegistryMarket:
+    """A market on an OCI registry, at ``oci://host[:port]/namespace``."""
+
+    def __new__(cls, location: str, registries: Optional[Sequence[Union[str, RegistryAccess]]] = None) -> RegistryMarket: ...
+    @property
+    def location(self) -> str:
+        """The market's location, ``oci://host[:port]/namespace``."""
+    def publish_from(
+        self,
+        market: Market,
+        template: str,
+        version: str,
+        *,
+        overwrite: bool = False,
+        progress: Optional[Callable[[RelocateProgress], object]] = None,
+        parallelism: int = 4,
+        chunk_size: int = 64 << 20,
+        push_tags: bool = True,
+        request_timeout_seconds: float = 600,
+    ) -> RegistryPublishReport:
+        """Publishes a version of a local market here: its images, then its artifact.
+
+        The keyword options are the Rust ``RelocateOptions``. An exception
+        raised by ``progress`` stops the publication and is re-raised.
+        """
+    def versions(self, template: str) -> List[VersionInfo]:
+        """The versions of `template`, oldest first."""
+    def templates(self) -> List[TemplateInfo]:
+        """Every template with its versions."""
+    def version(self, template: str, version: str) -> Template:
+        """One version's document, with its current release state."""
+    def transitions(self, template: str, version: str) -> List[ReleaseTransition]:
+        """The release transitions of a version, in chain order."""
+    def set_release_state(
+        self, template: str, version: str, state: ReleaseState, *, signing_key: Optional[str] = None
+    ) -> Optional[ReleaseTransition]:
+        """Moves a version to another release state; None when it is in that state already."""
+    def fetch_into(
+        self,
+        market: Market,
+        template: str,
+        version: str,
+        *,
+        progress: Optional[Callable[[PullProgress], object]] = None,
+        image_parallelism: int = 4,
+        blob_parallelism: int = 4,
+        platforms: Sequence[str] = (),
+        request_timeout_seconds: float = 600,
+    ) -> FetchReport:
+        """Pulls a version and its images from here into a local market.
+
+        The keyword options are the Rust ``PullOptions``. An exception
+        raised by ``progress`` stops the fetch and is re-raised.
+        """
 
 @final
 class Delivery:

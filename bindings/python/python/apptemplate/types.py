@@ -1827,6 +1827,38 @@ class PullOptions(TypedDict, total=False):
     """Timeout of one HTTP request, in seconds."""
 
 
+class RegistryPublishReport(TypedDict):
+    """What `RegistryMarket::publish_from` did. Serializes with its field
+    names."""
+
+    outcome: PublishOutcome
+    """Created, unchanged or replaced, with the content digest."""
+
+    reference: str
+    """The version's reference in the registry (`<host>/<repo>:<tag>`)."""
+
+    artifact: str
+    """The digest of the version's artifact manifest."""
+
+    transfer: RelocateReport
+    """What was pushed: the images first, then the artifact."""
+
+# A release transition as recorded in the registry. Serializes with its
+# field names.
+ReleaseTransition = TypedDict("ReleaseTransition", {"digest": str, "from": ReleaseState, "to": ReleaseState, "sequence": int, "previous": Optional[str], "created": str, "signer": Optional[str], "withdrawn": bool}, total=True)
+
+
+class FetchReport(TypedDict):
+    """What `RegistryMarket::fetch_into` did. Serializes with its field
+    names."""
+
+    outcome: PublishOutcome
+    """How the version landed in the local market."""
+
+    pull: PullReport
+    """The images pulled."""
+
+
 class _RegistryAccessRequired(TypedDict):
     registry: str
     """`host[:port][/prefix]`."""
@@ -2817,6 +2849,7 @@ __all__ = [
     "ExportReport",
     "Exposure",
     "ExternalHost",
+    "FetchReport",
     "FieldChange",
     "FlaggedEnv",
     "GcReport",
@@ -2886,7 +2919,9 @@ __all__ = [
     "PulledImageRef",
     "RecordSummary",
     "RegistryAccess",
+    "RegistryPublishReport",
     "ReleaseState",
+    "ReleaseTransition",
     "RelocateEvent",
     "RelocateOptions",
     "RelocateProgress",
