@@ -1512,6 +1512,58 @@ export interface PullOptions {
 }
 
 /**
+ * What `RegistryMarket::publish_from` did. Serializes with its field
+ * names.
+ */
+export interface RegistryPublishReport {
+  /** Created, unchanged or replaced, with the content digest. */
+  outcome: PublishOutcome
+  /** The version's reference in the registry (`<host>/<repo>:<tag>`). */
+  reference: string
+  /** The digest of the version's artifact manifest. */
+  artifact: string
+  /** What was pushed: the images first, then the artifact. */
+  transfer: RelocateReport
+}
+
+/**
+ * A release transition as recorded in the registry. Serializes with its
+ * field names.
+ */
+export interface ReleaseTransition {
+  /** Digest of the transition's manifest. */
+  digest: string
+  /** The state it moved from. */
+  from: ReleaseState
+  /** The state it moved to. */
+  to: ReleaseState
+  /** Its place in the chain (1 for the first). */
+  sequence: number
+  /** The transition it follows, if any. */
+  previous: string | null
+  /** When it was written (RFC 3339, UTC, nanoseconds). */
+  created: string
+  /** The id of the key that signed it, if signed. */
+  signer: string | null
+  /**
+   * Its writer found a concurrent transition from the same state and
+   * withdrew it: it does not count.
+   */
+  withdrawn: boolean
+}
+
+/**
+ * What `RegistryMarket::fetch_into` did. Serializes with its field
+ * names.
+ */
+export interface FetchReport {
+  /** How the version landed in the local market. */
+  outcome: PublishOutcome
+  /** The images pulled. */
+  pull: PullReport
+}
+
+/**
  * A registry and how to reach it, as plain data: `{registry, insecure,
  * username, password, auth_file, ca_file, public_roots}`. Turned into a
  * `RegistryTarget` (reading the files it names) by

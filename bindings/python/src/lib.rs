@@ -21,8 +21,8 @@ mod market;
 mod options;
 mod plans;
 mod progress;
-mod registry_market;
 mod publish;
+mod registry_market;
 mod versions;
 
 #[pymodule]

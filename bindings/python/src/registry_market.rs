@@ -151,8 +151,13 @@ impl RegistryMarket {
             .transpose()?;
         let transition = py
             .detach(|| {
-                self.inner
-                    .set_release_state(template, version, state, key.as_ref(), SystemTime::now())
+                self.inner.set_release_state(
+                    template,
+                    version,
+                    state,
+                    key.as_ref(),
+                    SystemTime::now(),
+                )
             })
             .map_err(raise)?;
         data_to_py(py, &transition)
