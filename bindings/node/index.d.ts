@@ -2393,44 +2393,45 @@ export declare class Delivery {
    * safe point: an install, upgrade, reconfiguration or rollback before
    * its next wave (it then rejects with `CANCELLED`, recorded as partly
    * applied; run it again to finish it), a `deliver` before its next
-   * environment. Operations started afterwards are not affected.
+   * environment. Operations started afterwards are not affected. To
+   * stop one operation only, pass it an `AbortSignal`.
    */
   stop(): void
   /**
    * The installed state of `template` in the environment, or null when
    * it is not installed there.
    */
-  state(environment: EnvironmentProfile, template: string): Promise<InstalledState | null>
+  state(environment: EnvironmentProfile, template: string, signal?: AbortSignal): Promise<InstalledState | null>
   /**
    * The recorded operations on `template` in the environment, oldest
    * first (revisions to roll back to).
    */
-  history(environment: EnvironmentProfile, template: string): Promise<Array<RecordSummary>>
+  history(environment: EnvironmentProfile, template: string, signal?: AbortSignal): Promise<Array<RecordSummary>>
   /**
    * Installs `template` `version` into the environment: release gate
    * (`RELEASE_GATE`), relocation of its images to the profile's
    * registry, then every component in dependency waves, waiting for
    * readiness (`ROLLOUT_FAILED` when one does not become ready).
    */
-  install(environment: EnvironmentProfile, template: string, version: string, options?: InstallOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
+  install(environment: EnvironmentProfile, template: string, version: string, options?: InstallOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal): Promise<OperationReport>
   /**
    * Upgrades the environment's installation of `template` to version
    * `to`; the installed version is read from the cluster, both documents
    * from the market. Values users changed on the cluster are kept.
    */
-  upgrade(environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
+  upgrade(environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal): Promise<OperationReport>
   /**
    * Reconfigures the environment's installation of `template` at its
    * installed version: modules on or off, pruning, override values, as
    * `options` says. Recorded as a revision (rollback-able); when
    * nothing changes the report says `unchanged` and nothing is recorded.
    */
-  reconfigure(environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
+  reconfigure(environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal): Promise<OperationReport>
   /**
    * Puts the environment's installation back to the state recorded
    * before `revision` (see `history`).
    */
-  rollback(environment: EnvironmentProfile, template: string, revision: number, options?: RollbackOptions | null, progress?: (event: DeliveryEvent) => unknown): Promise<OperationReport>
+  rollback(environment: EnvironmentProfile, template: string, revision: number, options?: RollbackOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal): Promise<OperationReport>
   /**
    * Delivers one version to several environments: every release gate
    * is checked first (if one refuses, the Promise rejects with
@@ -2440,7 +2441,7 @@ export declare class Delivery {
    * environment has `error` (`{code, message, details}`) and does not
    * stop the others.
    */
-  deliver(environments: Array<EnvironmentProfile>, template: string, version: string, progress?: (event: DeliveryEvent) => unknown): Promise<Array<EnvironmentOutcome>>
+  deliver(environments: Array<EnvironmentProfile>, template: string, version: string, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal): Promise<Array<EnvironmentOutcome>>
 }
 
 /** A local market rooted at a directory. */
@@ -2458,12 +2459,12 @@ export declare class Market {
    * Adds the images of an OCI image layout directory (all of them, or
    * those named in `names`); resolves to their references.
    */
-  addOciLayout(dir: string, names?: Array<string> | undefined | null): Promise<Array<ImageRef>>
+  addOciLayout(dir: string, names?: Array<string> | null, signal?: AbortSignal): Promise<Array<ImageRef>>
   /**
    * Adds the images of a `docker save` tarball; resolves to their
    * references.
    */
-  addDockerArchive(path: string): Promise<Array<ImageRef>>
+  addDockerArchive(path: string, signal?: AbortSignal): Promise<Array<ImageRef>>
   /** Stores a blob (e.g. a logo) and returns its digest. */
   addBlob(bytes: Buffer): string
   /**
@@ -2497,12 +2498,12 @@ export declare class Market {
    */
   deleteVersion(template: string, version: string, options?: DeleteOptions | undefined | null): void
   /** Removes blobs no version uses. */
-  gc(): Promise<GcReport>
+  gc(signal?: AbortSignal): Promise<GcReport>
   /**
    * Hashes every blob and checks every reference; resolves to what was
    * found (an empty `problems` when the market is sound).
    */
-  verify(): Promise<VerifyReport>
+  verify(signal?: AbortSignal): Promise<VerifyReport>
   /**
    * Writes an offline package of `versions` of `template` to `path`
    * (with `options.part_size`, parts `<path>.part-000`, ...): full, or
@@ -2510,7 +2511,7 @@ export declare class Market {
    * `options.signing_key`. `options` is the Rust `ExportOptions`.
    * `progress` receives reports while it runs.
    */
-  export(path: string, template: string, versions: Array<string>, options?: ExportOptions, progress?: (report: TransferProgress) => unknown): Promise<ExportReport>
+  export(path: string, template: string, versions: Array<string>, options?: ExportOptions, progress?: (report: TransferProgress) => unknown, signal?: AbortSignal): Promise<ExportReport>
   /**
    * Imports a package: a file, or its parts in order. Unsigned or
    * untrusted packages are refused (`SIGNATURE_INVALID`) unless
@@ -2518,14 +2519,14 @@ export declare class Market {
    * differential one whose base is missing is `MISSING_BASE`. Nothing
    * changes unless everything verifies; importing again changes nothing.
    */
-  import(source: string | Array<string>, options?: ImportOptions, progress?: (report: TransferProgress) => unknown): Promise<ImportReport>
+  import(source: string | Array<string>, options?: ImportOptions, progress?: (report: TransferProgress) => unknown, signal?: AbortSignal): Promise<ImportReport>
   /**
    * Pushes every image of `template` `version` to a registry (given as
    * `host[:port][/prefix]` or a `RegistryAccess`) over the OCI
    * distribution API, skipping what it has; a rerun sends only what is
    * missing. `options` is the Rust `RelocateOptions`.
    */
-  relocateVersion(template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown): Promise<RelocateReport>
+  relocateVersion(template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown, signal?: AbortSignal): Promise<RelocateReport>
   /**
    * Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on the
    * source registry, given as `host[:port]` or a `RegistryAccess`) into
@@ -2535,7 +2536,57 @@ export declare class Market {
    * the Rust `PullOptions`. Resolves to the report with each image as
    * the market names it.
    */
-  pull(images: Array<string>, source: string | RegistryAccess, options?: PullOptions, progress?: (report: PullProgress) => unknown): Promise<PullReport>
+  pull(images: Array<string>, source: string | RegistryAccess, options?: PullOptions, progress?: (report: PullProgress) => unknown, signal?: AbortSignal): Promise<PullReport>
+}
+
+/** A market on an OCI registry, at `oci://host[:port]/namespace`. */
+export declare class RegistryMarket {
+  /**
+   * The market at `location` (`oci://host[:port]/namespace`), reached
+   * with the entry of `registries` for its registry (`host[:port]`
+   * strings or `RegistryAccess` objects, as for
+   * `Market.relocateVersion`), else over HTTPS with the default
+   * `auth.json`. Nothing is asked of the registry until an operation
+   * runs.
+   */
+  constructor(location: string, registries?: Array<string | RegistryAccess> | null)
+  /** The market's location, `oci://host[:port]/namespace`. */
+  get location(): string
+  /**
+   * Publishes `template` `version` of the local `market` here: its
+   * images, then its artifact. `options` is the Rust `RelocateOptions`;
+   * `publish.overwrite` allows replacing unreleased content under the
+   * same number. `progress` gets the relocation's reports. Aborted, it
+   * stops at the next report (a rerun resumes). Resolves to
+   * `{outcome, reference, artifact, transfer}`.
+   */
+  publishFrom(market: Market, template: string, version: string, options?: RelocateOptions | null, publish?: MarketPublishOptions | null, progress?: (report: RelocateProgress) => unknown, signal?: AbortSignal): Promise<RegistryPublishReport>
+  /**
+   * The versions of `template`, oldest first, as
+   * `{template, version, state, content_digest}`.
+   */
+  versions(template: string, signal?: AbortSignal): Promise<Array<VersionSummary>>
+  /** Every template with its versions. */
+  templates(signal?: AbortSignal): Promise<Array<TemplateSummary>>
+  /** One version's document, with its current release state. */
+  version(template: string, version: string, signal?: AbortSignal): Promise<Template>
+  /** The release transitions of a version, in chain order. */
+  transitions(template: string, version: string, signal?: AbortSignal): Promise<Array<ReleaseTransition>>
+  /**
+   * Moves a version to another release state, as the life cycle
+   * allows, by writing a transition (signed with `signingKey`, secret
+   * key file text, when given) dated now. Resolves to the transition,
+   * or null when the version is in `state` already.
+   */
+  setReleaseState(template: string, version: string, state: ReleaseState, signingKey?: string | null, signal?: AbortSignal): Promise<ReleaseTransition | null>
+  /**
+   * Pulls a version and its images from here into the local `market`,
+   * with its current release state. `options` is the Rust
+   * `PullOptions`; `progress` gets the pull's reports. Aborted, it stops
+   * at the next report (a rerun resumes). Resolves to
+   * `{outcome, pull}`.
+   */
+  fetchInto(market: Market, template: string, version: string, options?: PullOptions | null, progress?: (report: PullProgress) => unknown, signal?: AbortSignal): Promise<FetchReport>
 }
 
 /**
@@ -2614,7 +2665,7 @@ export interface CandidateOptions {
  * report of every decision (Rust `template_k8s::capture`). Only reads the
  * cluster; `kubeconfig` defaults to `$KUBECONFIG` or `~/.kube/config`.
  */
-export declare function capture(environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null): Promise<CaptureReport>
+export declare function capture(environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null, signal?: AbortSignal): Promise<CaptureReport>
 
 /**
  * Converts API objects of one namespace (plain objects as the API returns
@@ -2766,7 +2817,7 @@ export interface Problem {
  * Rust `PublishFromClusterProgress` reports, tagged by `stage`. Resolves to the
  * report.
  */
-export declare function publishFromCluster(market: Market, environment: EnvironmentProfile, options?: PublishFromClusterOptions | null, selector?: string | null, kubeconfig?: string | null, progress?: (report: PublishFromClusterProgress) => unknown): Promise<PublishFromClusterReport>
+export declare function publishFromCluster(market: Market, environment: EnvironmentProfile, options?: PublishFromClusterOptions | null, selector?: string | null, kubeconfig?: string | null, progress?: (report: PublishFromClusterProgress) => unknown, signal?: AbortSignal): Promise<PublishFromClusterReport>
 
 /** How `checkPublish` treats a version number that already exists. */
 export interface PublishOptions {

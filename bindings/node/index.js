@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Delivery = nativeBinding.Delivery
 module.exports.Market = nativeBinding.Market
+module.exports.RegistryMarket = nativeBinding.RegistryMarket
 module.exports.Template = nativeBinding.Template
 module.exports.apply = nativeBinding.apply
 module.exports.applySteps = nativeBinding.applySteps

@@ -2,12 +2,17 @@
 //! (`template_k8s::delivery::Delivery`). Every operation returns a Promise
 //! whose work runs on napi's tokio runtime; progress events (the Rust
 //! `DeliveryEvent`s as plain objects, tagged by `phase`) reach the callback
-//! through a threadsafe function called without blocking.
+//! through a threadsafe function called without blocking. Each operation
+//! takes an optional `AbortSignal` last: aborted, an install, upgrade,
+//! reconfiguration or rollback stops before its next wave (recorded as
+//! partly applied; run it again to finish it, or roll it back), a
+//! `deliver` before its next environment, a read at once; the Promise
+//! rejects with `CANCELLED`.
 
 use std::sync::Arc;
 
 use apptemplate_interop::{Classify, ErrorReport, from_data, to_data};
-use napi::bindgen_prelude::{Env, PromiseRaw, Result};
+use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
@@ -18,7 +23,7 @@ use template_k8s::{
 use crate::errors::js_error;
 use crate::market::Market;
 use crate::options::read_options;
-use crate::task::{ProgressCallback, report};
+use crate::task::{Abort, ProgressCallback, report};
 
 /// Delivers the versions of a market to environments: release gate,
 /// relocation of the images to the environment's registry, then install,
@@ -83,14 +88,22 @@ where
 }
 
 impl Delivery {
-    /// The delivery for one operation, stopped by `stop()`.
-    fn running(&self) -> Arc<template_k8s::Delivery> {
-        let signal = self
+    /// The delivery for one operation, stopped by `stop()` or by its own
+    /// `AbortSignal`.
+    fn running(
+        &self,
+        env: &Env,
+        signal: Option<Object<'_>>,
+    ) -> Result<Arc<template_k8s::Delivery>> {
+        let shared = self
             .stop
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        Arc::new(self.inner.as_ref().clone().with_stop(signal))
+        let abort = Abort::watch_under(env, signal, &shared)?;
+        Ok(Arc::new(
+            self.inner.as_ref().clone().with_stop(abort.stop_signal()),
+        ))
     }
 }
 
@@ -120,7 +133,8 @@ impl Delivery {
     /// safe point: an install, upgrade, reconfiguration or rollback before
     /// its next wave (it then rejects with `CANCELLED`, recorded as partly
     /// applied; run it again to finish it), a `deliver` before its next
-    /// environment. Operations started afterwards are not affected.
+    /// environment. Operations started afterwards are not affected. To
+    /// stop one operation only, pass it an `AbortSignal`.
     #[napi]
     pub fn stop(&self) {
         let mut current = self
@@ -134,7 +148,7 @@ impl Delivery {
     /// The installed state of `template` in the environment, or null when
     /// it is not installed there.
     #[napi(
-        ts_args_type = "environment: EnvironmentProfile, template: string",
+        ts_args_type = "environment: EnvironmentProfile, template: string, signal?: AbortSignal",
         ts_return_type = "Promise<InstalledState | null>"
     )]
     pub fn state<'env>(
@@ -142,22 +156,27 @@ impl Delivery {
         env: &'env Env,
         environment: Value,
         template: String,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
         let delivery = self.inner.clone();
+        let abort = Abort::watch(env, signal)?;
         promise(env, async move {
-            let profile = profile(environment)?;
-            let state = delivery
-                .state(&profile, &template)
-                .await
-                .map_err(|e| e.report())?;
-            data(&state)
+            let work = async {
+                let profile = profile(environment)?;
+                let state = delivery
+                    .state(&profile, &template)
+                    .await
+                    .map_err(|e| e.report())?;
+                data(&state)
+            };
+            abort.race("reading the state", work).await
         })
     }
 
     /// The recorded operations on `template` in the environment, oldest
     /// first (revisions to roll back to).
     #[napi(
-        ts_args_type = "environment: EnvironmentProfile, template: string",
+        ts_args_type = "environment: EnvironmentProfile, template: string, signal?: AbortSignal",
         ts_return_type = "Promise<Array<RecordSummary>>"
     )]
     pub fn history<'env>(
@@ -165,15 +184,20 @@ impl Delivery {
         env: &'env Env,
         environment: Value,
         template: String,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
         let delivery = self.inner.clone();
+        let abort = Abort::watch(env, signal)?;
         promise(env, async move {
-            let profile = profile(environment)?;
-            let history = delivery
-                .history(&profile, &template)
-                .await
-                .map_err(|e| e.report())?;
-            data(&history)
+            let work = async {
+                let profile = profile(environment)?;
+                let history = delivery
+                    .history(&profile, &template)
+                    .await
+                    .map_err(|e| e.report())?;
+                data(&history)
+            };
+            abort.race("reading the history", work).await
         })
     }
 
@@ -182,7 +206,7 @@ impl Delivery {
     /// registry, then every component in dependency waves, waiting for
     /// readiness (`ROLLOUT_FAILED` when one does not become ready).
     #[napi(
-        ts_args_type = "environment: EnvironmentProfile, template: string, version: string, options?: InstallOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_args_type = "environment: EnvironmentProfile, template: string, version: string, options?: InstallOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<OperationReport>"
     )]
     pub fn install<'env>(
@@ -193,8 +217,9 @@ impl Delivery {
         version: String,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.running();
+        let delivery = self.running(env, signal)?;
         let options: Outcome<InstallOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -210,7 +235,7 @@ impl Delivery {
     /// `to`; the installed version is read from the cluster, both documents
     /// from the market. Values users changed on the cluster are kept.
     #[napi(
-        ts_args_type = "environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_args_type = "environment: EnvironmentProfile, template: string, to: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<OperationReport>"
     )]
     pub fn upgrade<'env>(
@@ -221,8 +246,9 @@ impl Delivery {
         to: String,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.running();
+        let delivery = self.running(env, signal)?;
         let options: Outcome<UpgradeOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -239,7 +265,7 @@ impl Delivery {
     /// `options` says. Recorded as a revision (rollback-able); when
     /// nothing changes the report says `unchanged` and nothing is recorded.
     #[napi(
-        ts_args_type = "environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_args_type = "environment: EnvironmentProfile, template: string, options?: UpgradeOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<OperationReport>"
     )]
     pub fn reconfigure<'env>(
@@ -249,8 +275,9 @@ impl Delivery {
         template: String,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.running();
+        let delivery = self.running(env, signal)?;
         let options: Outcome<UpgradeOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -265,7 +292,7 @@ impl Delivery {
     /// Puts the environment's installation back to the state recorded
     /// before `revision` (see `history`).
     #[napi(
-        ts_args_type = "environment: EnvironmentProfile, template: string, revision: number, options?: RollbackOptions | null, progress?: (event: DeliveryEvent) => unknown",
+        ts_args_type = "environment: EnvironmentProfile, template: string, revision: number, options?: RollbackOptions | null, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<OperationReport>"
     )]
     pub fn rollback<'env>(
@@ -276,8 +303,9 @@ impl Delivery {
         revision: u32,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.running();
+        let delivery = self.running(env, signal)?;
         let options: Outcome<RollbackOptions> = read_options(options).map_err(|e| e.report());
         promise(env, async move {
             let (profile, options) = (profile(environment)?, options?);
@@ -297,7 +325,7 @@ impl Delivery {
     /// environment has `error` (`{code, message, details}`) and does not
     /// stop the others.
     #[napi(
-        ts_args_type = "environments: Array<EnvironmentProfile>, template: string, version: string, progress?: (event: DeliveryEvent) => unknown",
+        ts_args_type = "environments: Array<EnvironmentProfile>, template: string, version: string, progress?: (event: DeliveryEvent) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<Array<EnvironmentOutcome>>"
     )]
     pub fn deliver<'env>(
@@ -307,8 +335,9 @@ impl Delivery {
         template: String,
         version: String,
         progress: Option<ProgressCallback<Value>>,
+        signal: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let delivery = self.running();
+        let delivery = self.running(env, signal)?;
         promise(env, async move {
             let profiles = environments
                 .into_iter()
@@ -332,7 +361,7 @@ impl Delivery {
 /// report of every decision (Rust `template_k8s::capture`). Only reads the
 /// cluster; `kubeconfig` defaults to `$KUBECONFIG` or `~/.kube/config`.
 #[napi(
-    ts_args_type = "environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null",
+    ts_args_type = "environment: EnvironmentProfile, options?: CaptureOptions | null, selector?: string | null, kubeconfig?: string | null, signal?: AbortSignal",
     ts_return_type = "Promise<CaptureReport>"
 )]
 pub fn capture<'env>(
@@ -341,20 +370,25 @@ pub fn capture<'env>(
     options: Option<Value>,
     selector: Option<String>,
     kubeconfig: Option<String>,
+    signal: Option<Object<'_>>,
 ) -> Result<PromiseRaw<'env, Value>> {
     let options: Outcome<template_k8s::CaptureOptions> =
         read_options(options).map_err(|e| e.report());
+    let abort = Abort::watch(env, signal)?;
     promise(env, async move {
-        let (profile, options) = (profile(environment)?, options?);
-        let client =
-            template_k8s::connect(&profile, kubeconfig.as_deref().map(std::path::Path::new))
-                .await
-                .map_err(|e| e.report())?;
-        let report =
-            template_k8s::capture(&client, &profile.namespace, selector.as_deref(), &options)
-                .await
-                .map_err(|e| e.report())?;
-        data(&report)
+        let work = async {
+            let (profile, options) = (profile(environment)?, options?);
+            let client =
+                template_k8s::connect(&profile, kubeconfig.as_deref().map(std::path::Path::new))
+                    .await
+                    .map_err(|e| e.report())?;
+            let report =
+                template_k8s::capture(&client, &profile.namespace, selector.as_deref(), &options)
+                    .await
+                    .map_err(|e| e.report())?;
+            data(&report)
+        };
+        abort.race("capture", work).await
     })
 }
 
@@ -367,7 +401,7 @@ pub fn capture<'env>(
 /// Rust `PublishFromClusterProgress` reports, tagged by `stage`. Resolves to the
 /// report.
 #[napi(
-    ts_args_type = "market: Market, environment: EnvironmentProfile, options?: PublishFromClusterOptions | null, selector?: string | null, kubeconfig?: string | null, progress?: (report: PublishFromClusterProgress) => unknown",
+    ts_args_type = "market: Market, environment: EnvironmentProfile, options?: PublishFromClusterOptions | null, selector?: string | null, kubeconfig?: string | null, progress?: (report: PublishFromClusterProgress) => unknown, signal?: AbortSignal",
     ts_return_type = "Promise<PublishFromClusterReport>"
 )]
 pub fn publish_from_cluster<'env>(
@@ -378,11 +412,14 @@ pub fn publish_from_cluster<'env>(
     selector: Option<String>,
     kubeconfig: Option<String>,
     progress: Option<ProgressCallback<Value>>,
+    signal: Option<Object<'_>>,
 ) -> Result<PromiseRaw<'env, Value>> {
     let options: Outcome<template_k8s::PublishFromClusterOptions> =
         read_options(options).map_err(|e| e.report());
     let market = market.inner.clone();
+    let abort = Abort::watch(env, signal)?;
     promise(env, async move {
+        abort.check("publishing from the cluster")?;
         let (profile, options) = (profile(environment)?, options?);
         let client =
             template_k8s::connect(&profile, kubeconfig.as_deref().map(std::path::Path::new))
@@ -392,7 +429,7 @@ pub fn publish_from_cluster<'env>(
             if let Ok(value) = to_data(p) {
                 report(progress.as_ref(), value);
             }
-            std::ops::ControlFlow::Continue(())
+            abort.flow()
         };
         let published = template_k8s::publish_from_cluster(
             &client,

@@ -25,5 +25,6 @@ pub mod market;
 mod options;
 pub mod plans;
 pub mod publish;
+pub mod registry_market;
 pub mod task;
 pub mod versions;

@@ -4,12 +4,15 @@
 //! Reads and small mutations are synchronous. Adding images, exports,
 //! imports, relocation, `gc` and `verify` return Promises: they run on
 //! libuv's thread pool and report progress through a callback that never
-//! holds them up.
+//! holds them up. Each takes an optional `AbortSignal` last: aborted, the
+//! operation stops at its next safe point (a progress report, or before it
+//! starts) and rejects with `CANCELLED`; what it wrote stays valid, and a
+//! rerun resumes.
 
 use std::path::{Path, PathBuf};
 
 use apptemplate_interop::{Classify, ErrorReport, from_data, parse_release_state, to_data};
-use napi::bindgen_prelude::{AsyncTask, Buffer, Env, Result};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Env, Object, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{Overwrite, ReleaseState};
@@ -21,7 +24,7 @@ use crate::data::{PublishOutcome, convert};
 use crate::document::Template;
 use crate::errors::{js_error, thrown};
 use crate::options::read_options;
-use crate::task::{Blocking, Data, ProgressCallback, report};
+use crate::task::{Abort, Blocking, Data, ProgressCallback, report};
 
 /// An error of the market, classified.
 fn classified(err: template_market::MarketError) -> ErrorReport {
@@ -96,35 +99,49 @@ impl Market {
 
     /// Adds the images of an OCI image layout directory (all of them, or
     /// those named in `names`); resolves to their references.
-    #[napi(ts_return_type = "Promise<Array<ImageRef>>")]
+    #[napi(
+        ts_args_type = "dir: string, names?: Array<string> | null, signal?: AbortSignal",
+        ts_return_type = "Promise<Array<ImageRef>>"
+    )]
     pub fn add_oci_layout(
         &self,
+        env: &Env,
         dir: String,
         names: Option<Vec<String>>,
-    ) -> AsyncTask<Blocking<Vec<template_market::ImageRef>, Data>> {
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<Vec<template_market::ImageRef>, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || {
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("adding images")?;
             let names = names.unwrap_or_default();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             market
                 .add_oci_layout(Path::new(&dir), &names)
                 .map_err(classified)
-        }))
+        })))
     }
 
     /// Adds the images of a `docker save` tarball; resolves to their
     /// references.
-    #[napi(ts_return_type = "Promise<Array<ImageRef>>")]
+    #[napi(
+        ts_args_type = "path: string, signal?: AbortSignal",
+        ts_return_type = "Promise<Array<ImageRef>>"
+    )]
     pub fn add_docker_archive(
         &self,
+        env: &Env,
         path: String,
-    ) -> AsyncTask<Blocking<Vec<template_market::ImageRef>, Data>> {
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<Vec<template_market::ImageRef>, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || {
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("adding images")?;
             market
                 .add_docker_archive(Path::new(&path))
                 .map_err(classified)
-        }))
+        })))
     }
 
     /// Stores a blob (e.g. a logo) and returns its digest.
@@ -229,18 +246,40 @@ impl Market {
     }
 
     /// Removes blobs no version uses.
-    #[napi(ts_return_type = "Promise<GcReport>")]
-    pub fn gc(&self) -> AsyncTask<Blocking<template_market::GcReport, Data>> {
+    #[napi(
+        ts_args_type = "signal?: AbortSignal",
+        ts_return_type = "Promise<GcReport>"
+    )]
+    pub fn gc(
+        &self,
+        env: &Env,
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<template_market::GcReport, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || market.gc().map_err(classified)))
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("gc")?;
+            market.gc().map_err(classified)
+        })))
     }
 
     /// Hashes every blob and checks every reference; resolves to what was
     /// found (an empty `problems` when the market is sound).
-    #[napi(ts_return_type = "Promise<VerifyReport>")]
-    pub fn verify(&self) -> AsyncTask<Blocking<template_market::VerifyReport, Data>> {
+    #[napi(
+        ts_args_type = "signal?: AbortSignal",
+        ts_return_type = "Promise<VerifyReport>"
+    )]
+    pub fn verify(
+        &self,
+        env: &Env,
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<template_market::VerifyReport, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || market.verify().map_err(classified)))
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("verify")?;
+            market.verify().map_err(classified)
+        })))
     }
 
     /// Writes an offline package of `versions` of `template` to `path`
@@ -249,27 +288,31 @@ impl Market {
     /// `options.signing_key`. `options` is the Rust `ExportOptions`.
     /// `progress` receives reports while it runs.
     #[napi(
-        ts_args_type = "path: string, template: string, versions: Array<string>, options?: ExportOptions, progress?: (report: TransferProgress) => unknown",
+        ts_args_type = "path: string, template: string, versions: Array<string>, options?: ExportOptions, progress?: (report: TransferProgress) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<ExportReport>"
     )]
     pub fn export(
         &self,
+        env: &Env,
         path: String,
         template: String,
         versions: Vec<String>,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
-    ) -> AsyncTask<Blocking<template_market::ExportReport, Data>> {
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<template_market::ExportReport, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || {
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("export")?;
             let options: ExportOptions = self::options(options)?;
             let refs: Vec<&str> = versions.iter().map(String::as_str).collect();
             let request = options.request(&template, &refs);
-            // Called without waiting for JavaScript: the callback cannot
-            // cancel, so the operation always continues.
+            // The callback is called without waiting for JavaScript, so
+            // only the signal stops the operation.
             let mut on_progress = |p: &template_market::Progress<'_>| {
                 forward(progress.as_ref(), p);
-                std::ops::ControlFlow::Continue(())
+                abort.flow()
             };
             let path = PathBuf::from(&path);
             match options.part_size {
@@ -277,7 +320,7 @@ impl Market {
                 None => market.export_to_file(&request, &path, &mut on_progress),
             }
             .map_err(classified)
-        }))
+        })))
     }
 
     /// Imports a package: a file, or its parts in order. Unsigned or
@@ -286,23 +329,27 @@ impl Market {
     /// differential one whose base is missing is `MISSING_BASE`. Nothing
     /// changes unless everything verifies; importing again changes nothing.
     #[napi(
-        ts_args_type = "source: string | Array<string>, options?: ImportOptions, progress?: (report: TransferProgress) => unknown",
+        ts_args_type = "source: string | Array<string>, options?: ImportOptions, progress?: (report: TransferProgress) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<ImportReport>"
     )]
     pub fn import(
         &self,
+        env: &Env,
         source: napi::Either<String, Vec<String>>,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
-    ) -> AsyncTask<Blocking<template_market::ImportReport, Data>> {
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<template_market::ImportReport, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || {
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("import")?;
             let import_options: ImportOptions = self::options(options)?;
-            // Called without waiting for JavaScript: the callback cannot
-            // cancel, so the operation always continues.
+            // The callback is called without waiting for JavaScript, so
+            // only the signal stops the operation.
             let mut on_progress = |p: &template_market::Progress<'_>| {
                 forward(progress.as_ref(), p);
-                std::ops::ControlFlow::Continue(())
+                abort.flow()
             };
             match source {
                 napi::Either::A(file) => {
@@ -314,7 +361,7 @@ impl Market {
                 }
             }
             .map_err(classified)
-        }))
+        })))
     }
 
     /// Pushes every image of `template` `version` to a registry (given as
@@ -322,29 +369,33 @@ impl Market {
     /// distribution API, skipping what it has; a rerun sends only what is
     /// missing. `options` is the Rust `RelocateOptions`.
     #[napi(
-        ts_args_type = "template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown",
+        ts_args_type = "template: string, version: string, target: string | RegistryAccess, options?: RelocateOptions, progress?: (report: RelocateProgress) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<RelocateReport>"
     )]
     pub fn relocate_version(
         &self,
+        env: &Env,
         template: String,
         version: String,
         target: Value,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
-    ) -> AsyncTask<Blocking<template_market::RelocateReport, Data>> {
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<template_market::RelocateReport, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || {
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("relocate version")?;
             let target = registry_access(target)?.target().map_err(classified)?;
             let options: RelocateOptions = self::options(options)?;
             let mut on_progress = |p: &template_market::RelocateProgress<'_>| {
                 forward(progress.as_ref(), p);
-                std::ops::ControlFlow::Continue(())
+                abort.flow()
             };
             market
                 .relocate_version(&template, &version, &target, &options, &mut on_progress)
                 .map_err(classified)
-        }))
+        })))
     }
 
     /// Pulls images (`host[:port]/repository[:tag][@sha256:…]`, all on the
@@ -355,28 +406,32 @@ impl Market {
     /// the Rust `PullOptions`. Resolves to the report with each image as
     /// the market names it.
     #[napi(
-        ts_args_type = "images: Array<string>, source: string | RegistryAccess, options?: PullOptions, progress?: (report: PullProgress) => unknown",
+        ts_args_type = "images: Array<string>, source: string | RegistryAccess, options?: PullOptions, progress?: (report: PullProgress) => unknown, signal?: AbortSignal",
         ts_return_type = "Promise<PullReport>"
     )]
     pub fn pull(
         &self,
+        env: &Env,
         images: Vec<String>,
         source: Value,
         options: Option<Value>,
         progress: Option<ProgressCallback<Value>>,
-    ) -> AsyncTask<Blocking<template_market::PullReport, Data>> {
+        signal: Option<Object<'_>>,
+    ) -> Result<AsyncTask<Blocking<template_market::PullReport, Data>>> {
         let market = self.inner.clone();
-        AsyncTask::new(Blocking::data(move || {
+        let abort = Abort::watch(env, signal)?;
+        Ok(AsyncTask::new(Blocking::data(move || {
+            abort.check("pull")?;
             let source = registry_access(source)?.target().map_err(classified)?;
             let options: template_market::PullOptions = self::options(options)?;
             let mut on_progress = |p: &template_market::PullProgress<'_>| {
                 forward(progress.as_ref(), p);
-                std::ops::ControlFlow::Continue(())
+                abort.flow()
             };
             market
                 .pull(&images, &source, &options, &mut on_progress)
                 .map_err(classified)
-        }))
+        })))
     }
 }
 

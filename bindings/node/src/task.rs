@@ -2,17 +2,24 @@
 //! compression, hashing) runs as an `AsyncTask` on libuv's thread pool and
 //! settles a Promise; progress reaches JavaScript through a threadsafe
 //! function called in non-blocking mode, so neither the work nor the
-//! callback ever waits for the event loop.
+//! callback ever waits for the event loop. An `AbortSignal` passed to an
+//! operation raises its [`Abort`] flag, which the work checks at its safe
+//! points.
 
-use apptemplate_interop::ErrorReport;
+use std::sync::Arc;
+
+use apptemplate_interop::{Classify, ErrorReport};
 use napi::Task;
+use napi::bindgen_prelude::JsObjectValue;
 use napi::bindgen_prelude::JsValuesTupleIntoVec;
 use napi::bindgen_prelude::{Env, Error, Result, Status, ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{FnArgs, Function, Object};
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
 };
 
 use serde_json::Value;
+use template_k8s::StopSignal;
 
 use crate::errors::js_error;
 
@@ -112,4 +119,128 @@ impl<T: Send + 'static, V: ToNapiValue + TypeName> Task for Blocking<T, V> {
             Err(report) => Err(js_error(&env, &report)),
         }
     }
+}
+
+/// `EventTarget.addEventListener(type, listener, options)`.
+type AddEventListener<'env> =
+    Function<'env, FnArgs<(&'static str, Function<'env, (), ()>, Object<'env>)>, ()>;
+
+/// One operation's stop signal, raised by the `AbortSignal` the caller
+/// passed (if any). Market work checks it before it starts and at every
+/// progress report; deliveries hand it to the executor, which stops
+/// between waves; reads race it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Abort {
+    stop: StopSignal,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Abort {
+    /// The signal of `signal`: raised already when it is aborted, else when
+    /// it fires its `abort` event. A value that is not an `AbortSignal`
+    /// (no `aborted`, no `addEventListener`) is an argument error.
+    pub(crate) fn watch(env: &Env, signal: Option<Object<'_>>) -> Result<Abort> {
+        Abort::watch_under(env, signal, &StopSignal::new())
+    }
+
+    /// As [`Abort::watch`], for an operation that `parent` stops too (a
+    /// delivery's `stop()`).
+    pub(crate) fn watch_under(
+        env: &Env,
+        signal: Option<Object<'_>>,
+        parent: &StopSignal,
+    ) -> Result<Abort> {
+        let abort = Abort {
+            stop: parent.linked(),
+            notify: Arc::default(),
+        };
+        let Some(signal) = signal else {
+            return Ok(abort);
+        };
+        let not_a_signal = |_| {
+            Error::new(
+                Status::InvalidArg,
+                "signal: expected an AbortSignal (e.g. AbortController's `signal`)",
+            )
+        };
+        let aborted: bool = signal.get_named_property("aborted").map_err(not_a_signal)?;
+        if aborted {
+            abort.raise();
+            return Ok(abort);
+        }
+        let add: AddEventListener<'_> = signal
+            .get_named_property("addEventListener")
+            .map_err(not_a_signal)?;
+        let raised = abort.clone();
+        let listener = env.create_function_from_closure("onAbort", move |_| {
+            raised.raise();
+            Ok(())
+        })?;
+        let mut once = Object::new(env)?;
+        once.set_named_property("once", true)?;
+        add.apply(signal, ("abort", listener, once).into())?;
+        Ok(abort)
+    }
+
+    fn raise(&self) {
+        self.stop.stop();
+        self.notify.notify_waiters();
+    }
+
+    /// The signal to hand to an executor or delivery.
+    pub(crate) fn stop_signal(&self) -> StopSignal {
+        self.stop.clone()
+    }
+
+    /// `CANCELLED` for `what` when the signal fired, before work starts.
+    pub(crate) fn check(&self, what: &str) -> std::result::Result<(), ErrorReport> {
+        if self.stop.is_stopped() {
+            Err(cancelled(what))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether a running operation goes on (checked at each progress
+    /// report).
+    pub(crate) fn flow(&self) -> std::ops::ControlFlow<()> {
+        if self.stop.is_stopped() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+
+    /// Runs a read that changes nothing: it is dropped when the signal
+    /// fires, and the Promise rejects with `CANCELLED` at once. (A delivery's
+    /// `stop()` raises no event, so it reaches a read only before it starts.)
+    pub(crate) async fn race<T>(
+        &self,
+        what: &str,
+        work: impl std::future::Future<Output = std::result::Result<T, ErrorReport>>,
+    ) -> std::result::Result<T, ErrorReport> {
+        self.check(what)?;
+        tokio::select! {
+            out = work => out,
+            () = self.fired() => Err(cancelled(what)),
+        }
+    }
+
+    async fn fired(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.stop.is_stopped() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The market's `CANCELLED` error for `what`.
+fn cancelled(what: &str) -> ErrorReport {
+    template_market::MarketError::Cancelled {
+        what: what.to_owned(),
+    }
+    .report()
 }

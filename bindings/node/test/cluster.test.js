@@ -231,3 +231,31 @@ test('stop() ends an install between waves; running it again finishes it', { ski
   assert.equal(finished.state.version, '1.0.0')
   assert.equal((await delivery.history(env, 'pig')).length, 2)
 })
+
+test('an AbortSignal ends its own install between waves, not another one', { skip }, async () => {
+  needCluster()
+  const [stopped, other] = [environment('abort'), environment('abort-other')]
+  const controller = new AbortController()
+  const [err, report] = await Promise.all([
+    rejected(delivery.install(stopped, 'pig', '1.0.0', null, (e) => {
+      if (e.phase === 'step_done') controller.abort()
+    }, controller.signal)),
+    delivery.install(other, 'pig', '1.0.0', null, null, new AbortController().signal),
+  ])
+  assert.equal(err.code, 'CANCELLED', err.message)
+  assert.match(err.message, /stopped as asked before wave/)
+  assert.equal(report.state.version, '1.0.0', 'the other install ran to its end')
+  const [record] = await delivery.history(stopped, 'pig')
+  assert.match(record.outcome, /^partly applied/)
+
+  // An aborted signal stops a read before it asks anything, and an
+  // operation before it starts.
+  const read = await rejected(delivery.state(stopped, 'pig', controller.signal))
+  assert.equal(read.code, 'CANCELLED', read.message)
+  const again = await rejected(delivery.install(stopped, 'pig', '1.0.0', null, null, controller.signal))
+  assert.equal(again.code, 'CANCELLED', again.message)
+  assert.equal((await delivery.history(stopped, 'pig')).length, 1, 'nothing was recorded for it')
+
+  const finished = await delivery.install(stopped, 'pig', '1.0.0')
+  assert.equal(finished.state.version, '1.0.0')
+})

@@ -315,6 +315,38 @@ test('a long export does not block the event loop', async (t) => {
   assert.ok(progressBeforeDone > 0, 'progress arrived while the export ran')
 })
 
+test('an AbortSignal stops an export and an import at their next report; reruns finish them', async () => {
+  const market = Market.open(path.join(tmp, 'abort'))
+  await publishPig(market, '1.0.0', {
+    extra: { 'registry.example.com/pig/pig-gateway:3.8.2': [24 << 20, 24 << 20] },
+  })
+  const file = path.join(tmp, 'abort.tar.zst')
+  const options = { signing_key: keys.secret_key, allow_draft: true }
+  const exporting = new AbortController()
+  const err = await rejected(market.export(file, 'pig', ['1.0.0'], options, () => exporting.abort(), exporting.signal))
+  assert.equal(err.code, 'CANCELLED', err.message)
+  assert.ok(!fs.existsSync(file), 'a stopped export leaves no package behind')
+  const exported = await market.export(file, 'pig', ['1.0.0'], options, null, new AbortController().signal)
+  assert.ok(exported.carried_bytes > 48 << 20, JSON.stringify(exported))
+
+  const site = Market.open(path.join(tmp, 'abort-site'))
+  const trust = { trusted_keys: [keys.public_key] }
+  const importing = new AbortController()
+  const stopped = await rejected(site.import(file, trust, () => importing.abort(), importing.signal))
+  assert.equal(stopped.code, 'CANCELLED', stopped.message)
+  assert.deepEqual(site.versions('pig'), [], 'a stopped import adds no version')
+  assert.deepEqual((await site.verify()).problems, [])
+  const imported = await site.import(file, trust)
+  assert.equal(imported.template, 'pig')
+  assert.equal(site.version('pig', '1.0.0').contentDigest(), market.version('pig', '1.0.0').contentDigest())
+
+  // An aborted signal stops work before it starts; a value that is not a
+  // signal is refused at the call.
+  const early = await rejected(site.verify(importing.signal))
+  assert.equal(early.code, 'CANCELLED', early.message)
+  assert.throws(() => site.gc({ aborted: 'no' }), /AbortSignal/)
+})
+
 test('drafts export only on purpose; a held market lock times out', async () => {
   assert.equal(source.versions('pig').find((v) => v.version === '2.0.0').state, 'draft')
   const err = await rejected(source.export(path.join(tmp, 'draft.tar.zst'), 'pig', ['2.0.0']))

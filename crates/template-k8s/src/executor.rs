@@ -141,7 +141,11 @@ pub struct Executor {
 /// [`crate::Delivery::with_stop`], and call [`StopSignal::stop`] from
 /// anywhere (a Ctrl-C handler, another task).
 #[derive(Debug, Clone, Default)]
-pub struct StopSignal(Arc<std::sync::atomic::AtomicBool>);
+pub struct StopSignal {
+    raised: Arc<std::sync::atomic::AtomicBool>,
+    /// The signals this one also follows ([`StopSignal::linked`]).
+    followed: Vec<Arc<std::sync::atomic::AtomicBool>>,
+}
 
 impl StopSignal {
     /// A signal not raised yet.
@@ -149,15 +153,30 @@ impl StopSignal {
         StopSignal::default()
     }
 
-    /// Asks every operation holding this signal to stop at its next safe
-    /// point.
-    pub fn stop(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    /// A new signal that is raised by its own [`StopSignal::stop`] and also
+    /// whenever this one is: one operation's signal (an `AbortSignal` in
+    /// Node) under a signal that stops every operation of a delivery.
+    pub fn linked(&self) -> StopSignal {
+        let mut followed = self.followed.clone();
+        followed.push(Arc::clone(&self.raised));
+        StopSignal {
+            raised: Arc::default(),
+            followed,
+        }
     }
 
-    /// Whether [`StopSignal::stop`] was called.
+    /// Asks every operation holding this signal (or one linked to it) to
+    /// stop at its next safe point.
+    pub fn stop(&self) {
+        self.raised.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`StopSignal::stop`] was called on this signal or on one it
+    /// was linked from.
     pub fn is_stopped(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        std::iter::once(&self.raised)
+            .chain(&self.followed)
+            .any(|flag| flag.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 
@@ -888,4 +907,31 @@ async fn finish(lock: OperationLock, result: Result<OperationReport>) -> Result<
 
 fn now() -> String {
     Timestamp::now().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StopSignal;
+
+    #[test]
+    fn a_linked_signal_follows_its_parent_but_not_the_other_way() {
+        let delivery = StopSignal::new();
+        let first = delivery.linked();
+        let second = first.linked();
+        first.stop();
+        assert!(first.is_stopped() && second.is_stopped());
+        assert!(
+            !delivery.is_stopped(),
+            "a linked signal must not stop its parent"
+        );
+
+        let third = delivery.linked();
+        assert!(!third.is_stopped());
+        delivery.stop();
+        assert!(delivery.is_stopped() && third.is_stopped());
+        assert!(
+            third.clone().is_stopped(),
+            "clones share the signal they were made from"
+        );
+    }
 }
