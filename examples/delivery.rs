@@ -306,12 +306,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find(|s| s.component == "gateway")
         .map(|s| s.number)
         .unwrap_or(1);
+    // The waves before the gateway's were applied.
+    let applied_steps = upgrade
+        .steps
+        .iter()
+        .map(|s| s.number)
+        .filter(|n| *n < gateway_step)
+        .collect();
     let record = UpgradeRecord::new(
         installed.clone(),
         upgrade,
         Outcome::FailedAtStep {
             step: gateway_step,
             message: "gateway never became ready".into(),
+            applied_steps: Some(applied_steps),
         },
     );
     let current = record.state_after()?;

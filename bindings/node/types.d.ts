@@ -800,8 +800,8 @@ export type Outcome =
       status: 'succeeded'
     }
   /**
-   * Steps before `step` were done; `step` failed (and may be half done);
-   * later steps did not run.
+   * Step `step` failed (and may be half done); the steps in
+   * `applied_steps` were done.
    */
   | {
       status: 'failed_at_step'
@@ -809,6 +809,13 @@ export type Outcome =
       step: number
       /** What went wrong, as the adapter reported it. */
       message: string
+      /**
+       * Numbers of the steps whose objects were applied, in plan order.
+       * The steps of one wave run together, so steps numbered after
+       * `step` may be among them. Absent in records written before this
+       * field existed, which mean the steps numbered before `step`.
+       */
+      applied_steps?: Array<number> | null
     }
   /** Only these steps were done (e.g. the executor was interrupted). */
   | {
@@ -918,6 +925,30 @@ export interface Inventory {
   blobs: Array<string>
   /** Every template version held, sorted. */
   versions: Array<InventoryVersion>
+}
+
+/** One line of history, readable without loading the whole record. */
+export interface RecordSummary {
+  /** Revision number, from 1. */
+  revision: number
+  /** Install, upgrade or rollback. */
+  kind: PlanKind
+  /** Version planned to. */
+  to_version: string
+  /** How it ended: `succeeded`, `failed at step N: ...`, `partly applied`. */
+  outcome: string
+  /**
+   * Steps whose objects were applied, in plan order: every step of a
+   * success; for a failure, exactly those applied (steps of one wave run
+   * together, so steps numbered after the failed one may be among them).
+   */
+  applied_steps: Array<number>
+  /** End time (RFC 3339). */
+  finished_at?: string | null
+  /** Version before. */
+  from_version?: string | null
+  /** Start time (RFC 3339). */
+  started_at?: string | null
 }
 
 /** Per-environment values that differ from the template. */
@@ -1602,30 +1633,6 @@ export interface RelocateOptions {
   push_tags?: boolean
   /** Timeout of one HTTP request. */
   request_timeout_seconds?: number
-}
-
-/** One line of history, readable without loading the whole record. */
-export interface RecordSummary {
-  /** Revision number, from 1. */
-  revision: number
-  /** Install, upgrade or rollback. */
-  kind: PlanKind
-  /** Version planned to. */
-  to_version: string
-  /** How it ended: `succeeded`, `failed at step N: ...`, `partly applied`. */
-  outcome: string
-  /**
-   * Steps whose objects were applied, in plan order: every step of a
-   * success; for a failure, exactly those applied (steps of one wave run
-   * together, so steps numbered after the failed one may be among them).
-   */
-  applied_steps: Array<number>
-  /** End time (RFC 3339). */
-  finished_at?: string | null
-  /** Version before. */
-  from_version?: string | null
-  /** Start time (RFC 3339). */
-  started_at?: string | null
 }
 
 /**

@@ -163,7 +163,8 @@ pub fn record_applied_steps(env: &Env, record: Value) -> Result<Vec<u32>> {
 }
 
 /// An upgrade record of `plan` run on `before`, ended with `outcome`
-/// (`{status: 'succeeded'}`, `{status: 'failed_at_step', step, message}`
+/// (`{status: 'succeeded'}`, `{status: 'failed_at_step', step, message,
+/// applied_steps}`
 /// or `{status: 'partly_applied', applied_steps}`); the times are RFC 3339
 /// text supplied by the caller.
 #[napi(

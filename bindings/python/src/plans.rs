@@ -157,7 +157,7 @@ fn install_state<'py>(py: Python<'py>, plan: &Bound<'py, PyAny>) -> PyResult<Bou
 
 /// An upgrade record dict of `plan` run on `before`, ended with `outcome`
 /// (`{"status": "succeeded"}`, `{"status": "failed_at_step", "step": N,
-/// "message": ...}` or `{"status": "partly_applied", "applied_steps": [...]}`).
+/// "message": ..., "applied_steps": [...]}` or `{"status": "partly_applied", "applied_steps": [...]}`).
 #[pyfunction]
 #[pyo3(signature = (before, plan, outcome, *, started_at = None, finished_at = None))]
 fn upgrade_record<'py>(

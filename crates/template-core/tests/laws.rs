@@ -322,7 +322,7 @@ proptest! {
         let before = fresh(&a);
         let plan = plan_upgrade(&before, &a, &b, &UpgradeOptions::default()).unwrap();
         let outcome = match fail_at {
-            Some(step) => Outcome::FailedAtStep { step, message: "failed".into() },
+            Some(step) => Outcome::FailedAtStep { step, message: "failed".into(), applied_steps: None },
             None => Outcome::Succeeded,
         };
         let record = UpgradeRecord::new(before.clone(), plan, outcome);

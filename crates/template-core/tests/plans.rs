@@ -554,6 +554,9 @@ fn failed_upgrade() -> (
         Outcome::FailedAtStep {
             step: gateway,
             message: "readiness probe failed".into(),
+            // As a record written before the applied steps were kept: the
+            // steps numbered before the failed one.
+            applied_steps: None,
         },
     );
     (v1, v2, before, record)

@@ -56,7 +56,7 @@ use crate::executor::{
 };
 pub use crate::progress::{DeliveryEvent, ProgressFn};
 use crate::random::OsRandom;
-use crate::store::RecordSummary;
+use template_core::RecordSummary;
 
 /// Delivers versions of a local market to environments.
 #[derive(Clone)]

@@ -24,9 +24,9 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use template_core::{
-    Action, InstallOptions, InstalledState, Outcome, Plan, RandomSource, RollbackOptions,
-    TemplateVersion, UpgradeOptions, UpgradeRecord, apply_steps, generate_secrets, plan_install,
-    plan_rollback, plan_upgrade,
+    Action, InstallOptions, InstalledState, Outcome, Plan, RandomSource, RecordSummary,
+    RollbackOptions, TemplateVersion, UpgradeOptions, UpgradeRecord, apply_steps, generate_secrets,
+    plan_install, plan_rollback, plan_upgrade,
 };
 use tokio::task::JoinSet;
 
@@ -41,7 +41,7 @@ use crate::render::{
     Exposure, RenderOptions, RenderedObject, generated_secret_key, generated_secret_name,
     render_component,
 };
-use crate::store::{RecordSummary, Store};
+use crate::store::Store;
 use crate::wait::{WaitOptions, is_waited_for, wait_ready};
 
 /// How the executor works. Serializes flat as `{identity,
@@ -684,16 +684,14 @@ impl Executor {
             (Some((step, _, cause)), _) => Outcome::FailedAtStep {
                 step: *step,
                 message: cause.to_string(),
+                applied_steps: Some(done.iter().copied().collect()),
             },
             (None, Some(_)) => Outcome::PartlyApplied {
                 applied_steps: done.iter().copied().collect(),
             },
             (None, None) => Outcome::Succeeded,
         };
-        let applied: Vec<usize> = done.iter().copied().collect();
-        store
-            .write_record_applied(revision, &record, &applied)
-            .await?;
+        store.write_record(revision, &record).await?;
         self.report(&DeliveryEvent::Done {
             environment: self.profile.name.clone(),
             namespace: self.profile.namespace.clone(),

@@ -52,7 +52,8 @@ pub use random::OsRandom;
 pub use render::{
     Exposure, INPUTS_CHECKSUM, RenderOptions, RenderedObject, render, render_component,
 };
-pub use store::{RecordSummary, Store};
+pub use store::Store;
+pub use template_core::RecordSummary;
 pub use wait::WaitOptions;
 
 /// The field manager name used for every server-side apply of ours.

@@ -20,8 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use serde::{Deserialize, Serialize};
-use template_core::{InstalledState, Outcome, PlanKind, UpgradeRecord};
+use template_core::{InstalledState, RecordSummary, UpgradeRecord};
 
 use crate::FIELD_MANAGER;
 use crate::error::{Error, Result};
@@ -38,71 +37,6 @@ const ANNOTATION_WRITE: &str = "apptemplate.io/write";
 const ANNOTATION_SUMMARY: &str = "apptemplate.io/summary";
 const SECRET_TYPE: &str = "apptemplate.io/document";
 const DATA_KEY: &str = "json";
-
-/// One line of history, readable without loading the whole record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RecordSummary {
-    /// Revision number, from 1.
-    pub revision: u32,
-    /// Install, upgrade or rollback.
-    pub kind: PlanKind,
-    /// Version before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_version: Option<String>,
-    /// Version planned to.
-    pub to_version: String,
-    /// How it ended: `succeeded`, `failed at step N: ...`, `partly applied`.
-    pub outcome: String,
-    /// Steps whose objects were applied, in plan order: every step of a
-    /// success; for a failure, exactly those applied (steps of one wave run
-    /// together, so steps numbered after the failed one may be among them).
-    #[serde(default)]
-    pub applied_steps: Vec<usize>,
-    /// Start time (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
-    /// End time (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
-}
-
-impl RecordSummary {
-    /// The summary of `record` stored as `revision`.
-    pub fn of(revision: u32, record: &UpgradeRecord) -> RecordSummary {
-        RecordSummary {
-            revision,
-            kind: record.plan.kind,
-            from_version: record.plan.from_version.clone(),
-            to_version: record.plan.to_version.clone(),
-            applied_steps: match &record.outcome {
-                Outcome::Succeeded => record.plan.steps.iter().map(|s| s.number).collect(),
-                Outcome::PartlyApplied { applied_steps } => applied_steps.clone(),
-                // What the record alone says; the executor stores the exact
-                // set with `write_record_applied`.
-                Outcome::FailedAtStep { step, .. } => record
-                    .plan
-                    .steps
-                    .iter()
-                    .map(|s| s.number)
-                    .filter(|n| n < step)
-                    .collect(),
-            },
-            outcome: match &record.outcome {
-                Outcome::Succeeded => "succeeded".to_owned(),
-                Outcome::FailedAtStep { step, message } => {
-                    format!("failed at step {step}: {message}")
-                }
-                Outcome::PartlyApplied { applied_steps } => {
-                    let steps: Vec<String> =
-                        applied_steps.iter().map(ToString::to_string).collect();
-                    format!("partly applied (steps {})", steps.join(", "))
-                }
-            },
-            started_at: record.started_at.clone(),
-            finished_at: record.finished_at.clone(),
-        }
-    }
-}
 
 /// Reads and writes one installation's state and history.
 ///
@@ -166,20 +100,6 @@ impl Store {
     pub async fn write_record(&self, revision: u32, record: &UpgradeRecord) -> Result<()> {
         self.write_record_summary(revision, record, &RecordSummary::of(revision, record))
             .await
-    }
-
-    /// Overwrites revision `revision`, summarized with the steps that were
-    /// really applied (a failed wave may have applied steps after the one
-    /// that failed).
-    pub async fn write_record_applied(
-        &self,
-        revision: u32,
-        record: &UpgradeRecord,
-        applied_steps: &[usize],
-    ) -> Result<()> {
-        let mut summary = RecordSummary::of(revision, record);
-        summary.applied_steps = applied_steps.to_vec();
-        self.write_record_summary(revision, record, &summary).await
     }
 
     async fn write_record_summary(

@@ -520,9 +520,26 @@ async fn s3_failed_wave_is_recorded_and_rollback_restores_1_0() {
     let store = exec.store("pig");
     let record = store.record(*revision).await.expect("record");
     match &record.outcome {
-        Outcome::FailedAtStep { step: at, message } => {
+        Outcome::FailedAtStep {
+            step: at,
+            message,
+            applied_steps,
+        } => {
             assert_eq!(at, step);
             assert!(message.contains("pig-ui"), "{message}");
+            // The record itself says which steps were applied: the failed
+            // one (its objects were applied, they did not become ready)
+            // and its wave, and the summary in the history agrees.
+            let applied = applied_steps
+                .as_ref()
+                .expect("the executor records the applied steps");
+            assert!(applied.contains(step), "{applied:?}");
+            let summary = store.history().await.expect("history");
+            let summary = summary
+                .iter()
+                .find(|s| s.revision == *revision)
+                .expect("summary of the failed revision");
+            assert_eq!(&summary.applied_steps, applied);
         }
         other => panic!("record outcome {other:?}"),
     }

@@ -114,7 +114,12 @@ pub fn binding_types() -> Vec<NamedType> {
             UpgradeRecord,
             PublishOutcome
         );
-        output!(IncrementalSummary, Problem, package::Inventory);
+        output!(
+            IncrementalSummary,
+            Problem,
+            package::Inventory,
+            RecordSummary
+        );
         input!(InstallOptions, UpgradeOptions, RollbackOptions);
         input!(StateCustomizations, IncrementalChange);
     }
@@ -130,7 +135,7 @@ pub fn binding_types() -> Vec<NamedType> {
     }
     {
         use template_k8s::*;
-        output!(store::RecordSummary, drift::DetectedChange, OperationReport);
+        output!(drift::DetectedChange, OperationReport);
         output!(progress::DeliveryEvent, delivery::EnvironmentOutcome);
         output!(capture::CaptureReport, publish::PublishFromClusterProgress);
         output!(publish::PublishFromClusterReport);

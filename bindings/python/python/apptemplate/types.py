@@ -942,10 +942,7 @@ class OutcomeSucceeded(TypedDict):
     status: Literal["succeeded"]
 
 
-class OutcomeFailedAtStep(TypedDict):
-    """Steps before `step` were done; `step` failed (and may be half done);
-    later steps did not run."""
-
+class _OutcomeFailedAtStepRequired(TypedDict):
     status: Literal["failed_at_step"]
 
     step: int
@@ -953,6 +950,17 @@ class OutcomeFailedAtStep(TypedDict):
 
     message: str
     """What went wrong, as the adapter reported it."""
+
+
+class OutcomeFailedAtStep(_OutcomeFailedAtStepRequired, total=False):
+    """Step `step` failed (and may be half done); the steps in
+    `applied_steps` were done."""
+
+    applied_steps: Optional[List[int]]
+    """Numbers of the steps whose objects were applied, in plan order.
+    The steps of one wave run together, so steps numbered after
+    `step` may be among them. Absent in records written before this
+    field existed, which mean the steps numbered before `step`."""
 
 
 class OutcomePartlyApplied(TypedDict):
@@ -1141,6 +1149,38 @@ class Inventory(TypedDict):
 
     versions: List[InventoryVersion]
     """Every template version held, sorted."""
+
+
+class _RecordSummaryRequired(TypedDict):
+    revision: int
+    """Revision number, from 1."""
+
+    kind: PlanKind
+    """Install, upgrade or rollback."""
+
+    to_version: str
+    """Version planned to."""
+
+    outcome: str
+    """How it ended: `succeeded`, `failed at step N: ...`, `partly applied`."""
+
+    applied_steps: List[int]
+    """Steps whose objects were applied, in plan order: every step of a
+    success; for a failure, exactly those applied (steps of one wave run
+    together, so steps numbered after the failed one may be among them)."""
+
+
+class RecordSummary(_RecordSummaryRequired, total=False):
+    """One line of history, readable without loading the whole record."""
+
+    finished_at: Optional[str]
+    """End time (RFC 3339)."""
+
+    from_version: Optional[str]
+    """Version before."""
+
+    started_at: Optional[str]
+    """Start time (RFC 3339)."""
 
 
 class Overrides(TypedDict, total=False):
@@ -1905,38 +1945,6 @@ class RelocateOptions(TypedDict, total=False):
 
     request_timeout_seconds: float
     """Timeout of one HTTP request."""
-
-
-class _RecordSummaryRequired(TypedDict):
-    revision: int
-    """Revision number, from 1."""
-
-    kind: PlanKind
-    """Install, upgrade or rollback."""
-
-    to_version: str
-    """Version planned to."""
-
-    outcome: str
-    """How it ended: `succeeded`, `failed at step N: ...`, `partly applied`."""
-
-    applied_steps: List[int]
-    """Steps whose objects were applied, in plan order: every step of a
-    success; for a failure, exactly those applied (steps of one wave run
-    together, so steps numbered after the failed one may be among them)."""
-
-
-class RecordSummary(_RecordSummaryRequired, total=False):
-    """One line of history, readable without loading the whole record."""
-
-    finished_at: Optional[str]
-    """End time (RFC 3339)."""
-
-    from_version: Optional[str]
-    """Version before."""
-
-    started_at: Optional[str]
-    """Start time (RFC 3339)."""
 
 
 DriftKind = Literal["env", "config_file", "replicas", "volume_size"]

@@ -9,6 +9,7 @@
 
 mod apply;
 mod install;
+mod record;
 mod render;
 mod rollback;
 mod upgrade;
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 pub use apply::{apply, apply_steps, install_state};
 pub use install::{InstallOptions, Overrides, plan_install};
+pub use record::RecordSummary;
 pub use rollback::{Outcome, RollbackOptions, UpgradeRecord, plan_rollback};
 pub use upgrade::{UpgradeOptions, plan_upgrade, plan_upgrade_validated};
 

@@ -25,13 +25,19 @@ use crate::quantity::parse_quantity;
 pub enum Outcome {
     /// Every step was done.
     Succeeded,
-    /// Steps before `step` were done; `step` failed (and may be half done);
-    /// later steps did not run.
+    /// Step `step` failed (and may be half done); the steps in
+    /// `applied_steps` were done.
     FailedAtStep {
         /// Number of the failed step.
         step: usize,
         /// What went wrong, as the adapter reported it.
         message: String,
+        /// Numbers of the steps whose objects were applied, in plan order.
+        /// The steps of one wave run together, so steps numbered after
+        /// `step` may be among them. Absent in records written before this
+        /// field existed, which mean the steps numbered before `step`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        applied_steps: Option<Vec<usize>>,
     },
     /// Only these steps were done (e.g. the executor was interrupted).
     PartlyApplied {
@@ -74,14 +80,22 @@ impl UpgradeRecord {
     pub fn applied_steps(&self) -> BTreeSet<usize> {
         match &self.outcome {
             Outcome::Succeeded => self.plan.steps.iter().map(|s| s.number).collect(),
-            Outcome::FailedAtStep { step, .. } => self
+            Outcome::FailedAtStep {
+                applied_steps: Some(applied_steps),
+                ..
+            }
+            | Outcome::PartlyApplied { applied_steps } => applied_steps.iter().copied().collect(),
+            Outcome::FailedAtStep {
+                step,
+                applied_steps: None,
+                ..
+            } => self
                 .plan
                 .steps
                 .iter()
                 .map(|s| s.number)
                 .filter(|n| n < step)
                 .collect(),
-            Outcome::PartlyApplied { applied_steps } => applied_steps.iter().copied().collect(),
         }
     }
 
@@ -112,7 +126,8 @@ pub struct RollbackOptions {
 /// b.components[0].image = "registry.example.com/demo/web:1.1@sha256:1111111111111111111111111111111111111111111111111111111111111111".into();
 /// let before = install_state(&plan_install(&a, &InstallOptions::default())?)?;
 /// let plan = plan_upgrade(&before, &a, &b, &UpgradeOptions::default())?;
-/// let record = UpgradeRecord::new(before.clone(), plan, Outcome::FailedAtStep { step: 1, message: "image pull failed".into() });
+/// let outcome = Outcome::FailedAtStep { step: 1, message: "image pull failed".into(), applied_steps: Some(vec![]) };
+/// let record = UpgradeRecord::new(before.clone(), plan, outcome);
 /// let current = record.state_after()?;
 /// let rollback = plan_rollback(&record, &current, &RollbackOptions::default())?;
 /// assert_eq!(apply(&current, &rollback)?, before);
