@@ -1063,3 +1063,122 @@ async fn installing_pig_stays_within_its_request_budget() {
         sent.join("\n")
     );
 }
+
+/// A template of `n` components whose dependencies form a tree (component
+/// `i` waits for `i / 2`, so about log2(n) + 1 waves), each with two env
+/// variables (one secret) and a config file, as a large application has.
+fn synthetic(n: usize) -> TemplateVersion {
+    use template_core::testing::{minimal_component, minimal_version};
+    let mut doc = minimal_version("scale", "1.0.0");
+    doc.components = (0..n)
+        .map(|i| {
+            let mut c = minimal_component(&format!("svc-{i}"));
+            c.env = vec![
+                template_core::EnvVar {
+                    name: "MODE".into(),
+                    value: format!("replica-{i}"),
+                    description: String::new(),
+                    editable: true,
+                    secret: false,
+                },
+                template_core::EnvVar {
+                    name: "TOKEN".into(),
+                    value: format!("token-{i}"),
+                    description: String::new(),
+                    editable: true,
+                    secret: true,
+                },
+            ];
+            c.config_files = vec![template_core::ConfigFile {
+                mount_path: "/etc/svc/app.conf".into(),
+                content: format!("name = svc-{i}\nlevel = info\n"),
+                mode: "0644".into(),
+            }];
+            if i > 0 {
+                c.depends_on.push(format!("svc-{}", i / 2));
+            }
+            c
+        })
+        .collect();
+    doc
+}
+
+/// Requests per component an install of [`synthetic`] may send: applying
+/// its objects (Deployment, ConfigMap, Secret) and watching it become ready,
+/// with room for the per-wave state writes.
+const SCALE_REQUESTS_PER_COMPONENT: usize = 8;
+
+/// Components applied and awaited at once in the scale test.
+const SCALE_CONCURRENCY: usize = 32;
+
+/// The scale test: 1,000 components installed on the kwok cluster in
+/// their dependency waves. Reports time and requests; fails when a
+/// component is missing or the requests outgrow the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_component_template_installs_within_its_request_budget() {
+    const COMPONENTS: usize = 1_000;
+    let ns = namespace("scale");
+    cluster(&ns).await;
+    let (client, sent) = counting_client().await;
+    let doc = synthetic(COMPONENTS);
+    // A large application is applied many components at a time.
+    let exec = Executor::new(
+        client.clone(),
+        profile(&ns, false),
+        ExecutorOptions {
+            concurrency: SCALE_CONCURRENCY,
+            wait: WaitOptions {
+                timeout: Duration::from_secs(600),
+                ..WaitOptions::default()
+            },
+            ..ExecutorOptions::new("scale")
+        },
+    );
+    let started = Instant::now();
+    let report = exec
+        .install(&doc, &InstallOptions::default(), &mut random())
+        .await
+        .unwrap_or_else(|e| panic!("installing {COMPONENTS} components into {ns}: {e}"));
+    let elapsed = started.elapsed().as_secs_f64();
+    let requests = sent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len();
+    let waves = report.plan.steps.iter().map(|s| s.wave).max().unwrap_or(0) + 1;
+    eprintln!(
+        "install of {COMPONENTS} components in {waves} waves into {ns}: {requests} requests \
+         ({:.1} per component) in {elapsed:.1} s",
+        requests as f64 / COMPONENTS as f64
+    );
+
+    let state = exec
+        .state("scale")
+        .await
+        .expect("state")
+        .expect("installed");
+    assert_eq!(state.components.len(), COMPONENTS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let listed = deployments
+        .list(&Default::default())
+        .await
+        .expect("listing deployments");
+    let ready = listed
+        .items
+        .iter()
+        .filter(|d| {
+            d.status.as_ref().and_then(|s| s.ready_replicas)
+                == d.spec.as_ref().and_then(|s| s.replicas)
+        })
+        .count();
+    assert_eq!(
+        listed.items.len(),
+        COMPONENTS,
+        "one Deployment per component"
+    );
+    assert_eq!(ready, COMPONENTS, "every Deployment is ready");
+    let budget = SCALE_REQUESTS_PER_COMPONENT * COMPONENTS;
+    assert!(
+        requests <= budget,
+        "installing {COMPONENTS} components sent {requests} requests, more than the budget of {budget}"
+    );
+}
