@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Exit codes, shown at the end of `--help`.
@@ -523,6 +524,10 @@ pub(crate) struct DeliverArgs {
     /// Environment profiles (repeat, or comma-separated); every one of the config file if none.
     #[arg(short, long = "env", value_delimiter = ',', value_name = "NAME")]
     pub(crate) environments: Vec<String>,
+    /// Environments worked on at once (1: one after another).
+    #[arg(long, value_name = "N", default_value_t = template_k8s::DEFAULT_ENVIRONMENTS_AT_ONCE,
+          value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    pub(crate) at_once: usize,
     /// kubeconfig file [default: config file, else $KUBECONFIG or ~/.kube/config].
     #[arg(long, env = "APPTEMPLATE_KUBECONFIG", value_name = "FILE")]
     pub(crate) kubeconfig: Option<PathBuf>,

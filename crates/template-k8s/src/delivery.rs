@@ -40,6 +40,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::stream::{self, StreamExt};
 use serde::{Serialize, Serializer};
 use template_core::{
     InstallOptions, InstalledState, RollbackOptions, TemplateVersion, UpgradeOptions,
@@ -67,6 +68,7 @@ pub struct Delivery {
     registries: Vec<RegistryTarget>,
     relocate: RelocateOptions,
     stop: StopSignal,
+    environments_at_once: usize,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -77,9 +79,13 @@ impl std::fmt::Debug for Delivery {
             .field("kubeconfig", &self.kubeconfig)
             .field("registries", &self.registries)
             .field("relocate", &self.relocate)
+            .field("environments_at_once", &self.environments_at_once)
             .finish()
     }
 }
+
+/// Environments [`Delivery::deliver`] works on at once unless told.
+pub const DEFAULT_ENVIRONMENTS_AT_ONCE: usize = 4;
 
 /// What [`Delivery::deliver`] does in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -205,7 +211,16 @@ impl Delivery {
             registries: Vec::new(),
             relocate: RelocateOptions::default(),
             stop: StopSignal::default(),
+            environments_at_once: DEFAULT_ENVIRONMENTS_AT_ONCE,
         }
+    }
+
+    /// Works on up to `n` environments at once in [`Delivery::deliver`]
+    /// (connecting, installing, upgrading); 1 goes one after another. At
+    /// least 1.
+    pub fn with_environments_at_once(mut self, n: usize) -> Delivery {
+        self.environments_at_once = n.max(1);
+        self
     }
 
     /// Stops operations at their next safe point once `stop` is raised:
@@ -518,10 +533,12 @@ impl Delivery {
     /// every release gate first (an unreleased version for a production
     /// profile fails the whole call with [`Error::ReleaseGate`] before any
     /// environment is touched), reads what each one runs, relocates the
-    /// images once per distinct registry, then installs or upgrades each
-    /// environment in turn. One outcome per environment, in order; a failure
-    /// in one environment is reported in its outcome and does not stop the
-    /// others.
+    /// images once per distinct registry, then installs or upgrades the
+    /// environments, up to [`Delivery::with_environments_at_once`] of them
+    /// at a time (each with its own lock, executor and progress events,
+    /// which name the environment). One outcome per environment, in the
+    /// order of `envs`; a failure in one environment is reported in its
+    /// outcome and does not stop the others.
     pub async fn deliver(
         &self,
         envs: &[EnvironmentProfile],
@@ -533,9 +550,17 @@ impl Delivery {
         for env in envs {
             check_release_gate(env, &doc)?;
         }
+        let at_once = self.environments_at_once.max(1);
+        // Connecting and reading each environment's state, several at once,
+        // in the order of `envs`.
+        let prepared_all: Vec<Result<Prepared>> = stream::iter(envs)
+            .map(|env| self.prepare(env, template, version))
+            .buffered(at_once)
+            .collect()
+            .await;
         let mut outcomes = Vec::with_capacity(envs.len());
         let mut prepared = Vec::with_capacity(envs.len());
-        for env in envs {
+        for (env, result) in envs.iter().zip(prepared_all) {
             let mut outcome = EnvironmentOutcome {
                 environment: env.name.clone(),
                 namespace: env.namespace.clone(),
@@ -546,7 +571,7 @@ impl Delivery {
                 report: None,
                 error: None,
             };
-            match self.prepare(env, template, version).await {
+            match result {
                 Ok(p) => {
                     outcome.action = Some(p.action);
                     outcome.from_version = p.from_version.clone();
@@ -592,52 +617,81 @@ impl Delivery {
             }
         }
 
+        // The installed versions' documents, read once each.
         let mut documents: BTreeMap<String, TemplateVersion> = BTreeMap::new();
-        for (p, outcome) in prepared.into_iter().zip(&mut outcomes) {
-            let Some(p) = p else {
+        for (p, outcome) in prepared.iter_mut().zip(&mut outcomes) {
+            let Some(from) = p
+                .as_ref()
+                .filter(|p| p.action == DeliveryAction::Upgrade)
+                .and_then(|p| p.from_version.clone())
+            else {
                 continue;
             };
-            if p.action != DeliveryAction::Unchanged && self.stop.is_stopped() {
-                outcome.error = Some(Error::Market(template_market::MarketError::Cancelled {
-                    what: format!(
-                        "the delivery to environment `{}` (not started)",
-                        outcome.environment
-                    ),
-                }));
+            if documents.contains_key(&from) {
                 continue;
             }
-            let result = match p.action {
-                DeliveryAction::Unchanged => continue,
-                DeliveryAction::Install => {
-                    run_install(p.executor, &doc, &InstallOptions::default(), progress).await
+            match self.version_document(template, &from).await {
+                Ok(current) => {
+                    documents.insert(from, current);
                 }
-                DeliveryAction::Upgrade => {
-                    let from = p.from_version.clone().unwrap_or_default();
-                    let current = match documents.get(&from) {
-                        Some(d) => Ok(d.clone()),
-                        None => self.version_document(template, &from).await,
-                    };
-                    match current {
-                        Ok(current) => {
-                            documents.insert(from, current.clone());
-                            run_upgrade(
-                                p.executor,
-                                &current,
-                                &doc,
-                                &UpgradeOptions::default(),
-                                progress,
-                            )
-                            .await
-                        }
-                        Err(e) => Err(e),
-                    }
+                Err(e) => {
+                    outcome.error = Some(e);
+                    *p = None;
                 }
-            };
-            match result {
-                Ok(report) => outcome.report = Some(report),
-                Err(e) => outcome.error = Some(e),
             }
         }
+
+        // The installs and upgrades, several environments at once; a
+        // stopped delivery starts no further environment.
+        let documents = &documents;
+        let doc = &doc;
+        stream::iter(prepared.into_iter().zip(&mut outcomes))
+            .map(|(p, outcome)| async move {
+                let Some(p) = p else {
+                    return;
+                };
+                if p.action == DeliveryAction::Unchanged {
+                    return;
+                }
+                if self.stop.is_stopped() {
+                    outcome.error = Some(Error::Market(template_market::MarketError::Cancelled {
+                        what: format!(
+                            "the delivery to environment `{}` (not started)",
+                            outcome.environment
+                        ),
+                    }));
+                    return;
+                }
+                let result = match p.action {
+                    DeliveryAction::Unchanged => return,
+                    DeliveryAction::Install => {
+                        run_install(p.executor, doc, &InstallOptions::default(), progress).await
+                    }
+                    DeliveryAction::Upgrade => {
+                        let from = p.from_version.as_deref().unwrap_or_default();
+                        match documents.get(from) {
+                            Some(current) => {
+                                run_upgrade(
+                                    p.executor,
+                                    current,
+                                    doc,
+                                    &UpgradeOptions::default(),
+                                    progress,
+                                )
+                                .await
+                            }
+                            None => return,
+                        }
+                    }
+                };
+                match result {
+                    Ok(report) => outcome.report = Some(report),
+                    Err(e) => outcome.error = Some(e),
+                }
+            })
+            .buffer_unordered(at_once)
+            .collect::<()>()
+            .await;
         Ok(outcomes)
     }
 

@@ -34,7 +34,9 @@ pub mod store;
 pub mod wait;
 
 pub use capture::{CaptureOptions, CaptureReport, CapturedObjects, capture};
-pub use delivery::{Delivery, DeliveryAction, EnvironmentOutcome, RelocationSummary};
+pub use delivery::{
+    DEFAULT_ENVIRONMENTS_AT_ONCE, Delivery, DeliveryAction, EnvironmentOutcome, RelocationSummary,
+};
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};

@@ -90,8 +90,8 @@ impl Default for ExecutorOptions {
 }
 
 /// How a [`Delivery`] reaches clusters and registries and how it works:
-/// `{kubeconfig, registries, executor, relocate}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// `{kubeconfig, registries, executor, relocate, environments_at_once}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryOptions {
     /// kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)
@@ -106,6 +106,23 @@ pub struct DeliveryOptions {
     pub executor: ExecutorOptions,
     /// How images are relocated to the registries.
     pub relocate: RelocateOptions,
+    /// Environments a `deliver` works on at once (default 4, at least 1;
+    /// 1 delivers one after another).
+    #[serde(with = "at_least_one")]
+    #[schemars(with = "u64")]
+    pub environments_at_once: usize,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            kubeconfig: None,
+            registries: Vec::new(),
+            executor: ExecutorOptions::default(),
+            relocate: RelocateOptions::default(),
+            environments_at_once: crate::delivery::DEFAULT_ENVIRONMENTS_AT_ONCE,
+        }
+    }
 }
 
 impl Delivery {
@@ -116,7 +133,8 @@ impl Delivery {
         options: &DeliveryOptions,
     ) -> template_market::Result<Delivery> {
         let mut delivery = Delivery::new(market, options.executor.clone())
-            .with_relocate_options(options.relocate.clone());
+            .with_relocate_options(options.relocate.clone())
+            .with_environments_at_once(options.environments_at_once);
         if let Some(path) = &options.kubeconfig {
             delivery = delivery.with_kubeconfig(path);
         }

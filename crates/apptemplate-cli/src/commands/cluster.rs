@@ -658,7 +658,9 @@ pub(crate) fn deliver(run: &Run, args: &DeliverArgs) -> anyhow::Result<Outcome> 
         )
         .into());
     }
-    let delivery = run.delivery(args.kubeconfig.as_deref())?;
+    let delivery = run
+        .delivery(args.kubeconfig.as_deref())?
+        .with_environments_at_once(args.at_once);
     let outcomes = with_progress(run, async |reporter| {
         let progress = move |e: &DeliveryEvent| reporter.delivery(e);
         delivery
