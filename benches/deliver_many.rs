@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use template_core::Overwrite;
-use template_k8s::{Delivery, EnvironmentProfile, ExecutorOptions};
+use template_delivery::Delivery;
+use template_k8s::{EnvironmentProfile, ExecutorOptions};
 use template_market::Market;
 use template_market::testkit::{self, LayerSizes};
 

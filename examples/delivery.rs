@@ -24,14 +24,14 @@
 //!     [--registry HOST:PORT] [--insecure-registry] [--storage-class NAME]
 //! ```
 //!
-//! 8. `template_k8s::Delivery` installs 1.0.0 from the customer's market,
+//! 8. `template_delivery::Delivery` installs 1.0.0 from the customer's market,
 //!    relocating its images to the registry first (if one is given);
 //! 9. someone edits an env value directly on the cluster;
 //! 10. the upgrade to 2.0.0 finds the edit, keeps it and says so;
 //! 11. a rollback returns to 1.0.0, and the history lists all three;
 //! 12. the vendor's half from the other end: the application running in
 //!     the namespace is captured and published into a new market in one
-//!     step (`template_k8s::publish_from_cluster`), its images pulled from
+//!     step (`template_delivery::publish_from_cluster`), its images pulled from
 //!     the registry (when one is given); run again, it publishes nothing.
 #![allow(clippy::print_stdout)]
 
@@ -47,11 +47,12 @@ use template_core::{
     UpgradeRecord, apply, diff, generate_secrets, install_state, plan_install, plan_rollback,
     plan_upgrade, upgrade_candidates, validate,
 };
-use template_k8s::capture::CaptureOptions;
-use template_k8s::{
-    Delivery, DeliveryEvent, EnvironmentProfile, ExecutorOptions, PublishFromClusterOptions,
-    PublishFromClusterProgress, RenderOptions, publish_from_cluster, render,
+use template_delivery::{
+    Delivery, DeliveryEvent, PublishFromClusterOptions, PublishFromClusterProgress,
+    publish_from_cluster,
 };
+use template_k8s::capture::CaptureOptions;
+use template_k8s::{EnvironmentProfile, ExecutorOptions, RenderOptions, render};
 use template_market::testkit::{self, LayerSizes};
 use template_market::{
     ExportBase, ExportRequest, ImportOptions, Market, Progress, RegistryAccess, RegistryTarget,

@@ -2336,11 +2336,11 @@ export interface CaptureOptions {
  * refused.
  *
  * ```
- * let options: template_k8s::PublishFromClusterOptions = serde_json::from_str(
+ * let options: template_delivery::PublishFromClusterOptions = serde_json::from_str(
  *     r#"{"capture": {"template_id": "shop"}, "registries": [{"registry": "127.0.0.1:5000", "insecure": true}]}"#,
  * )?;
  * assert!(options.node_platforms);
- * assert!(serde_json::from_str::<template_k8s::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
+ * assert!(serde_json::from_str::<template_delivery::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
  * # Ok::<(), serde_json::Error>(())
  * ```
  */

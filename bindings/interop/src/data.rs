@@ -69,9 +69,7 @@ pub fn options_from_data<T: DeserializeOwned + Default>(
 /// One environment's outcome of a delivery as plain data: its Rust JSON,
 /// with `error` (when it failed) as `{code, message, details}` so callers
 /// can tell a refused release gate from a lock or a rollout failure.
-pub fn outcome_data(
-    outcome: &template_k8s::delivery::EnvironmentOutcome,
-) -> serde_json::Result<Value> {
+pub fn outcome_data(outcome: &template_delivery::EnvironmentOutcome) -> serde_json::Result<Value> {
     let mut value = to_data(outcome)?;
     if let (Some(err), Value::Object(map)) = (&outcome.error, &mut value) {
         let report = crate::Classify::report(err);

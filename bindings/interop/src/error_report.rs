@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 use template_core::Error;
+use template_delivery::Error as DeliveryError;
 use template_k8s::Error as K8sError;
 use template_market::MarketError;
 
@@ -197,7 +198,18 @@ impl Classify for K8sError {
     fn report(&self) -> ErrorReport {
         match self {
             K8sError::Template(core) => error_report(core),
-            K8sError::Market(market) => market.report(),
+            other => report_of(other, other.code()),
+        }
+    }
+}
+
+impl Classify for DeliveryError {
+    fn report(&self) -> ErrorReport {
+        match self {
+            DeliveryError::Kubernetes(k8s) => k8s.report(),
+            DeliveryError::Market(market) => market.report(),
+            DeliveryError::Template(core) => error_report(core),
+            // A variant added later is still classified by its own code.
             other => report_of(other, other.code()),
         }
     }
@@ -298,11 +310,21 @@ mod tests {
         assert_eq!(locked.class.code(), "LOCKED");
         assert_eq!(locked.details["holder"], json!("ci-runner-7"));
 
-        let market = K8sError::Market(MarketError::Cancelled {
+        let market = DeliveryError::Market(MarketError::Cancelled {
             what: "relocation".into(),
         })
         .report();
         assert_eq!(market.class.code(), "CANCELLED");
+        let stopped = K8sError::Cancelled {
+            what: "the install".into(),
+        }
+        .report();
+        assert_eq!(stopped.class.code(), "CANCELLED");
+        assert_eq!(
+            stopped.details,
+            json!({"kind": "cancelled", "what": "the install"})
+        );
+        assert_eq!(market.details["kind"], stopped.details["kind"]);
     }
 
     #[test]

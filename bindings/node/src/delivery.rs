@@ -1,5 +1,5 @@
 //! `Delivery`: versions of a market to Kubernetes environments
-//! (`template_k8s::delivery::Delivery`). Every operation returns a Promise
+//! (`template_delivery::Delivery`). Every operation returns a Promise
 //! whose work runs on napi's tokio runtime; progress events (the Rust
 //! `DeliveryEvent`s as plain objects, tagged by `phase`) reach the callback
 //! through a threadsafe function called without blocking. Each operation
@@ -16,9 +16,8 @@ use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
-use template_k8s::{
-    DeliveryEvent, DeliveryOptions, EnvironmentOutcome, EnvironmentProfile, StopSignal,
-};
+use template_delivery::{DeliveryEvent, DeliveryOptions, EnvironmentOutcome};
+use template_k8s::{EnvironmentProfile, StopSignal};
 
 use crate::errors::js_error;
 use crate::market::Market;
@@ -31,7 +30,7 @@ use crate::task::{Abort, ProgressCallback, report};
 #[napi]
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    inner: Arc<template_k8s::Delivery>,
+    inner: Arc<template_delivery::Delivery>,
     /// The signal of the operations started since the last `stop()`.
     stop: Arc<std::sync::Mutex<StopSignal>>,
 }
@@ -94,7 +93,7 @@ impl Delivery {
         &self,
         env: &Env,
         signal: Option<Object<'_>>,
-    ) -> Result<Arc<template_k8s::Delivery>> {
+    ) -> Result<Arc<template_delivery::Delivery>> {
         let shared = self
             .stop
             .lock()
@@ -121,7 +120,7 @@ impl Delivery {
     pub fn new(env: Env, market: &Market, options: Option<Value>) -> Result<Self> {
         let options: DeliveryOptions =
             read_options(options).map_err(|e| js_error(&env, &e.report()))?;
-        let inner = template_k8s::Delivery::from_options(market.inner.clone(), &options)
+        let inner = template_delivery::Delivery::from_options(market.inner.clone(), &options)
             .map_err(|e| js_error(&env, &e.report()))?;
         Ok(Delivery {
             inner: Arc::new(inner),
@@ -393,7 +392,7 @@ pub fn capture<'env>(
 }
 
 /// Publishes the application running in `environment`'s namespace into
-/// `market` in one step (Rust `template_k8s::publish_from_cluster`):
+/// `market` in one step (Rust `template_delivery::publish_from_cluster`):
 /// capture, pull of its images from their registries, digests pinned,
 /// publish (the next minor version after the market's newest unless
 /// `options.capture.version` names one; nothing when the application
@@ -414,7 +413,7 @@ pub fn publish_from_cluster<'env>(
     progress: Option<ProgressCallback<Value>>,
     signal: Option<Object<'_>>,
 ) -> Result<PromiseRaw<'env, Value>> {
-    let options: Outcome<template_k8s::PublishFromClusterOptions> =
+    let options: Outcome<template_delivery::PublishFromClusterOptions> =
         read_options(options).map_err(|e| e.report());
     let market = market.inner.clone();
     let abort = Abort::watch(env, signal)?;
@@ -425,13 +424,13 @@ pub fn publish_from_cluster<'env>(
             template_k8s::connect(&profile, kubeconfig.as_deref().map(std::path::Path::new))
                 .await
                 .map_err(|e| e.report())?;
-        let mut forward = |p: &template_k8s::PublishFromClusterProgress| {
+        let mut forward = |p: &template_delivery::PublishFromClusterProgress| {
             if let Ok(value) = to_data(p) {
                 report(progress.as_ref(), value);
             }
             abort.flow()
         };
-        let published = template_k8s::publish_from_cluster(
+        let published = template_delivery::publish_from_cluster(
             &client,
             &profile.namespace,
             selector.as_deref(),

@@ -1,5 +1,5 @@
 //! `Delivery`: versions of a market installed, upgraded and rolled back on
-//! Kubernetes environments (`template_k8s::Delivery`).
+//! Kubernetes environments (`template_delivery::Delivery`).
 //!
 //! Every call runs on one tokio runtime shared by the whole module (built
 //! on first use), with the GIL released; progress events (the Rust
@@ -16,10 +16,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
 use template_core::{InstallOptions, RollbackOptions, UpgradeOptions};
-use template_k8s::{
+use template_delivery::{
     Delivery as RustDelivery, DeliveryEvent, DeliveryOptions, EnvironmentOutcome,
-    EnvironmentProfile, StopSignal,
 };
+use template_k8s::{EnvironmentProfile, StopSignal};
 use tokio::runtime::Runtime;
 
 use crate::convert::{data_to_py, value_to_py};
@@ -354,7 +354,7 @@ fn capture_objects<'py>(
 }
 
 /// Publishes the application running in `environment`'s namespace into
-/// `market` in one step (`template_k8s::publish_from_cluster`): capture,
+/// `market` in one step (`template_delivery::publish_from_cluster`): capture,
 /// pull of its images from their registries, digests pinned, publish (the
 /// next minor version after the market's newest unless `options` names
 /// one; nothing when the application equals it). `options` is a dict
@@ -375,19 +375,20 @@ fn publish_from_cluster<'py>(
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let profile = profile(environment)?;
-    let options: template_k8s::PublishFromClusterOptions = options_from_py(options, "options")?;
+    let options: template_delivery::PublishFromClusterOptions =
+        options_from_py(options, "options")?;
     let callback = Callback::new(progress);
     let market = market.inner.clone();
     let result = block_on(py, async {
         let client = template_k8s::connect(&profile, kubeconfig.as_deref()).await?;
-        let mut report = |p: &template_k8s::PublishFromClusterProgress| {
+        let mut report = |p: &template_delivery::PublishFromClusterProgress| {
             if callback.report(serde_json::to_value(p).unwrap_or(Value::Null)) {
                 std::ops::ControlFlow::Continue(())
             } else {
                 std::ops::ControlFlow::Break(())
             }
         };
-        template_k8s::publish_from_cluster(
+        template_delivery::publish_from_cluster(
             &client,
             &profile.namespace,
             selector.as_deref(),

@@ -525,7 +525,7 @@ pub(crate) struct DeliverArgs {
     #[arg(short, long = "env", value_delimiter = ',', value_name = "NAME")]
     pub(crate) environments: Vec<String>,
     /// Environments worked on at once (1: one after another).
-    #[arg(long, value_name = "N", default_value_t = template_k8s::DEFAULT_ENVIRONMENTS_AT_ONCE,
+    #[arg(long, value_name = "N", default_value_t = template_delivery::DEFAULT_ENVIRONMENTS_AT_ONCE,
           value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub(crate) at_once: usize,
     /// kubeconfig file [default: config file, else $KUBECONFIG or ~/.kube/config].

@@ -40,6 +40,9 @@ pub(crate) struct Classified {
 /// The library error inside `err`, if any, as the bindings classify it.
 fn library_report(err: &anyhow::Error) -> Option<ErrorReport> {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<template_delivery::Error>() {
+            return Some(e.report());
+        }
         if let Some(e) = cause.downcast_ref::<template_k8s::Error>() {
             return Some(e.report());
         }

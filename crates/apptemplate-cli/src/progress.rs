@@ -224,8 +224,8 @@ impl Reporter {
     }
 
     /// A report of a publish from a cluster (`capture --publish`).
-    pub(crate) fn publish(&self, p: &template_k8s::PublishFromClusterProgress) {
-        use template_k8s::PublishFromClusterProgress as P;
+    pub(crate) fn publish(&self, p: &template_delivery::PublishFromClusterProgress) {
+        use template_delivery::PublishFromClusterProgress as P;
         if self.shown == Shown::Json {
             return self.json(p);
         }

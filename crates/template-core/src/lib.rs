@@ -43,6 +43,9 @@ pub mod publish;
 pub mod quantity;
 pub mod schema;
 pub mod secrets;
+/// Small valid documents for tests, doctests and benchmarks; built for
+/// this crate's tests and with the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;
 pub mod versions;

@@ -3,7 +3,7 @@
 /// Everything `template-k8s` can report.
 ///
 /// Serializes as its fields with `kind`, the variant's snake_case name (core
-/// and market errors as their own forms, a step failure with its `cause`);
+/// errors as their own form, a step failure with its `cause`);
 /// [`Error::code`] gives its stable code.
 #[derive(Debug, thiserror::Error, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -145,16 +145,19 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// The operation was stopped before it changed anything; running it
+    /// again does it. Serializes as `{"kind": "cancelled", "what"}`, as
+    /// the market's own stops do.
+    #[error("{what} was cancelled; run it again to resume where it stopped")]
+    Cancelled {
+        /// What was stopped.
+        what: String,
+    },
+
     /// A template-level problem (invalid document, bad version...).
     #[error(transparent)]
     #[serde(untagged)]
     Template(#[from] template_core::Error),
-
-    /// The local market failed: a version it lacks, an image relocation a
-    /// registry refused, a damaged market.
-    #[error(transparent)]
-    #[serde(untagged)]
-    Market(#[from] template_market::MarketError),
 }
 
 /// Who holds a lock another operation wanted. Serializes with its field
@@ -187,19 +190,17 @@ fn display<T: std::fmt::Display, S: serde::Serializer>(
 }
 
 impl Error {
-    /// The stable code of the error's class (core and market errors keep
-    /// theirs). Every variant is listed: a new one must choose its code.
+    /// The stable code of the error's class (core errors keep theirs). Every variant is listed: a new one must choose its code.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Template(core) => core.code(),
-            Error::Market(market) => market.code(),
             Error::ReleaseGate { .. } => "RELEASE_GATE",
             Error::Render { .. }
             | Error::Store { .. }
             | Error::Connect { .. }
             | Error::Kube { .. } => "KUBERNETES_ERROR",
             Error::Locked(_) => "LOCKED",
-            Error::Stopped { .. } => "CANCELLED",
+            Error::Stopped { .. } | Error::Cancelled { .. } => "CANCELLED",
             Error::NotReady { .. } | Error::StepFailed { .. } => "ROLLOUT_FAILED",
             Error::Precondition { .. } | Error::StalePlan { .. } => "PRECONDITION_FAILED",
         }

@@ -137,9 +137,9 @@ pub struct Executor {
 /// rollback stops before its next wave (never within one, so no component
 /// is left half-applied by the stop), and is recorded as partly applied;
 /// a delivery also starts no further environment. Clones share the
-/// signal: keep one, hand one to [`Executor::with_stop`] or
-/// [`crate::Delivery::with_stop`], and call [`StopSignal::stop`] from
-/// anywhere (a Ctrl-C handler, another task).
+/// signal: keep one, hand one to [`Executor::with_stop`] (or to a
+/// delivery's `with_stop` in `template-delivery`), and call
+/// [`StopSignal::stop`] from anywhere (a Ctrl-C handler, another task).
 #[derive(Debug, Clone, Default)]
 pub struct StopSignal {
     raised: Arc<std::sync::atomic::AtomicBool>,
@@ -585,7 +585,7 @@ impl Executor {
         drift: Vec<DetectedChange>,
     ) -> Result<OperationReport> {
         if self.stop.is_stopped() {
-            return Err(Error::Market(template_market::MarketError::Cancelled {
+            return Err(Error::Cancelled {
                 what: format!(
                     "the {} of `{}` in namespace `{}` (stopped before its first wave: nothing was changed or recorded)",
                     serde_json::to_value(plan.kind)
@@ -595,7 +595,7 @@ impl Executor {
                     plan.template,
                     self.profile.namespace
                 ),
-            }));
+            });
         }
         let mut record = UpgradeRecord::new(
             before.clone(),
@@ -891,8 +891,9 @@ impl StepWork {
 }
 
 /// Releases the lock whatever happened; the operation's error wins.
-/// In words, how the plan made now differs from the one handed in.
-pub(crate) fn stale_reason(planned: &str, now: &str) -> String {
+/// In words, how the plan made now differs from the one handed in: the
+/// `reason` of [`Error::StalePlan`].
+pub fn stale_reason(planned: &str, now: &str) -> String {
     format!("the plan made now has digest {now}, the one given {planned}")
 }
 

@@ -13,43 +13,38 @@
 //!   expires and is taken over), [`store`] (state and history as small
 //!   Secrets in the namespace) and [`drift`] (user edits found on the
 //!   cluster, kept by upgrades);
-//! - [`delivery`]: versions of a local market to one or several
-//!   environments, images relocated to each environment's registry first,
-//!   with [`progress`] events and generated secrets from [`random`].
+//! - [`mod@capture`]: a running application read back as a draft version;
+//! - [`progress`]: events of operations, for callers that report them,
+//!   and generated secrets from [`random`].
+//!
+//! This crate knows nothing of markets: delivering a market's versions
+//! (relocating images first) and publishing a capture into a market live
+//! in `template-delivery`, above this crate and `template-market`.
 
 pub mod apply;
 pub mod capture;
-pub mod delivery;
 pub mod drift;
 pub mod environment;
 pub mod error;
 pub mod executor;
 pub mod lock;
-pub mod options;
+mod options;
 pub mod progress;
-pub mod publish;
 pub mod random;
 pub mod render;
 pub mod store;
 pub mod wait;
 
 pub use capture::{CaptureOptions, CaptureReport, CapturedObjects, capture};
-pub use delivery::{
-    DEFAULT_ENVIRONMENTS_AT_ONCE, Delivery, DeliveryAction, EnvironmentOutcome, RelocationSummary,
-};
 pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};
 pub use executor::{
     Executor, ExecutorOptions, OperationReport, PlannedOperation, StopSignal, plan_digest,
+    stale_reason,
 };
 pub use lock::{LockOptions, OperationLock};
-pub use options::DeliveryOptions;
 pub use progress::{DeliveryEvent, ProgressFn};
-pub use publish::{
-    PublishFromClusterCallback, PublishFromClusterOptions, PublishFromClusterProgress,
-    PublishFromClusterReport, publish_from_cluster,
-};
 pub use random::OsRandom;
 pub use render::{
     Exposure, INPUTS_CHECKSUM, RenderOptions, RenderedObject, render, render_component,

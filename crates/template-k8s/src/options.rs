@@ -1,14 +1,10 @@
-//! The executor's and the delivery's options as plain data (bindings,
-//! configuration files): unknown fields refused, every field defaulted,
-//! durations in seconds.
+//! The executor's options as plain data (bindings, configuration files):
+//! unknown fields refused, every field defaulted, durations in seconds.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use template_market::{Market, RegistryAccess, RelocateOptions, at_least_one, seconds};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::delivery::Delivery;
 use crate::executor::ExecutorOptions;
 use crate::lock::LockOptions;
 use crate::render::Exposure;
@@ -89,59 +85,49 @@ impl Default for ExecutorOptions {
     }
 }
 
-/// How a [`Delivery`] reaches clusters and registries and how it works:
-/// `{kubeconfig, registries, executor, relocate, environments_at_once}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct DeliveryOptions {
-    /// kubeconfig file; the default one (`$KUBECONFIG`, `~/.kube/config`)
-    /// when absent. Each profile's `context` selects the cluster in it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Access to the registries profiles name; others are reached
-    /// anonymously over HTTPS.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub registries: Vec<RegistryAccess>,
-    /// Readiness waits, concurrency, lock and exposure.
-    pub executor: ExecutorOptions,
-    /// How images are relocated to the registries.
-    pub relocate: RelocateOptions,
-    /// Environments a `deliver` works on at once (default 4, at least 1;
-    /// 1 delivers one after another).
-    #[serde(with = "at_least_one")]
-    #[schemars(with = "u64")]
-    pub environments_at_once: usize,
-}
+/// A [`Duration`] as a number of seconds (fractions allowed), as the
+/// market's options write durations.
+mod seconds {
+    use super::*;
 
-impl Default for DeliveryOptions {
-    fn default() -> Self {
-        DeliveryOptions {
-            kubeconfig: None,
-            registries: Vec::new(),
-            executor: ExecutorOptions::default(),
-            relocate: RelocateOptions::default(),
-            environments_at_once: crate::delivery::DEFAULT_ENVIRONMENTS_AT_ONCE,
-        }
+    pub(super) fn serialize<S: Serializer>(
+        d: &Duration,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Duration, D::Error> {
+        let value = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(value).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{value} is not a duration in seconds ({e}); give a non-negative number"
+            ))
+        })
     }
 }
 
-impl Delivery {
-    /// A delivery from `market` with `options`; fails as
-    /// [`RegistryAccess::target`] does for a registry's access.
-    pub fn from_options(
-        market: Market,
-        options: &DeliveryOptions,
-    ) -> template_market::Result<Delivery> {
-        let mut delivery = Delivery::new(market, options.executor.clone())
-            .with_relocate_options(options.relocate.clone())
-            .with_environments_at_once(options.environments_at_once);
-        if let Some(path) = &options.kubeconfig {
-            delivery = delivery.with_kubeconfig(path);
+/// A count that must be at least 1.
+mod at_least_one {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        n: &usize,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_u64(*n as u64)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<usize, D::Error> {
+        let value = usize::deserialize(d)?;
+        if value == 0 {
+            return Err(serde::de::Error::custom("must be at least 1, got 0"));
         }
-        for access in &options.registries {
-            delivery = delivery.with_registry(access.target()?);
-        }
-        Ok(delivery)
+        Ok(value)
     }
 }
 
@@ -170,19 +156,5 @@ mod tests {
         assert!(wrong.is_err());
         let back = serde_json::to_value(ExecutorOptions::default()).unwrap();
         assert_eq!(back["lease_duration_seconds"], json!(30.0));
-    }
-
-    #[test]
-    fn delivery_options_nest_the_executor_and_relocation() {
-        let options: DeliveryOptions = serde_json::from_value(json!({
-            "registries": [{"registry": "127.0.0.1:5000", "insecure": true}],
-            "executor": {"concurrency": 2},
-            "relocate": {"parallelism": 8}
-        }))
-        .unwrap();
-        assert_eq!(options.executor.concurrency, 2);
-        assert_eq!(options.relocate.parallelism, 8);
-        assert!(options.registries[0].insecure);
-        assert!(serde_json::from_value::<DeliveryOptions>(json!({"identity": "x"})).is_err());
     }
 }

@@ -134,13 +134,20 @@ pub fn binding_types() -> Vec<NamedType> {
         input!(RegistryAccess, RelocateOptions);
     }
     {
+        // Kubernetes and delivery types, in the order the generated files
+        // list them.
+        use template_delivery as delivery;
         use template_k8s::*;
         output!(drift::DetectedChange, OperationReport);
         output!(progress::DeliveryEvent, delivery::EnvironmentOutcome);
-        output!(capture::CaptureReport, publish::PublishFromClusterProgress);
-        output!(publish::PublishFromClusterReport);
-        input!(EnvironmentProfile, ExecutorOptions, DeliveryOptions);
-        input!(capture::CaptureOptions, publish::PublishFromClusterOptions);
+        output!(capture::CaptureReport, delivery::PublishFromClusterProgress);
+        output!(delivery::PublishFromClusterReport);
+        input!(
+            EnvironmentProfile,
+            ExecutorOptions,
+            delivery::DeliveryOptions
+        );
+        input!(capture::CaptureOptions, delivery::PublishFromClusterOptions);
     }
     output.subschema_for::<ErrorData>();
 

@@ -1,11 +1,11 @@
 //! `capture`: an application running on a cluster as a draft template
 //! (`template_k8s::capture`), or published into the market in one step
-//! (`template_k8s::publish_from_cluster`).
+//! (`template_delivery::publish_from_cluster`).
 
 use anyhow::Context;
 use template_core::PublishOutcome;
+use template_delivery::{PublishFromClusterOptions, PublishFromClusterReport};
 use template_k8s::capture::{CaptureOptions, CaptureReport, SecretHandling};
-use template_k8s::{PublishFromClusterOptions, PublishFromClusterReport};
 
 use crate::cli::CaptureArgs;
 use crate::commands::Context as Run;
@@ -55,7 +55,7 @@ pub(crate) fn capture(run: &Run, args: &CaptureArgs) -> anyhow::Result<Outcome> 
     };
     let reporter = run.reporter();
     let cancel = Cancellable::begin();
-    let report = rt.block_on(template_k8s::publish_from_cluster(
+    let report = rt.block_on(template_delivery::publish_from_cluster(
         &client,
         &env.namespace,
         args.selector.as_deref(),

@@ -126,7 +126,7 @@ fn content_digests(
 }
 
 impl Run {
-    fn delivery(&self, kubeconfig: Option<&Path>) -> anyhow::Result<template_k8s::Delivery> {
+    fn delivery(&self, kubeconfig: Option<&Path>) -> anyhow::Result<template_delivery::Delivery> {
         let mut options = self
             .settings
             .file
@@ -134,7 +134,7 @@ impl Run {
             .clone()
             .unwrap_or_else(|| ExecutorOptions::new(""));
         options.lock.identity = self.identity();
-        let mut delivery = template_k8s::Delivery::new(self.settings.market()?, options)
+        let mut delivery = template_delivery::Delivery::new(self.settings.market()?, options)
             .with_relocate_options(self.settings.file.relocate.clone())
             .with_stop(crate::interrupt::stop_signal());
         if let Some(k) = self.settings.kubeconfig(kubeconfig) {

@@ -1,5 +1,5 @@
 //! Publishing a running application: [`publish_from_cluster`] captures
-//! it ([`crate::capture()`]), pulls its images into the market
+//! it ([`template_k8s::capture()`]), pulls its images into the market
 //! ([`Market::pull_images`]), pins every image to the digest the market
 //! holds, and publishes the draft ([`Market::publish`]), with one progress
 //! stream and one report.
@@ -28,7 +28,8 @@ use template_market::{
 };
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::capture::{CaptureOptions, CaptureReport, DigestSource, Note};
+use template_k8s::capture::{CaptureOptions, CaptureReport, DigestSource, Note};
+
 use crate::error::{Error, Result};
 
 /// How to publish a running application. Reads from data (JSON, Python
@@ -36,11 +37,11 @@ use crate::error::{Error, Result};
 /// refused.
 ///
 /// ```
-/// let options: template_k8s::PublishFromClusterOptions = serde_json::from_str(
+/// let options: template_delivery::PublishFromClusterOptions = serde_json::from_str(
 ///     r#"{"capture": {"template_id": "shop"}, "registries": [{"registry": "127.0.0.1:5000", "insecure": true}]}"#,
 /// )?;
 /// assert!(options.node_platforms);
-/// assert!(serde_json::from_str::<template_k8s::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
+/// assert!(serde_json::from_str::<template_delivery::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -182,7 +183,7 @@ pub async fn publish_from_cluster(
     {
         return Err(cancelled("before the capture"));
     }
-    let mut report = crate::capture(client, namespace, selector, &options.capture).await?;
+    let mut report = template_k8s::capture(client, namespace, selector, &options.capture).await?;
     let template = report.version.template.id.clone();
     let base = newest_version(market, &template)?;
     let images = draft_images(&report.version);
@@ -366,8 +367,10 @@ async fn pull(
             stop.store(true, Ordering::Relaxed);
         }
     }
-    let report = task.await.map_err(|e| Error::Precondition {
-        message: format!("the pull task stopped unexpectedly ({e}); run the publish again"),
+    let report = task.await.map_err(|e| {
+        Error::precondition(format!(
+            "the pull task stopped unexpectedly ({e}); run the publish again"
+        ))
     })??;
     Ok(report)
 }

@@ -1,4 +1,4 @@
-//! Delivery scenarios against the real control plane (see `cluster.rs`:
+//! Delivery scenarios against the real control plane (see template-k8s's `cluster.rs`:
 //! `APPTEMPLATE_TEST_KUBECONFIG`, failing without it) and a real
 //! `docker-registry` started on 127.0.0.1 by each test: versions published
 //! in a local market with synthetic images are relocated to the registry
@@ -21,10 +21,9 @@ use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use template_core::{InstallOptions, PlanKind, ReleaseState, TemplateVersion, UpgradeOptions};
-use template_k8s::{
-    Delivery, DeliveryAction, DeliveryEvent, EnvironmentProfile, Error, ExecutorOptions, Exposure,
-    LockOptions, WaitOptions,
-};
+use template_delivery::{Delivery, DeliveryAction, DeliveryEvent, Error};
+use template_k8s::Error as K8sError;
+use template_k8s::{EnvironmentProfile, ExecutorOptions, Exposure, LockOptions, WaitOptions};
 use template_market::testkit::registry::LocalRegistry;
 use template_market::testkit::{self, LayerSizes};
 use template_market::{ImageRef, Market, RegistryTarget};
@@ -335,7 +334,10 @@ async fn install_relocates_images_first_and_a_second_install_pushes_nothing() {
         )
         .await
         .expect_err("already installed");
-    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Kubernetes(K8sError::Precondition { .. })),
+        "{err}"
+    );
     assert!(events.take().is_empty());
     let history = delivery.history(&second, "pig").await.unwrap();
     assert_eq!(history.len(), 1);
@@ -369,7 +371,10 @@ async fn deliver_gates_all_environments_then_installs_and_upgrades_each() {
         .expect_err("draft refused by prod");
     let message = err.to_string();
     eprintln!("release gate: {message}");
-    assert!(matches!(err, Error::ReleaseGate { .. }), "{message}");
+    assert!(
+        matches!(err, Error::Kubernetes(K8sError::ReleaseGate { .. })),
+        "{message}"
+    );
     assert!(
         message.contains("`prod`") && message.contains("1.0.0"),
         "{message}"
@@ -754,12 +759,12 @@ async fn a_stop_ends_an_install_between_waves_and_running_it_again_finishes_it()
         )
         .await
         .expect_err("the install stops");
-    let Error::Stopped {
+    let Error::Kubernetes(K8sError::Stopped {
         revision,
         wave,
         applied_steps,
         remaining,
-    } = &err
+    }) = &err
     else {
         panic!("not a stop: {err}");
     };

@@ -19,10 +19,11 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use template_core::PublishOutcome;
-use template_k8s::capture::{CaptureOptions, DigestSource};
-use template_k8s::{
-    EnvironmentProfile, PublishFromClusterOptions, PublishFromClusterProgress, publish_from_cluster,
+use template_delivery::{
+    PublishFromClusterOptions, PublishFromClusterProgress, publish_from_cluster,
 };
+use template_k8s::EnvironmentProfile;
+use template_k8s::capture::{CaptureOptions, DigestSource};
 use template_market::testkit::{self, LayerSizes, registry::LocalRegistry};
 use template_market::{Market, RegistryAccess};
 

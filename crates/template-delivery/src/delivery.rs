@@ -1,7 +1,7 @@
 //! Delivery: a version of the local market to one or several environments.
 //!
 //! [`Delivery`] joins the market (`template-market`) and the
-//! [`Executor`]: it reads the version documents from the market, checks
+//! [`Executor`] (`template-k8s`): it reads the version documents from the market, checks
 //! each environment's release gate, pushes the version's images to the
 //! environment's registry before anything is applied, and then installs,
 //! upgrades or rolls back, reporting progress as [`DeliveryEvent`]s.
@@ -21,7 +21,7 @@
 //! registry what it has, so a rerun pushes nothing and an interrupted one
 //! resumes. Workloads then reference the relocated images by digest
 //! (`<registry>/<repository>@sha256:…`, see
-//! [`crate::render::relocate_image`]). Profiles without a registry keep the
+//! [`template_k8s::render::relocate_image`]). Profiles without a registry keep the
 //! template's image references and skip relocation. Access to a registry
 //! (plain HTTP, credentials, CA) is given with [`Delivery::with_registry`];
 //! a registry named by a profile and not given is reached anonymously over
@@ -50,14 +50,13 @@ use template_market::{
 };
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use crate::environment::{EnvironmentProfile, check_release_gate, connect};
-use crate::error::{Error, Result};
-use crate::executor::{
-    Executor, ExecutorOptions, OperationReport, PlannedOperation, StopSignal, stale_reason,
+pub use template_k8s::{DeliveryEvent, ProgressFn};
+use template_k8s::{
+    EnvironmentProfile, Executor, ExecutorOptions, OperationReport, OsRandom, PlannedOperation,
+    RecordSummary, StopSignal, check_release_gate, connect, stale_reason,
 };
-pub use crate::progress::{DeliveryEvent, ProgressFn};
-use crate::random::OsRandom;
-use template_core::RecordSummary;
+
+use crate::error::{Error, Result};
 
 /// Delivers versions of a local market to environments.
 #[derive(Clone)]
@@ -225,7 +224,7 @@ impl Delivery {
 
     /// Stops operations at their next safe point once `stop` is raised:
     /// before the next wave of an install, upgrade or rollback (which then
-    /// fails with [`crate::Error::Stopped`], recorded as partly applied),
+    /// fails with [`template_k8s::Error::Stopped`], recorded as partly applied),
     /// and before the next environment of [`Delivery::deliver`].
     pub fn with_stop(mut self, stop: StopSignal) -> Delivery {
         self.stop = stop;
@@ -271,7 +270,7 @@ impl Delivery {
         env: &EnvironmentProfile,
         template: &str,
     ) -> Result<Option<InstalledState>> {
-        self.executor(env).await?.state(template).await
+        Ok(self.executor(env).await?.state(template).await?)
     }
 
     /// The history of `template` in `env`, oldest first.
@@ -280,7 +279,7 @@ impl Delivery {
         env: &EnvironmentProfile,
         template: &str,
     ) -> Result<Vec<RecordSummary>> {
-        self.executor(env).await?.history(template).await
+        Ok(self.executor(env).await?.history(template).await?)
     }
 
     /// The registry target for a profile's `registry`: the access given with
@@ -368,12 +367,10 @@ impl Delivery {
         check_release_gate(env, &doc)?;
         let executor = self.executor(env).await?;
         if let Some(installed) = installed_version(&executor, template).await? {
-            return Err(Error::Precondition {
-                message: format!(
-                    "`{template}` is already installed in namespace `{}` of environment `{}` at version {installed}; upgrade it instead",
-                    env.namespace, env.name
-                ),
-            });
+            return Err(Error::precondition(format!(
+                "`{template}` is already installed in namespace `{}` of environment `{}` at version {installed}; upgrade it instead",
+                env.namespace, env.name
+            )));
         }
         self.relocate(env, template, version, progress).await?;
         run_install(executor, &doc, options, progress).await
@@ -395,12 +392,10 @@ impl Delivery {
         check_release_gate(env, &target)?;
         let executor = self.executor(env).await?;
         let Some(from) = installed_version(&executor, template).await? else {
-            return Err(Error::Precondition {
-                message: format!(
-                    "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
-                    env.namespace, env.name
-                ),
-            });
+            return Err(Error::precondition(format!(
+                "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
+                env.namespace, env.name
+            )));
         };
         let current = if from == to {
             target.clone()
@@ -425,12 +420,10 @@ impl Delivery {
     ) -> Result<OperationReport> {
         let executor = self.executor(env).await?;
         let Some(installed) = installed_version(&executor, template).await? else {
-            return Err(Error::Precondition {
-                message: format!(
-                    "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
-                    env.namespace, env.name
-                ),
-            });
+            return Err(Error::precondition(format!(
+                "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
+                env.namespace, env.name
+            )));
         };
         self.upgrade(env, template, &installed, options, progress)
             .await
@@ -447,12 +440,12 @@ impl Delivery {
         options: &UpgradeOptions,
     ) -> Result<PlannedOperation> {
         let (executor, current, target) = self.upgrade_versions(env, template, to).await?;
-        executor.plan_upgrade(&current, &target, options).await
+        Ok(executor.plan_upgrade(&current, &target, options).await?)
     }
 
     /// Upgrades `template` in `env` to `to` exactly as the plan with digest
     /// `planned` says ([`PlannedOperation::digest`] from
-    /// [`Delivery::plan_upgrade`]); refused with [`Error::StalePlan`]
+    /// [`Delivery::plan_upgrade`]); refused with [`template_k8s::Error::StalePlan`]
     /// before anything is applied when the cluster or the market changed so
     /// that the plan made now differs. Images are relocated first.
     pub async fn upgrade_as_planned(
@@ -468,11 +461,12 @@ impl Delivery {
         // Checked before the images are pushed, and again under the lock.
         let now = executor.plan_upgrade(&current, &target, options).await?;
         if now.digest != planned {
-            return Err(Error::StalePlan {
+            return Err(template_k8s::Error::StalePlan {
                 namespace: env.namespace.clone(),
                 template: template.to_owned(),
                 reason: stale_reason(planned, &now.digest),
-            });
+            }
+            .into());
         }
         self.relocate(env, template, to, progress).await?;
         let mut random = OsRandom::new()?;
@@ -483,6 +477,7 @@ impl Delivery {
                 .await
         })
         .await
+        .map_err(Error::from)
     }
 
     /// The executor, installed version document and target document of an
@@ -497,12 +492,10 @@ impl Delivery {
         check_release_gate(env, &target)?;
         let executor = self.executor(env).await?;
         let Some(from) = installed_version(&executor, template).await? else {
-            return Err(Error::Precondition {
-                message: format!(
-                    "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
-                    env.namespace, env.name
-                ),
-            });
+            return Err(Error::precondition(format!(
+                "`{template}` is not installed in namespace `{}` of environment `{}`; install it first",
+                env.namespace, env.name
+            )));
         };
         let current = self.version_document(template, &from).await?;
         Ok((executor, current, target))
@@ -527,11 +520,12 @@ impl Delivery {
             executor.rollback(&template, revision, &options).await
         })
         .await
+        .map_err(Error::from)
     }
 
     /// Delivers `template` `version` to every environment of `envs`: checks
     /// every release gate first (an unreleased version for a production
-    /// profile fails the whole call with [`Error::ReleaseGate`] before any
+    /// profile fails the whole call with [`template_k8s::Error::ReleaseGate`] before any
     /// environment is touched), reads what each one runs, relocates the
     /// images once per distinct registry, then installs or upgrades the
     /// environments, up to [`Delivery::with_environments_at_once`] of them
@@ -553,11 +547,12 @@ impl Delivery {
         let at_once = self.environments_at_once.max(1);
         // Connecting and reading each environment's state, several at once,
         // in the order of `envs`.
-        let prepared_all: Vec<Result<Prepared>> = stream::iter(envs)
+        let preparing: Vec<_> = envs
+            .iter()
             .map(|env| self.prepare(env, template, version))
-            .buffered(at_once)
-            .collect()
-            .await;
+            .collect();
+        let prepared_all: Vec<Result<Prepared>> =
+            stream::iter(preparing).buffered(at_once).collect().await;
         let mut outcomes = Vec::with_capacity(envs.len());
         let mut prepared = Vec::with_capacity(envs.len());
         for (env, result) in envs.iter().zip(prepared_all) {
@@ -643,56 +638,66 @@ impl Delivery {
 
         // The installs and upgrades, several environments at once; a
         // stopped delivery starts no further environment.
-        let documents = &documents;
-        let doc = &doc;
-        stream::iter(prepared.into_iter().zip(&mut outcomes))
-            .map(|(p, outcome)| async move {
-                let Some(p) = p else {
-                    return;
-                };
-                if p.action == DeliveryAction::Unchanged {
-                    return;
-                }
-                if self.stop.is_stopped() {
-                    outcome.error = Some(Error::Market(template_market::MarketError::Cancelled {
-                        what: format!(
-                            "the delivery to environment `{}` (not started)",
-                            outcome.environment
-                        ),
-                    }));
-                    return;
-                }
-                let result = match p.action {
-                    DeliveryAction::Unchanged => return,
-                    DeliveryAction::Install => {
-                        run_install(p.executor, doc, &InstallOptions::default(), progress).await
-                    }
-                    DeliveryAction::Upgrade => {
-                        let from = p.from_version.as_deref().unwrap_or_default();
-                        match documents.get(from) {
-                            Some(current) => {
-                                run_upgrade(
-                                    p.executor,
-                                    current,
-                                    doc,
-                                    &UpgradeOptions::default(),
-                                    progress,
-                                )
-                                .await
-                            }
-                            None => return,
-                        }
-                    }
-                };
-                match result {
-                    Ok(report) => outcome.report = Some(report),
-                    Err(e) => outcome.error = Some(e),
-                }
-            })
+        let runs: Vec<_> = prepared
+            .into_iter()
+            .zip(&mut outcomes)
+            .filter_map(|(p, outcome)| Some(self.run_one(p?, outcome, &doc, &documents, progress)))
+            .collect();
+        stream::iter(runs)
             .buffer_unordered(at_once)
-            .collect::<()>()
+            .collect::<Vec<()>>()
             .await;
         Ok(outcomes)
+    }
+
+    /// Installs or upgrades one prepared environment of a `deliver`,
+    /// writing the report or the error into its outcome.
+    async fn run_one(
+        &self,
+        p: Prepared,
+        outcome: &mut EnvironmentOutcome,
+        doc: &TemplateVersion,
+        documents: &BTreeMap<String, TemplateVersion>,
+        progress: &ProgressFn<'_>,
+    ) {
+        if p.action == DeliveryAction::Unchanged {
+            return;
+        }
+        if self.stop.is_stopped() {
+            outcome.error = Some(Error::Market(template_market::MarketError::Cancelled {
+                what: format!(
+                    "the delivery to environment `{}` (not started)",
+                    outcome.environment
+                ),
+            }));
+            return;
+        }
+        let result = match p.action {
+            DeliveryAction::Unchanged => return,
+            DeliveryAction::Install => {
+                run_install(p.executor, doc, &InstallOptions::default(), progress).await
+            }
+            DeliveryAction::Upgrade => {
+                let from = p.from_version.as_deref().unwrap_or_default();
+                // Read before the runs start; an unreadable one already
+                // failed this environment.
+                let Some(current) = documents.get(from) else {
+                    return;
+                };
+                run_upgrade(
+                    p.executor,
+                    current,
+                    doc,
+                    &UpgradeOptions::default(),
+                    progress,
+                )
+                .await
+            }
+        };
+        match result {
+            Ok(report) => outcome.report = Some(report),
+            Err(e) => outcome.error = Some(e),
+        }
     }
 
     /// Connects to `env` and decides what delivering `version` means there.
@@ -747,6 +752,7 @@ async fn run_install(
         executor.install(doc, options, &mut random).await
     })
     .await
+    .map_err(Error::from)
 }
 
 async fn run_upgrade(
@@ -761,6 +767,7 @@ async fn run_upgrade(
         executor.upgrade(from, to, options, &mut random).await
     })
     .await
+    .map_err(Error::from)
 }
 
 /// Runs `operation` on `executor` with its events forwarded to `progress`
@@ -817,15 +824,15 @@ fn relocation_event(registry: &str, p: &RelocateProgress<'_>) -> DeliveryEvent {
 }
 
 fn stopped(what: &str, e: &tokio::task::JoinError) -> Error {
-    Error::Precondition {
-        message: format!("the {what} task stopped unexpectedly ({e}); run the operation again"),
-    }
+    Error::precondition(format!(
+        "the {what} task stopped unexpectedly ({e}); run the operation again"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::relocate_image;
+    use template_k8s::render::relocate_image;
     use template_market::ImageRef;
 
     fn delivery() -> (tempfile::TempDir, Delivery) {
@@ -893,9 +900,7 @@ mod tests {
             to_version: "2.0.0".into(),
             relocation: None,
             report: None,
-            error: Some(Error::Precondition {
-                message: "it broke".into(),
-            }),
+            error: Some(Error::precondition("it broke".into())),
         };
         let value = serde_json::to_value(&outcome).unwrap();
         assert_eq!(value["action"], "upgrade");
