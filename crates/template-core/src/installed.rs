@@ -82,7 +82,7 @@ impl std::fmt::Debug for InstalledComponent {
             .iter()
             .map(|(name, value)| {
                 let shown = if self.env_is_secret(name) {
-                    crate::diff::MASK
+                    crate::model::MASK
                 } else {
                     value.as_str()
                 };

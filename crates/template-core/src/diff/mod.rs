@@ -30,8 +30,7 @@ use crate::model::{
 };
 use crate::name_hash::{NameHasher, name_map};
 
-/// What a masked secret value is shown as.
-pub const MASK: &str = "<secret>";
+pub use crate::model::MASK;
 
 /// Everything that differs between two versions of one template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
