@@ -16,7 +16,7 @@ mod lines;
 pub(crate) mod render;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,7 +28,7 @@ use crate::model::{
     Component, ConfigFile, ConfigGroup, ConnectionVar, EnvVar, Module, Plugin, PluginAttachment,
     Port, TemplateVersion, Volume,
 };
-use crate::name_hash::{NameHasher, name_map};
+use crate::name_hash::NameMap;
 
 pub use crate::model::MASK;
 
@@ -257,12 +257,16 @@ pub fn diff(from: &TemplateVersion, to: &TemplateVersion) -> Result<VersionDiff>
     let mut components = Vec::new();
     let old_keyed = keyed_names(&from.components, |c| c.key.as_str());
     let new_keyed = keyed_names(&to.components, |c| c.key.as_str());
-    let mut old_map: HashMap<&str, &Component, NameHasher> = name_map(old_keyed.len());
-    old_map.extend(old_keyed.iter().map(|(k, c)| (&**k, *c)));
-    let mut new_map: HashMap<&str, &Component, NameHasher> = name_map(new_keyed.len());
-    new_map.extend(new_keyed.iter().map(|(k, c)| (&**k, *c)));
+    let mut old_map: NameMap<'_, &Component> = NameMap::with_len(old_keyed.len());
+    for (k, c) in &old_keyed {
+        old_map.insert(k, *c);
+    }
+    let mut new_map: NameMap<'_, &Component> = NameMap::with_len(new_keyed.len());
+    for (k, c) in &new_keyed {
+        new_map.insert(k, *c);
+    }
     for (key, new) in &new_keyed {
-        let old = old_map.get(&**key).copied();
+        let old = old_map.get(key).copied();
         if old == Some(*new) {
             continue;
         }
@@ -281,7 +285,7 @@ pub fn diff(from: &TemplateVersion, to: &TemplateVersion) -> Result<VersionDiff>
         });
     }
     for (key, old) in &old_keyed {
-        if new_map.contains_key(&**key) {
+        if new_map.contains_key(key) {
             continue;
         }
         components.push(ComponentDiff {
@@ -746,11 +750,11 @@ fn keyed_names<'a, T>(
     items: &'a [T],
     key: impl Fn(&'a T) -> &'a str,
 ) -> Vec<(Cow<'a, str>, &'a T)> {
-    let mut seen: HashMap<&str, usize, NameHasher> = name_map(items.len());
+    let mut seen: NameMap<'a, usize> = NameMap::with_len(items.len());
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let k = key(item);
-        let n = seen.entry(k).or_insert(0);
+        let n = seen.get_or_default(k);
         *n += 1;
         let name = if *n == 1 {
             Cow::Borrowed(k)
@@ -800,12 +804,16 @@ fn keyed_entries<T: Serialize + PartialEq>(
         return;
     }
     let old_keyed = keyed_names(old, &key);
-    let mut old_map: HashMap<&str, &T, NameHasher> = name_map(old_keyed.len());
-    old_map.extend(old_keyed.iter().map(|(k, t)| (&**k, *t)));
-    let mut new_map: HashMap<&str, &T, NameHasher> = name_map(new_keyed.len());
-    new_map.extend(new_keyed.iter().map(|(k, t)| (&**k, *t)));
+    let mut old_map: NameMap<'_, &T> = NameMap::with_len(old_keyed.len());
+    for (k, t) in &old_keyed {
+        old_map.insert(k, *t);
+    }
+    let mut new_map: NameMap<'_, &T> = NameMap::with_len(new_keyed.len());
+    for (k, t) in &new_keyed {
+        new_map.insert(k, *t);
+    }
     for (k, n) in &new_keyed {
-        match old_map.get(&**k) {
+        match old_map.get(k) {
             None => whole_entry(
                 out,
                 &entry_site(k),
@@ -818,7 +826,7 @@ fn keyed_entries<T: Serialize + PartialEq>(
         }
     }
     for (k, o) in &old_keyed {
-        if !new_map.contains_key(&**k) {
+        if !new_map.contains_key(k) {
             whole_entry(
                 out,
                 &entry_site(k),

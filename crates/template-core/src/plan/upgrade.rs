@@ -14,7 +14,7 @@
 //! - a subset of components can be upgraded alone;
 //! - steps run dependencies first.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,7 @@ use crate::diff::{ChangeKind, Section, line_diff};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState, VolumeCustomization};
 use crate::model::{Component, TemplateVersion};
+use crate::name_hash::NameMap;
 use crate::quantity::parse_quantity;
 
 /// Choices made for one upgrade.
@@ -192,9 +193,9 @@ fn plan_checked_upgrade(
         }
     }
     // First component of each key, as `to.component` finds it.
-    let mut to_by_key: HashMap<&str, &Component> = HashMap::with_capacity(to.components.len());
+    let mut to_by_key: NameMap<'_, &Component> = NameMap::with_len(to.components.len());
     for c in &to.components {
-        to_by_key.entry(c.key.as_str()).or_insert(c);
+        to_by_key.insert_first(c.key.as_str(), c);
     }
     for (key, current) in &installed.components {
         if !in_scope(key) {
