@@ -22,7 +22,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 type FnvTable<'a, V> = std::collections::HashMap<&'a str, V, BuildHasherDefault<Fnv>>;
 
 /// Lists up to this long use the hash table.
-const SHORT_LIST: usize = 64;
+pub(crate) const SHORT_LIST: usize = 64;
 
 /// A map from the names of a list of `len` entries, with the layout that
 /// suits that length; see the module documentation.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::changes::{Site, leaf, value_changes, whole_entry};
 use super::masking::is_secret_object;
 use super::{ChangeKind, FieldChange, to_value};
-use crate::name_hash::NameMap;
+use crate::name_hash::{NameMap, SHORT_LIST};
 
 /// Pairs each entry with its identity; repeated identities (possible only
 /// in invalid documents) get `#2`, `#3`... so nothing is lost or merged.
@@ -71,8 +71,8 @@ pub(super) fn keyed_entries<T: Serialize + PartialEq>(
     };
     if old.len() == new.len() {
         let start = out.len();
-        // Names of the new entries (with `#n` for repeats), built at the
-        // first difference: the same on both sides while keys line up.
+        // Names of long lists (with `#n` for repeats), built at the first
+        // difference: the same on both sides while keys line up.
         let mut names: Option<Vec<(Cow<'_, str>, &T)>> = None;
         let mut aligned = true;
         for (i, (o, n)) in old.iter().zip(new).enumerate() {
@@ -80,12 +80,23 @@ pub(super) fn keyed_entries<T: Serialize + PartialEq>(
             if o == n {
                 continue;
             }
-            if key(o) != key(n) {
+            let k = key(n);
+            if key(o) != k {
                 aligned = false;
                 break;
             }
-            let names = names.get_or_insert_with(|| keyed_names(new, &key));
-            changed(out, &names[i].0, o, n);
+            if new.len() <= SHORT_LIST {
+                // A short list is scanned for repeats before the entry.
+                let repeats = new[..i].iter().filter(|&e| key(e) == k).count();
+                if repeats == 0 {
+                    changed(out, k, o, n);
+                } else {
+                    changed(out, &format!("{k}#{}", repeats + 1), o, n);
+                }
+            } else {
+                let names = names.get_or_insert_with(|| keyed_names(new, &key));
+                changed(out, &names[i].0, o, n);
+            }
         }
         if aligned {
             return;

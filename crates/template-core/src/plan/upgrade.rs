@@ -132,11 +132,14 @@ fn plan_checked_upgrade(
         if !seen.insert(spec.key.as_str()) || !in_scope(&spec.key) || !is_selected(spec, &modules) {
             continue;
         }
+        let current = installed.components.get(&spec.key);
+        // Compared once: a merged copy keeps the definition as it is.
+        let spec_same = current.is_some_and(|c| c.spec == *spec);
         // Most components of a large template do not change between two
         // versions: recognise them without building a merged copy.
-        if let Some(current) = installed.components.get(&spec.key)
+        if spec_same
+            && let Some(current) = current
             && !current.orphaned
-            && current.spec == *spec
             && InstalledComponent::same_context(current, to)
         {
             if current.version != to.version {
@@ -145,7 +148,7 @@ fn plan_checked_upgrade(
             continue;
         }
         let fresh = InstalledComponent::from_version(to, spec);
-        match installed.components.get(&spec.key) {
+        match current {
             None => {
                 let why = match &spec.module {
                     Some(m) if from.component(&spec.key).is_some() || from.module(m).is_some() => {
@@ -165,7 +168,7 @@ fn plan_checked_upgrade(
                 if merged.target == *current {
                     continue;
                 }
-                if only_label_differs(current, &merged.target) {
+                if spec_same && only_label_differs(current, &merged.target) {
                     labels.insert(spec.key.clone(), to.version.clone());
                     continue;
                 }
