@@ -56,7 +56,7 @@ impl fmt::Debug for EnvValue {
                 .debug_struct("ComponentSecret")
                 .field("component", component)
                 .field("key", key)
-                .field("value", &crate::diff::MASK)
+                .field("value", &crate::model::MASK)
                 .finish(),
             EnvValue::Generated { reference } => f
                 .debug_struct("Generated")

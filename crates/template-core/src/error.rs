@@ -1,6 +1,7 @@
 //! The error type of `template-core`.
 
-use crate::validate::Problem;
+use crate::model::ReleaseState;
+use crate::problem::Problem;
 
 /// Everything `template-core` can report. Each variant is a case a caller
 /// can act on; messages say what was wrong, where, and what to do.
@@ -75,9 +76,9 @@ pub enum Error {
         /// Version number.
         version: String,
         /// Current state.
-        from: crate::ReleaseState,
+        from: ReleaseState,
         /// Requested state.
-        to: crate::ReleaseState,
+        to: ReleaseState,
         /// The states reachable from `from`, for the message.
         allowed: String,
     },
@@ -107,7 +108,7 @@ pub enum Error {
         /// Version number.
         version: String,
         /// Its state.
-        state: crate::ReleaseState,
+        state: ReleaseState,
     },
 
     /// A version is published directly in a state that must be reached
@@ -121,7 +122,7 @@ pub enum Error {
         /// Version number.
         version: String,
         /// The refused state.
-        state: crate::ReleaseState,
+        state: ReleaseState,
     },
 
     /// Two documents of different templates were combined.

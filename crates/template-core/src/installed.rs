@@ -82,7 +82,7 @@ impl std::fmt::Debug for InstalledComponent {
             .iter()
             .map(|(name, value)| {
                 let shown = if self.env_is_secret(name) {
-                    crate::diff::MASK
+                    crate::model::MASK
                 } else {
                     value.as_str()
                 };
@@ -370,14 +370,20 @@ impl InstalledComponent {
     /// The component as version `version` defines it, before any
     /// customization.
     pub fn from_version(version: &TemplateVersion, spec: &Component) -> InstalledComponent {
-        let own: BTreeSet<&str> = spec.env.iter().map(|e| e.name.as_str()).collect();
-        let mut seen = BTreeSet::new();
-        let mut shared_env = Vec::new();
-        for group in version
+        let mut groups = version
             .config_groups
             .iter()
             .filter(|g| g.components.contains(&spec.key))
-        {
+            .peekable();
+        // The component's own names, gathered only when a group applies:
+        // most components are in none.
+        let own: BTreeSet<&str> = match groups.peek() {
+            Some(_) => spec.env.iter().map(|e| e.name.as_str()).collect(),
+            None => BTreeSet::new(),
+        };
+        let mut seen = BTreeSet::new();
+        let mut shared_env = Vec::new();
+        for group in groups {
             for var in &group.env {
                 if !own.contains(var.name.as_str()) && seen.insert(var.name.clone()) {
                     shared_env.push(var.clone());

@@ -39,6 +39,7 @@ pub mod model;
 mod name_hash;
 pub mod package;
 pub mod plan;
+mod problem;
 pub mod publish;
 pub mod quantity;
 pub mod schema;

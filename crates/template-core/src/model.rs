@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// What a secret value is shown as wherever it would be printed: diffs,
+/// plans, renders and `Debug` output.
+pub const MASK: &str = "<secret>";
+
 /// The `format` tag every document of this layout carries.
 pub const DOCUMENT_FORMAT: &str = "apptemplate.io/v1";
 
@@ -141,24 +145,6 @@ impl ReleaseState {
 impl std::fmt::Display for ReleaseState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ReleaseState {
-    type Err = crate::Error;
-
-    /// A state by its name; anything else is [`crate::Error::InvalidOption`]
-    /// (option `state`) listing the names.
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        ReleaseState::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| crate::Error::InvalidOption {
-                option: "state".to_owned(),
-                message: format!(
-                    "`{name}` is not a release state; use draft, testing, released or deprecated"
-                ),
-            })
     }
 }
 
@@ -370,11 +356,7 @@ pub struct ConnectionVar {
 
 impl std::fmt::Debug for EnvVar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value: &dyn std::fmt::Debug = if self.secret {
-            &crate::diff::MASK
-        } else {
-            &self.value
-        };
+        let value: &dyn std::fmt::Debug = if self.secret { &MASK } else { &self.value };
         f.debug_struct("EnvVar")
             .field("name", &self.name)
             .field("value", value)
@@ -387,7 +369,7 @@ impl std::fmt::Debug for EnvVar {
 
 impl std::fmt::Debug for ConnectionVar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let masked = self.value.as_ref().map(|_| crate::diff::MASK);
+        let masked = self.value.as_ref().map(|_| MASK);
         let value: &dyn std::fmt::Debug = if self.secret { &masked } else { &self.value };
         f.debug_struct("ConnectionVar")
             .field("name", &self.name)
@@ -659,11 +641,6 @@ impl TemplateVersion {
     /// The module with this key.
     pub fn module(&self, key: &str) -> Option<&Module> {
         self.modules.iter().find(|m| m.key == key)
-    }
-
-    /// The parsed semantic version, or an error naming the bad value.
-    pub fn semver(&self) -> Result<semver::Version, crate::Error> {
-        crate::versions::parse_version(&self.version)
     }
 }
 

@@ -40,7 +40,7 @@ impl SecretValue {
 
 impl fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretValue({})", crate::diff::MASK)
+        write!(f, "SecretValue({})", crate::model::MASK)
     }
 }
 

@@ -6,98 +6,15 @@
 //! position (`components[#3]`) when the key itself is unusable; every other
 //! list is addressed by position.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 use crate::model::{
     AccessMode, Component, ConfigFile, DOCUMENT_FORMAT, EnvVar, Probe, SecretRule, TemplateVersion,
 };
-use crate::name_hash::{NameHasher, name_map};
+use crate::name_hash::NameMap;
+pub use crate::problem::{Problem, ProblemKind};
 use crate::quantity::parse_quantity;
-
-/// One thing wrong with a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Problem {
-    /// Where: a path in the document.
-    pub path: String,
-    /// What kind of problem, for programs.
-    pub kind: ProblemKind,
-    /// What is wrong and what to do, for people.
-    pub message: String,
-}
-
-/// The kinds of problems validation reports.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ProblemKind {
-    /// The `format` tag is not one this library reads.
-    UnknownFormat,
-    /// A required text is empty.
-    Empty,
-    /// An identifier does not follow the naming rules.
-    InvalidName,
-    /// Two entries share a key or name that must be unique.
-    DuplicateKey,
-    /// The version is not a semantic version.
-    InvalidVersion,
-    /// A creation time is not RFC 3339.
-    InvalidTimestamp,
-    /// An image reference cannot be parsed.
-    InvalidImage,
-    /// An image reference is not pinned by digest.
-    ImageWithoutDigest,
-    /// A digest is malformed.
-    InvalidDigest,
-    /// A dependency names no component of the version.
-    UnknownDependency,
-    /// Dependencies form a cycle.
-    DependencyCycle,
-    /// A component depends on one that may not be installed.
-    OptionalDependency,
-    /// A port number is out of range or claimed twice.
-    PortConflict,
-    /// Two mounts claim one path.
-    MountPathConflict,
-    /// A mount path is not absolute or not clean.
-    InvalidPath,
-    /// A file mode is not octal permission bits.
-    InvalidMode,
-    /// A quantity cannot be parsed or is zero.
-    InvalidQuantity,
-    /// A volume share points nowhere usable.
-    InvalidVolumeShare,
-    /// Replica bounds or steps are inconsistent.
-    ReplicaRange,
-    /// A request is above its limit.
-    ResourceRange,
-    /// A probe has no target or more than one.
-    ProbeWithoutTarget,
-    /// A probe setting is out of range.
-    InvalidProbe,
-    /// A connection variable has neither or both of value and generate.
-    InvalidConnectionInfo,
-    /// A secret rule is out of range.
-    InvalidSecretRule,
-    /// One shared-secret group is used with different rules.
-    SecretGroupConflict,
-    /// A component names a module the version does not declare.
-    UnknownModule,
-    /// A component attaches a plugin the version does not declare.
-    UnknownPlugin,
-    /// A config group lists an unknown component.
-    UnknownComponent,
-    /// A label key or value breaks the Kubernetes label rules.
-    InvalidLabel,
-    /// The version has no components.
-    NoComponents,
-}
 
 /// Checks every rule and returns all problems found; empty means valid.
 ///
@@ -307,13 +224,17 @@ impl Validator {
                 );
             }
             self.image(format_args!("{path}.image"), &p.image);
-            self.env_list(&path, ".env", &p.env, &mut name_map(p.env.len()));
-            self.config_files(&path, &p.config_files, &mut name_map(p.config_files.len()));
+            self.env_list(&path, ".env", &p.env, &mut NameMap::with_len(p.env.len()));
+            self.config_files(
+                &path,
+                &p.config_files,
+                &mut NameMap::with_len(p.config_files.len()),
+            );
         }
     }
 
     fn component_keys(&mut self, doc: &TemplateVersion, paths: &[String]) {
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen = NameMap::with_len(doc.components.len());
         for (i, c) in doc.components.iter().enumerate() {
             self.dns_label(format_args!("{}.key", paths[i]), &c.key, 63);
             if let Some(first) = seen.insert(c.key.as_str(), i) {
@@ -374,7 +295,7 @@ impl Validator {
         }
 
         // Variable names are unique across env and connection info.
-        let mut names = name_map(c.env.len() + c.connection_info.len());
+        let mut names = NameMap::with_len(c.env.len() + c.connection_info.len());
         self.env_list(path, ".env", &c.env, &mut names);
         for (i, var) in c.connection_info.iter().enumerate() {
             let at = ItemPath::new(path, ".connection_info", i, ".name");
@@ -397,7 +318,7 @@ impl Validator {
         }
 
         // Mount paths are unique across config files and volumes.
-        let mut mounts = name_map(c.config_files.len() + c.volumes.len());
+        let mut mounts = NameMap::with_len(c.config_files.len() + c.volumes.len());
         self.config_files(path, &c.config_files, &mut mounts);
         let mut volume_names = BTreeSet::new();
         for (i, vol) in c.volumes.iter().enumerate() {
@@ -477,7 +398,7 @@ impl Validator {
                     format!("plugin `{}` is attached twice; attach it once", a.plugin),
                 );
             }
-            self.env_list(&apath, ".env", &a.env, &mut name_map(a.env.len()));
+            self.env_list(&apath, ".env", &a.env, &mut NameMap::with_len(a.env.len()));
         }
     }
 
@@ -794,7 +715,7 @@ impl Validator {
                     );
                 }
             }
-            self.env_list(&path, ".env", &g.env, &mut name_map(g.env.len()));
+            self.env_list(&path, ".env", &g.env, &mut NameMap::with_len(g.env.len()));
         }
     }
 
@@ -804,7 +725,7 @@ impl Validator {
         base: &'p str,
         list: &'static str,
         env: &'a [EnvVar],
-        names: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
+        names: &mut NameMap<'a, ItemPath<'p>>,
     ) {
         for (i, var) in env.iter().enumerate() {
             self.env_name(ItemPath::new(base, list, i, ".name"), &var.name, names);
@@ -815,7 +736,7 @@ impl Validator {
         &mut self,
         path: ItemPath<'p>,
         name: &'a str,
-        names: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
+        names: &mut NameMap<'a, ItemPath<'p>>,
     ) {
         // By bytes: every byte of a non-ASCII character fails both tests,
         // as the character itself would.
@@ -833,15 +754,9 @@ impl Validator {
                 format!("`{name}` is not a valid variable name; use letters, digits and `_`, starting with a letter or `_`"),
             );
         }
-        match names.entry(name) {
-            Entry::Occupied(first) => self.report(
-                path,
-                ProblemKind::DuplicateKey,
-                format!("variable `{name}` is already defined at {}", first.get()),
-            ),
-            Entry::Vacant(slot) => {
-                slot.insert(path);
-            }
+        if let Some(first) = names.insert_first(name, path) {
+            let message = format!("variable `{name}` is already defined at {first}");
+            self.report(path, ProblemKind::DuplicateKey, message);
         }
     }
 
@@ -850,7 +765,7 @@ impl Validator {
         &mut self,
         base: &'p str,
         files: &'a [ConfigFile],
-        mounts: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
+        mounts: &mut NameMap<'a, ItemPath<'p>>,
     ) {
         for (i, f) in files.iter().enumerate() {
             let fpath = ItemPath::new(base, ".config_files", i, "");
@@ -875,7 +790,7 @@ impl Validator {
         &mut self,
         path: ItemPath<'p>,
         mount: &'a str,
-        mounts: &mut HashMap<&'a str, ItemPath<'p>, NameHasher>,
+        mounts: &mut NameMap<'a, ItemPath<'p>>,
     ) {
         let clean = mount.starts_with('/')
             && mount.len() > 1
@@ -892,18 +807,10 @@ impl Validator {
             );
             return;
         }
-        match mounts.entry(mount) {
-            Entry::Occupied(first) => self.report(
-                path,
-                ProblemKind::MountPathConflict,
-                format!(
-                    "`{mount}` is already mounted by {}; give each mount its own path",
-                    first.get()
-                ),
-            ),
-            Entry::Vacant(slot) => {
-                slot.insert(path);
-            }
+        if let Some(first) = mounts.insert_first(mount, path) {
+            let message =
+                format!("`{mount}` is already mounted by {first}; give each mount its own path");
+            self.report(path, ProblemKind::MountPathConflict, message);
         }
     }
 
@@ -1026,9 +933,9 @@ impl Validator {
 /// The path prefix of each component: by key when usable, by position when
 /// the key is empty or repeated.
 fn component_paths(doc: &TemplateVersion) -> Vec<String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
+    let mut count: NameMap<'_, usize> = NameMap::with_len(doc.components.len());
     for c in &doc.components {
-        *count.entry(c.key.as_str()).or_default() += 1;
+        *count.get_or_default(c.key.as_str()) += 1;
     }
     doc.components
         .iter()

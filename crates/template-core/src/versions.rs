@@ -11,6 +11,31 @@ pub fn parse_version(text: &str) -> Result<semver::Version> {
     })
 }
 
+impl std::str::FromStr for ReleaseState {
+    type Err = Error;
+
+    /// A state by its name; anything else is [`Error::InvalidOption`]
+    /// (option `state`) listing the names.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ReleaseState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| Error::InvalidOption {
+                option: "state".to_owned(),
+                message: format!(
+                    "`{name}` is not a release state; use draft, testing, released or deprecated"
+                ),
+            })
+    }
+}
+
+impl TemplateVersion {
+    /// The parsed semantic version, or an error naming the bad value.
+    pub fn semver(&self) -> Result<semver::Version> {
+        parse_version(&self.version)
+    }
+}
+
 impl ReleaseState {
     /// States reachable from this one:
     ///

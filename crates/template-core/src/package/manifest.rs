@@ -6,7 +6,7 @@
 //! RFC 8785 canonical JSON, so the same value always gives the same bytes
 //! (OCI annotations are hash maps; canonical form sorts them).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use oci_spec::image::{
     Descriptor, Digest, ImageIndex, ImageIndexBuilder, ImageManifest, ImageManifestBuilder,
@@ -299,7 +299,10 @@ fn check_descriptor(d: &Descriptor) -> Result<(), PackageError> {
 /// A copy of `d` with these annotations added.
 pub fn annotated(d: &Descriptor, pairs: &[(&str, &str)]) -> Descriptor {
     let mut out = d.clone();
-    let mut map: HashMap<String, String> = out.annotations().clone().unwrap_or_default();
+    // oci-spec keeps annotations in a std hash map, whose default hasher
+    // is seeded by the standard library; its order never shows, as
+    // manifests are written as canonical JSON with sorted keys.
+    let mut map = out.annotations().clone().unwrap_or_default();
     for (k, v) in pairs {
         map.insert((*k).to_owned(), (*v).to_owned());
     }

@@ -449,14 +449,17 @@ pub(crate) fn running_changes(
     let old_eff = old.map(InstalledComponent::effective_cow);
     let new_eff = new.map(InstalledComponent::effective_cow);
     let mut changes = diff::component_changes(key, old_eff.as_deref(), new_eff.as_deref());
-    let no_plugins = Vec::new();
-    diff::plugin_definition_changes(
-        &mut changes,
-        &format!("components[{key}]"),
-        Section::Plugins,
-        old.map(|c| &c.plugin_definitions).unwrap_or(&no_plugins),
-        new.map(|c| &c.plugin_definitions).unwrap_or(&no_plugins),
-    );
+    let old_plugins = old.map_or(&[][..], |c| &c.plugin_definitions);
+    let new_plugins = new.map_or(&[][..], |c| &c.plugin_definitions);
+    if old_plugins != new_plugins {
+        diff::plugin_definition_changes(
+            &mut changes,
+            &format!("components[{key}]"),
+            Section::Plugins,
+            old_plugins,
+            new_plugins,
+        );
+    }
     changes
 }
 

@@ -14,7 +14,7 @@
 //! - a subset of components can be upgraded alone;
 //! - steps run dependencies first.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,7 @@ use crate::diff::{ChangeKind, Section, line_diff};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState, VolumeCustomization};
 use crate::model::{Component, TemplateVersion};
+use crate::name_hash::NameMap;
 use crate::quantity::parse_quantity;
 
 /// Choices made for one upgrade.
@@ -131,11 +132,14 @@ fn plan_checked_upgrade(
         if !seen.insert(spec.key.as_str()) || !in_scope(&spec.key) || !is_selected(spec, &modules) {
             continue;
         }
+        let current = installed.components.get(&spec.key);
+        // Compared once: a merged copy keeps the definition as it is.
+        let spec_same = current.is_some_and(|c| c.spec == *spec);
         // Most components of a large template do not change between two
         // versions: recognise them without building a merged copy.
-        if let Some(current) = installed.components.get(&spec.key)
+        if spec_same
+            && let Some(current) = current
             && !current.orphaned
-            && current.spec == *spec
             && InstalledComponent::same_context(current, to)
         {
             if current.version != to.version {
@@ -144,7 +148,7 @@ fn plan_checked_upgrade(
             continue;
         }
         let fresh = InstalledComponent::from_version(to, spec);
-        match installed.components.get(&spec.key) {
+        match current {
             None => {
                 let why = match &spec.module {
                     Some(m) if from.component(&spec.key).is_some() || from.module(m).is_some() => {
@@ -164,7 +168,7 @@ fn plan_checked_upgrade(
                 if merged.target == *current {
                     continue;
                 }
-                if only_label_differs(current, &merged.target) {
+                if spec_same && only_label_differs(current, &merged.target) {
                     labels.insert(spec.key.clone(), to.version.clone());
                     continue;
                 }
@@ -192,9 +196,9 @@ fn plan_checked_upgrade(
         }
     }
     // First component of each key, as `to.component` finds it.
-    let mut to_by_key: HashMap<&str, &Component> = HashMap::with_capacity(to.components.len());
+    let mut to_by_key: NameMap<'_, &Component> = NameMap::with_len(to.components.len());
     for c in &to.components {
-        to_by_key.entry(c.key.as_str()).or_insert(c);
+        to_by_key.insert_first(c.key.as_str(), c);
     }
     for (key, current) in &installed.components {
         if !in_scope(key) {
@@ -574,25 +578,57 @@ struct Merge {
     retained: Vec<crate::model::Volume>,
 }
 
+/// What a merge keeps of the user's values and what it has to drop.
+#[derive(Default)]
+struct Customized {
+    kept: Vec<KeptCustomization>,
+    dropped: Vec<DroppedCustomization>,
+}
+
 /// The three-way merge of one component: `current` (old definition plus
 /// customizations) against `target` (the new definition, uncustomized).
+/// Each kind of customization is carried over by its own function below.
 fn merge(
     current: &InstalledComponent,
     mut target: InstalledComponent,
     to_version: &str,
     notes: &mut Vec<String>,
 ) -> Merge {
-    let key = current.spec.key.clone();
-    let mut kept = Vec::new();
-    let mut dropped = Vec::new();
+    let mut customized = Customized::default();
+    merge_env(current, &mut target, to_version, &mut customized, notes);
+    merge_config_files(current, &mut target, &mut customized);
+    merge_replicas(current, &mut target, to_version, &mut customized, notes);
+    let retained = merge_volumes(current, &mut target, &mut customized);
+    let key = current.spec.key.as_str();
+    let changes = with_rule(running_changes(key, Some(current), Some(&target)), |c| {
+        change_rule(current, c)
+    });
+    Merge {
+        target,
+        changes,
+        kept: customized.kept,
+        dropped: customized.dropped,
+        retained,
+    }
+}
 
+/// Env values the user set: kept over a new default unless the variable
+/// is gone or no longer editable; reported when the default moved.
+fn merge_env(
+    current: &InstalledComponent,
+    target: &mut InstalledComponent,
+    to_version: &str,
+    customized: &mut Customized,
+    notes: &mut Vec<String>,
+) {
+    let key = current.spec.key.as_str();
     for (name, user) in &current.customizations.env {
         let secret = current.env_is_secret(name) || target.env_is_secret(name);
         let path = format!("components[{key}].env[{name}]");
         let old_default = current.env_default(name);
         match target.env_default(name).map(str::to_owned) {
-            None => dropped.push(DroppedCustomization {
-                component: key.clone(),
+            None => customized.dropped.push(DroppedCustomization {
+                component: key.to_owned(),
                 path,
                 user_value: shown(user, secret),
             }),
@@ -603,8 +639,8 @@ fn merge(
                 notes.push(format!(
                     "`{key}`: env var `{name}` is not editable in version {to_version}; your value is dropped and the template's value applies"
                 ));
-                dropped.push(DroppedCustomization {
-                    component: key.clone(),
+                customized.dropped.push(DroppedCustomization {
+                    component: key.to_owned(),
                     path,
                     user_value: shown(user, secret),
                 });
@@ -612,8 +648,8 @@ fn merge(
             Some(new_default) => {
                 target.customizations.env.insert(name.clone(), user.clone());
                 if old_default != Some(new_default.as_str()) {
-                    kept.push(KeptCustomization {
-                        component: key.clone(),
+                    customized.kept.push(KeptCustomization {
+                        component: key.to_owned(),
                         path,
                         reason: KeepReason::UserValue,
                         kept_value: shown(user, secret),
@@ -625,7 +661,16 @@ fn merge(
             }
         }
     }
+}
 
+/// Config file contents the user set: kept over a new default unless the
+/// file is gone; reported with a line diff when the default moved.
+fn merge_config_files(
+    current: &InstalledComponent,
+    target: &mut InstalledComponent,
+    customized: &mut Customized,
+) {
+    let key = current.spec.key.as_str();
     for (mount, user) in &current.customizations.config_files {
         let path = format!("components[{key}].config_files[{mount}]");
         let old_default = current
@@ -641,8 +686,8 @@ fn merge(
             .find(|f| f.mount_path == *mount)
             .map(|f| f.content.clone())
         {
-            None => dropped.push(DroppedCustomization {
-                component: key.clone(),
+            None => customized.dropped.push(DroppedCustomization {
+                component: key.to_owned(),
                 path,
                 user_value: shown(user, false),
             }),
@@ -653,8 +698,8 @@ fn merge(
                     .config_files
                     .insert(mount.clone(), user.clone());
                 if old_default != Some(new_default.as_str()) {
-                    kept.push(KeptCustomization {
-                        component: key.clone(),
+                    customized.kept.push(KeptCustomization {
+                        component: key.to_owned(),
                         path,
                         reason: KeepReason::UserValue,
                         kept_value: shown(user, false),
@@ -666,34 +711,56 @@ fn merge(
             }
         }
     }
+}
 
-    if let Some(replicas) = current.customizations.replicas {
-        let old_default = current.spec.scaling.min_replicas;
-        let new_scaling = target.spec.scaling.clone();
-        if replicas != new_scaling.min_replicas {
-            target.customizations.replicas = Some(replicas);
-            if old_default != new_scaling.min_replicas {
-                kept.push(KeptCustomization {
-                    component: key.clone(),
-                    path: format!("components[{key}].replicas"),
-                    reason: KeepReason::UserValue,
-                    kept_value: replicas.into(),
-                    old_default: Some(old_default.into()),
-                    new_default: Some(new_scaling.min_replicas.into()),
-                    lines: Vec::new(),
-                });
-            }
-            if replicas < new_scaling.min_replicas
-                || replicas > new_scaling.max_replicas.max(new_scaling.min_replicas)
-            {
-                notes.push(format!(
-                    "`{key}` keeps your {replicas} replicas, outside the {}..={} that version {to_version} allows; rescale it if needed",
-                    new_scaling.min_replicas, new_scaling.max_replicas
-                ));
-            }
-        }
+/// A replica count the user set: kept, reported when the default moved,
+/// and noted when the new bounds no longer allow it.
+fn merge_replicas(
+    current: &InstalledComponent,
+    target: &mut InstalledComponent,
+    to_version: &str,
+    customized: &mut Customized,
+    notes: &mut Vec<String>,
+) {
+    let Some(replicas) = current.customizations.replicas else {
+        return;
+    };
+    let key = current.spec.key.as_str();
+    let old_default = current.spec.scaling.min_replicas;
+    let (new_min, new_max) = (
+        target.spec.scaling.min_replicas,
+        target.spec.scaling.max_replicas,
+    );
+    if replicas == new_min {
+        return;
     }
+    target.customizations.replicas = Some(replicas);
+    if old_default != new_min {
+        customized.kept.push(KeptCustomization {
+            component: key.to_owned(),
+            path: format!("components[{key}].replicas"),
+            reason: KeepReason::UserValue,
+            kept_value: replicas.into(),
+            old_default: Some(old_default.into()),
+            new_default: Some(new_min.into()),
+            lines: Vec::new(),
+        });
+    }
+    if replicas < new_min || replicas > new_max.max(new_min) {
+        notes.push(format!(
+            "`{key}` keeps your {replicas} replicas, outside the {new_min}..={new_max} that version {to_version} allows; rescale it if needed"
+        ));
+    }
+}
 
+/// Volumes: never shrunk and never moved to another storage class; a
+/// volume the new version drops is returned, to be retained with its data.
+fn merge_volumes(
+    current: &InstalledComponent,
+    target: &mut InstalledComponent,
+    customized: &mut Customized,
+) -> Vec<crate::model::Volume> {
+    let key = current.spec.key.as_str();
     let mut retained = Vec::new();
     for old in current.owned_volumes() {
         let Some(new) = target
@@ -721,8 +788,8 @@ fn merge(
             };
             if !grows {
                 custom.capacity = Some(running.clone());
-                kept.push(KeptCustomization {
-                    component: key.clone(),
+                customized.kept.push(KeptCustomization {
+                    component: key.to_owned(),
                     path: format!("{path}.capacity"),
                     reason: KeepReason::VolumeNeverShrinks,
                     kept_value: running.clone().into(),
@@ -750,8 +817,8 @@ fn merge(
                 .map(|v| &v.storage_class)
                 != Some(&new.storage_class);
             if hint_changed {
-                kept.push(KeptCustomization {
-                    component: key.clone(),
+                customized.kept.push(KeptCustomization {
+                    component: key.to_owned(),
                     path: format!("{path}.storage_class"),
                     reason: KeepReason::StorageClassFixed,
                     kept_value: class.clone().into(),
@@ -768,40 +835,35 @@ fn merge(
                 .insert(old.name.clone(), custom);
         }
     }
+    retained
+}
 
-    let changes = with_rule(running_changes(&key, Some(current), Some(&target)), |c| {
-        let customized = |section| match (section, c.item.as_deref()) {
-            (Section::Env, Some(name)) => current.customizations.env.contains_key(name),
-            (Section::ConfigFiles, Some(mount)) => {
-                current.customizations.config_files.contains_key(mount)
-            }
-            _ => false,
-        };
-        if is_removed_entry(c, Section::Volumes) {
-            Rule::VolumeRetained
-        } else if (is_removed_entry(c, Section::Env) || is_removed_entry(c, Section::ConfigFiles))
-            && customized(c.section)
-        {
-            Rule::CustomizationDropped
-        } else if matches!(c.section, Section::Env | Section::ConfigFiles)
-            && c.kind == ChangeKind::Changed
-            && matches!(c.field.as_deref(), Some("value" | "content"))
-        {
-            Rule::NewDefaultTaken
-        } else if c.kind == ChangeKind::Added && c.field.is_none() {
-            Rule::AddedByNewVersion
-        } else if c.kind == ChangeKind::Removed && c.field.is_none() {
-            Rule::RemovedByNewVersion
-        } else {
-            Rule::FollowsNewVersion
+/// The rule an upgrade applies to one change of a merged component.
+fn change_rule(current: &InstalledComponent, c: &crate::diff::FieldChange) -> Rule {
+    let customized = |section| match (section, c.item.as_deref()) {
+        (Section::Env, Some(name)) => current.customizations.env.contains_key(name),
+        (Section::ConfigFiles, Some(mount)) => {
+            current.customizations.config_files.contains_key(mount)
         }
-    });
-    Merge {
-        target,
-        changes,
-        kept,
-        dropped,
-        retained,
+        _ => false,
+    };
+    if is_removed_entry(c, Section::Volumes) {
+        Rule::VolumeRetained
+    } else if (is_removed_entry(c, Section::Env) || is_removed_entry(c, Section::ConfigFiles))
+        && customized(c.section)
+    {
+        Rule::CustomizationDropped
+    } else if matches!(c.section, Section::Env | Section::ConfigFiles)
+        && c.kind == ChangeKind::Changed
+        && matches!(c.field.as_deref(), Some("value" | "content"))
+    {
+        Rule::NewDefaultTaken
+    } else if c.kind == ChangeKind::Added && c.field.is_none() {
+        Rule::AddedByNewVersion
+    } else if c.kind == ChangeKind::Removed && c.field.is_none() {
+        Rule::RemovedByNewVersion
+    } else {
+        Rule::FollowsNewVersion
     }
 }
 
