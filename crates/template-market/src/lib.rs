@@ -45,6 +45,7 @@ mod options;
 mod parts;
 mod progress;
 mod pull;
+mod read_ahead;
 mod registry;
 mod registry_market;
 mod relocate;

