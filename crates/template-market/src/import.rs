@@ -4,24 +4,40 @@
 //! A process killed at any point leaves the market valid: until the
 //! catalog is replaced (one atomic rename) nothing new is visible, and
 //! blobs that reached the store early are unreferenced until then. Blobs
-//! staged completely (verified, synced, renamed from `.partial`) survive
+//! staged completely (verified, synced, renamed to their digest) survive
 //! for a retry of the same package, which skips writing them again.
+//!
+//! Blobs are synced in one batch rather than one by one, so the disk
+//! writes back while the next blobs are decompressed and hashed. Why
+//! that is as safe: a staged blob is written as `<hex>.partial`, renamed
+//! to `<hex>.unsynced` once complete and verified, and gets its own name
+//! `<hex>` only after an `fsync` ([`ImportSink::settle`], run before the
+//! commit and when a stopped import keeps its staging). Only that name is
+//! trusted, by a retry (which skips such blobs) and by the commit (which
+//! moves them into the store before the catalog names them); a retry
+//! deletes `.partial` and `.unsynced` files, which after a power loss
+//! may hold anything. A killed process loses nothing the page cache
+//! holds, so only a power loss can lose unsynced bytes, and those bytes
+//! are never under a name anyone trusts.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::thread;
 
 use oci_spec::image::Descriptor;
 use template_core::package::format::{OCI_MANIFEST_MEDIA_TYPE, VERSION_DOCUMENT_MEDIA_TYPE};
 use template_core::package::{
     BlobReader, PackageError, PackageHeader, PackageManifest, PackageReader, PackageSink,
-    PackagedVersion, ReaderLimits, blob_entry_name, manifest_references, sha256_hex,
+    PackageSummary, PackagedVersion, ReaderLimits, blob_entry_name, manifest_references,
+    sha256_hex,
 };
 
 use crate::catalog::{Catalog, VersionRecord, state_name};
 use crate::error::{MarketError, Result, io_err};
 use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
+use crate::read_ahead::ReadAhead;
 use crate::signing::{PublicKey, verify};
 use crate::store::{COPY_BUFFER, sync_dir};
 use crate::{MAX_DOCUMENT_BYTES, Market};
@@ -120,6 +136,8 @@ struct ImportSink<'a, 'b> {
     options: &'a ImportOptions,
     catalog: Catalog,
     staging: Option<PathBuf>,
+    /// Staged blobs written but not yet synced: their final staged paths.
+    unsynced: Vec<PathBuf>,
     report: ImportReport,
     progress: &'a mut ProgressCallback<'b>,
     done: u64,
@@ -223,7 +241,11 @@ impl PackageSink for ImportSink<'_, '_> {
             .map_err(io_err("list", &staging))?
             .flatten()
         {
-            if entry.file_name().to_string_lossy().ends_with(".partial") {
+            // Written but never synced: after a power loss such a file
+            // may hold anything, so it is written again.
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".partial") || name.ends_with(UNSYNCED) {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -286,14 +308,13 @@ impl PackageSink for ImportSink<'_, '_> {
             return Err(self.cancelled());
         }
         // A blob that failed (verification or disk) never stays half
-        // written: staging keeps only complete, verified blobs.
-        let finished = copied
-            .map_err(|e| MarketError::Io {
-                action: "stage",
-                path: partial.clone(),
-                source: e,
-            })
-            .and_then(|_| file.sync_all().map_err(io_err("sync", &partial)));
+        // written: staging keeps only complete, verified blobs. The sync
+        // waits for `settle`, see the module documentation.
+        let finished = copied.map(drop).map_err(|e| MarketError::Io {
+            action: "stage",
+            path: partial.clone(),
+            source: e,
+        });
         drop(file);
         if let Err(e) = finished {
             let _ = fs::remove_file(&partial);
@@ -306,7 +327,9 @@ impl PackageSink for ImportSink<'_, '_> {
                 message: "the blob was not verified to its end".to_owned(),
             });
         }
-        fs::rename(&partial, &target).map_err(io_err("rename into", &target))?;
+        let unsynced = unsynced_path(&target);
+        fs::rename(&partial, &unsynced).map_err(io_err("rename into", &unsynced))?;
+        self.unsynced.push(target);
         self.report.blobs_written += 1;
         self.report.bytes_written += descriptor.size();
         self.items_done += 1;
@@ -315,6 +338,19 @@ impl PackageSink for ImportSink<'_, '_> {
 }
 
 impl ImportSink<'_, '_> {
+    /// Syncs the blobs staged since the last call and gives each its own
+    /// name, which a retry and the commit trust.
+    fn settle(&mut self) -> Result<()> {
+        for target in std::mem::take(&mut self.unsynced) {
+            let unsynced = unsynced_path(&target);
+            fs::File::open(&unsynced)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err("sync", &unsynced))?;
+            fs::rename(&unsynced, &target).map_err(io_err("rename into", &target))?;
+        }
+        Ok(())
+    }
+
     fn cancelled(&self) -> MarketError {
         MarketError::Cancelled {
             what: format!(
@@ -414,6 +450,15 @@ fn staged_path(staging: &Path, d: &Descriptor) -> Option<PathBuf> {
     sha256_hex(d.digest().as_ref()).map(|hex| staging.join(hex))
 }
 
+/// Suffix of a staged blob complete and verified but not yet synced.
+const UNSYNCED: &str = ".unsynced";
+
+fn unsynced_path(target: &Path) -> PathBuf {
+    let mut path = target.as_os_str().to_owned();
+    path.push(UNSYNCED);
+    PathBuf::from(path)
+}
+
 fn copy<R: Read, W: Write>(reader: &mut R, writer: &mut W) -> io::Result<u64> {
     let mut buf = vec![0u8; COPY_BUFFER];
     let mut total = 0u64;
@@ -452,6 +497,32 @@ impl Market {
         options: &ImportOptions,
         progress: &mut ProgressCallback<'_>,
     ) -> Result<ImportReport> {
+        self.import_with(options, progress, |reader, sink| reader.read(source, sink))
+    }
+
+    /// Imports a package read from `source`, decompressing on a second
+    /// thread while this one hashes and writes.
+    fn import_pipelined<R: Read + Send>(
+        &self,
+        source: R,
+        options: &ImportOptions,
+        progress: &mut ProgressCallback<'_>,
+    ) -> Result<ImportReport> {
+        self.import_with(options, progress, |reader, sink| {
+            thread::scope(|scope| {
+                reader.read_decoding(source, sink, |decoder| {
+                    Box::new(ReadAhead::spawn(scope, decoder))
+                })
+            })
+        })
+    }
+
+    fn import_with(
+        &self,
+        options: &ImportOptions,
+        progress: &mut ProgressCallback<'_>,
+        read: impl FnOnce(PackageReader, &mut ImportSink<'_, '_>) -> Result<PackageSummary>,
+    ) -> Result<ImportReport> {
         let _lock = self.lock_reporting(true, progress)?;
         let catalog = self.catalog()?;
         let mut sink = ImportSink {
@@ -459,6 +530,7 @@ impl Market {
             options,
             catalog,
             staging: None,
+            unsynced: Vec::new(),
             report: ImportReport {
                 manifest_digest: String::new(),
                 template: String::new(),
@@ -474,10 +546,14 @@ impl Market {
             items_done: 0,
             items_total: 0,
         };
-        let read = PackageReader::new(options.limits).read(source, &mut sink);
-        let summary = match read {
+        let read = read(PackageReader::new(options.limits), &mut sink);
+        let summary = match read.and_then(|summary| sink.settle().map(|()| summary)) {
             Ok(summary) => summary,
             Err(e) => {
+                if keeps_staging(&e) {
+                    // Best effort: what is not settled is written again.
+                    let _ = sink.settle();
+                }
                 // A package refused for what it holds is not retried: its
                 // staged blobs go. Cancellation, I/O failures and an
                 // incomplete copy keep them for the retry that resumes.
@@ -603,7 +679,7 @@ impl Market {
         progress: &mut ProgressCallback<'_>,
     ) -> Result<ImportReport> {
         let file = fs::File::open(path).map_err(io_err("open", path))?;
-        self.import(
+        self.import_pipelined(
             BufReader::with_capacity(COPY_BUFFER, file),
             options,
             progress,
@@ -626,7 +702,7 @@ impl Market {
             }
         }
         let reader = crate::parts::PartsReader::new(parts.to_vec());
-        self.import(
+        self.import_pipelined(
             BufReader::with_capacity(COPY_BUFFER, reader),
             options,
             progress,

@@ -47,6 +47,7 @@ mod options;
 mod parts;
 mod progress;
 mod pull;
+mod read_ahead;
 mod registry;
 mod registry_market;
 mod relocate;

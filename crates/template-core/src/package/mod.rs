@@ -19,6 +19,7 @@ pub mod format;
 mod inventory;
 mod manifest;
 mod reader;
+mod verify;
 mod writer;
 
 pub use error::PackageError;
@@ -32,6 +33,7 @@ pub use manifest::{
 pub use reader::{
     BlobReader, PackageHeader, PackageReader, PackageSink, PackageSummary, ReaderLimits,
 };
+pub use verify::VerifyingReader;
 pub use writer::{
     Compression, PackageSignature, PackageWriter, WriterOptions, is_compressed_media_type,
 };

@@ -7,9 +7,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, OciLayout};
-use sha2::{Digest as _, Sha256};
 
 use super::error::PackageError;
 use super::format::*;
@@ -17,6 +18,7 @@ use super::manifest::{
     PackageManifest, blob_entry_name, manifest_references, sha256_hex, sha256_of,
     version_references,
 };
+use super::verify::VerifyingReader;
 use super::writer::PackageSignature;
 use crate::model::TemplateVersion;
 
@@ -136,7 +138,8 @@ pub struct PackageReader {
 /// Counters shared by the metering wrappers around the decompressor.
 #[derive(Debug)]
 struct Meter {
-    compressed: Cell<u64>,
+    /// Updated by the input side, which may run on another thread.
+    compressed: Arc<AtomicU64>,
     decompressed: Cell<u64>,
     cap: Cell<u64>,
     cap_reason: RefCell<String>,
@@ -147,17 +150,17 @@ struct Meter {
     window_log: u32,
 }
 
+/// Counts input bytes. It holds only the shared counter so that the
+/// decompressing side can move to another thread.
 struct CountIn<R> {
     inner: R,
-    meter: Rc<Meter>,
+    compressed: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for CountIn<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.meter
-            .compressed
-            .set(self.meter.compressed.get() + n as u64);
+        self.compressed.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -181,7 +184,7 @@ impl<R: Read> Read for CountOut<R> {
             trip = Some(m.cap_reason.borrow().clone());
         } else if m.compressed_input.get()
             && out > m.grace
-            && out / m.ratio.max(1) > m.compressed.get()
+            && out / m.ratio.max(1) > m.compressed.load(Ordering::Relaxed)
         {
             trip = Some(format!("the ratio limit of {}:1", m.ratio));
         }
@@ -198,7 +201,7 @@ fn map_io(e: &io::Error, entry: &str, meter: &Meter) -> PackageError {
         return PackageError::DecompressionBomb {
             entry: entry.to_owned(),
             decompressed: meter.decompressed.get(),
-            compressed: meter.compressed.get(),
+            compressed: meter.compressed.load(Ordering::Relaxed),
             limit,
         };
     }
@@ -251,13 +254,10 @@ pub(crate) fn printable(text: &str) -> String {
 /// Reading returns an error instead of the last bytes when the blob turns
 /// out to be corrupt, and end-of-file only once it is verified.
 pub struct BlobReader<'a> {
-    inner: &'a mut dyn Read,
+    inner: VerifyingReader<&'a mut dyn Read>,
     meter: &'a Meter,
     entry: String,
     expected_digest: String,
-    size: u64,
-    seen: u64,
-    hasher: Sha256,
     capture: Option<Vec<u8>>,
     failure: Option<PackageError>,
     verified: bool,
@@ -267,8 +267,8 @@ impl std::fmt::Debug for BlobReader<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlobReader")
             .field("entry", &self.entry)
-            .field("size", &self.size)
-            .field("seen", &self.seen)
+            .field("size", &self.inner.expected_size().unwrap_or(0))
+            .field("seen", &self.inner.bytes_read())
             .field("verified", &self.verified)
             .finish_non_exhaustive()
     }
@@ -282,7 +282,7 @@ impl BlobReader<'_> {
 
     /// Bytes read so far.
     pub fn bytes_read(&self) -> u64 {
-        self.seen
+        self.inner.bytes_read()
     }
 
     /// Whether every byte was read and matched the digest.
@@ -297,13 +297,7 @@ impl BlobReader<'_> {
     }
 
     fn finalize(&mut self) -> Result<(), io::Error> {
-        let actual = format!("sha256:{}", hex::encode(self.hasher.clone().finalize()));
-        if actual != self.expected_digest {
-            let error = PackageError::DigestMismatch {
-                entry: self.entry.clone(),
-                expected: self.expected_digest.clone(),
-                actual,
-            };
+        if let Err(error) = self.inner.check_digest(&self.entry, &self.expected_digest) {
             return Err(self.fail(error));
         }
         self.verified = true;
@@ -329,15 +323,11 @@ impl Read for BlobReader<'_> {
         if self.verified || buf.is_empty() {
             return Ok(0);
         }
-        let remaining = self.size - self.seen;
-        if remaining == 0 {
+        if self.inner.remaining() == 0 {
             self.finalize()?;
             return Ok(0);
         }
-        let want = buf
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        let n = match self.inner.read(&mut buf[..want]) {
+        let n = match self.inner.read(buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
             Err(e) => {
@@ -348,16 +338,18 @@ impl Read for BlobReader<'_> {
         if n == 0 {
             let error = PackageError::Truncated {
                 entry: self.entry.clone(),
-                detail: format!("the entry ends after {} of {} bytes", self.seen, self.size),
+                detail: format!(
+                    "the entry ends after {} of {} bytes",
+                    self.inner.bytes_read(),
+                    self.inner.expected_size().unwrap_or(0)
+                ),
             };
             return Err(self.fail(error));
         }
-        self.hasher.update(&buf[..n]);
         if let Some(c) = self.capture.as_mut() {
             c.extend_from_slice(&buf[..n]);
         }
-        self.seen += n as u64;
-        if self.seen == self.size {
+        if self.inner.remaining() == 0 {
             self.finalize()?;
         }
         Ok(n)
@@ -572,14 +564,45 @@ impl PackageReader {
         source: R,
         sink: &mut S,
     ) -> Result<PackageSummary, S::Error> {
+        let meter = Rc::new(self.meter());
+        let (stream, compressed) = open_archive(source, &meter, |decoder| {
+            Ok(Box::new(decoder) as Box<dyn Read>)
+        })?;
+        self.read_archive(stream, compressed, &meter, sink)
+    }
+
+    /// Like [`read`](Self::read), but hands the zstd decoder to `decode`,
+    /// which may run it elsewhere: on another thread, passing what it
+    /// decompresses back through the reader it returns, errors included.
+    /// That reader's errors count as the decoder's own. Plain tar is read
+    /// as [`read`](Self::read) reads it. The reader itself starts no
+    /// thread.
+    pub fn read_decoding<'r, R, S, D>(
+        &self,
+        source: R,
+        sink: &mut S,
+        decode: D,
+    ) -> Result<PackageSummary, S::Error>
+    where
+        R: Read + Send + 'r,
+        S: PackageSink,
+        D: FnOnce(Box<dyn Read + Send + 'r>) -> Box<dyn Read + 'r>,
+    {
+        let meter = Rc::new(self.meter());
+        let (stream, compressed) =
+            open_archive(source, &meter, |decoder| Ok(decode(Box::new(decoder))))?;
+        self.read_archive(stream, compressed, &meter, sink)
+    }
+
+    fn meter(&self) -> Meter {
         let limits = self.limits;
         let header_budget = limits
             .max_json_bytes
             .saturating_mul(3)
             .saturating_add(limits.max_signature_bytes.saturating_mul(2))
             .saturating_add(1 << 20);
-        let meter = Rc::new(Meter {
-            compressed: Cell::new(0),
+        Meter {
+            compressed: Arc::new(AtomicU64::new(0)),
             decompressed: Cell::new(0),
             cap: Cell::new(header_budget.min(limits.max_total_bytes)),
             cap_reason: RefCell::new(format!(
@@ -590,391 +613,553 @@ impl PackageReader {
             compressed_input: Cell::new(false),
             tripped: RefCell::new(None),
             window_log: limits.max_zstd_window_log,
-        });
-        let mut buffered = BufReader::with_capacity(
-            256 << 10,
-            CountIn {
-                inner: source,
-                meter: Rc::clone(&meter),
-            },
-        );
-        let first = buffered
-            .fill_buf()
-            .map_err(|e| map_io(&e, "start of archive", &meter))?;
-        if first.is_empty() {
-            return Err(PackageError::Truncated {
-                entry: "start of archive".to_owned(),
-                detail: "the input is empty".to_owned(),
-            }
-            .into());
         }
-        let compressed = first.starts_with(&ZSTD_MAGIC);
-        let stream: Box<dyn Read + '_> = if compressed {
-            meter.compressed_input.set(true);
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)
-                .map_err(|e| map_io(&e, "start of archive", &meter))?;
-            // Bounds the decoder's window memory whatever the frame asks for.
-            decoder
-                .window_log_max(limits.max_zstd_window_log)
-                .map_err(|e| map_io(&e, "start of archive", &meter))?;
-            Box::new(decoder)
-        } else {
-            Box::new(buffered)
-        };
+    }
+
+    /// Reads the decompressed archive entry by entry, each entry handled
+    /// by the stage it belongs to.
+    fn read_archive<'r, S: PackageSink>(
+        &self,
+        stream: Box<dyn Read + 'r>,
+        compressed: bool,
+        meter: &Rc<Meter>,
+        sink: &mut S,
+    ) -> Result<PackageSummary, S::Error> {
         let mut archive = tar::Archive::new(CountOut {
             inner: stream,
-            meter: Rc::clone(&meter),
+            meter: Rc::clone(meter),
         });
         let entries = archive
             .entries()
-            .map_err(|e| map_io(&e, "start of archive", &meter))?
+            .map_err(|e| map_io(&e, "start of archive", meter))?
             .raw(true);
-
-        let mut stage = Stage::Layout;
-        let mut last_entry = "start of archive".to_owned();
-        let mut seen_dirs: BTreeSet<String> = BTreeSet::new();
-        let mut package_artifact: Option<Descriptor> = None;
-        let mut signature_artifact: Option<Descriptor> = None;
-        let mut manifest_desc: Option<Descriptor> = None;
-        let mut signature_desc: Option<Descriptor> = None;
-        let mut manifest: Option<(PackageManifest, Vec<u8>)> = None;
-        let mut signature: Option<PackageSignature> = None;
-        let mut header: Option<PackageHeader> = None;
-        let mut index_entries: Vec<Descriptor> = Vec::new();
-        let mut listed: BTreeMap<String, Descriptor> = BTreeMap::new();
-        let mut seen_blobs: BTreeSet<String> = BTreeSet::new();
-        let mut collected = Collected::default();
-        let mut blobs_read = 0usize;
-
+        let mut state = ReadState::new(self.limits, compressed, meter);
         for item in entries {
-            let mut entry = item.map_err(|e| map_io(&e, &last_entry, &meter))?;
+            let mut entry = item.map_err(|e| map_io(&e, &state.last_entry, meter))?;
             let entry_type = entry.header().entry_type();
             let (name, kind) = classify(entry_type, &entry.path_bytes())?;
-            last_entry = name.clone();
+            state.last_entry = name.clone();
             let declared = entry.header().size().map_err(|e| PackageError::Archive {
                 entry: name.clone(),
                 message: printable(&e.to_string()),
             })?;
-            match (stage, kind) {
-                (Stage::Layout, EntryName::Layout) => {
-                    let bytes = read_small(
-                        &mut entry,
-                        &name,
-                        declared,
-                        limits.max_json_bytes,
-                        None,
-                        &meter,
-                    )?;
-                    let layout: OciLayout = parse_json(&name, "an OCI layout marker", &bytes)?;
-                    if layout.image_layout_version() != OCI_LAYOUT_VERSION {
-                        return Err(PackageError::UnsupportedFormat {
-                            entry: name,
-                            found: layout.image_layout_version().clone(),
-                            supported: OCI_LAYOUT_VERSION.to_owned(),
-                        }
-                        .into());
-                    }
-                    stage = Stage::Index;
-                }
-                (Stage::Layout, _) => {
-                    return Err(PackageError::OutOfOrder {
-                        entry: name,
-                        expected: "`oci-layout` as the first entry".to_owned(),
-                    }
-                    .into());
-                }
-                (Stage::Index, EntryName::Index) => {
-                    let bytes = read_small(
-                        &mut entry,
-                        &name,
-                        declared,
-                        limits.max_json_bytes,
-                        None,
-                        &meter,
-                    )?;
-                    let index: ImageIndex = parse_json(&name, "an OCI image index", &bytes)?;
-                    for d in index.manifests() {
-                        match artifact_type_of(d).as_deref() {
-                            Some(PACKAGE_ARTIFACT_TYPE) => {
-                                if package_artifact.replace(d.clone()).is_some() {
-                                    return Err(inconsistent(
-                                        &name,
-                                        "it lists two package manifests",
-                                    )
-                                    .into());
-                                }
-                            }
-                            Some(SIGNATURE_ARTIFACT_TYPE) => {
-                                if signature_artifact.replace(d.clone()).is_some() {
-                                    return Err(
-                                        inconsistent(&name, "it lists two signatures").into()
-                                    );
-                                }
-                            }
-                            _ => index_entries.push(d.clone()),
-                        }
-                    }
-                    if package_artifact.is_none() {
-                        return Err(inconsistent(
-                            &name,
-                            "it lists no package manifest (artifactType application/vnd.apptemplate.package.v1+json); this is an OCI layout but not a template package",
-                        )
-                        .into());
-                    }
-                    stage = Stage::PackageArtifact;
-                }
-                (Stage::Index, _) => {
-                    return Err(PackageError::OutOfOrder {
-                        entry: name,
-                        expected: "`index.json` as the second entry".to_owned(),
-                    }
-                    .into());
-                }
-                (_, EntryName::Dir(dir)) => {
-                    if !seen_dirs.insert(dir) {
-                        return Err(PackageError::DuplicateEntry { entry: name }.into());
-                    }
-                }
-                (_, EntryName::Layout) | (_, EntryName::Index) => {
-                    return Err(PackageError::DuplicateEntry { entry: name }.into());
-                }
-                (Stage::PackageArtifact, EntryName::Blob(digest)) => {
-                    let expected = package_artifact
-                        .as_ref()
-                        .ok_or_else(|| inconsistent(INDEX_ENTRY, "no package manifest"))?;
-                    check_header_blob(&name, &digest, declared, expected)?;
-                    let bytes = read_small(
-                        &mut entry,
-                        &name,
-                        declared,
-                        limits.max_json_bytes,
-                        Some(&digest),
-                        &meter,
-                    )?;
-                    let art: ImageManifest = parse_json(&name, "an OCI artifact manifest", &bytes)?;
-                    manifest_desc = Some(single_layer(&name, &art, PACKAGE_MANIFEST_MEDIA_TYPE)?);
-                    seen_blobs.insert(digest);
-                    stage = Stage::PackageManifest;
-                }
-                (Stage::PackageManifest, EntryName::Blob(digest)) => {
-                    let expected = manifest_desc
-                        .as_ref()
-                        .ok_or_else(|| inconsistent(INDEX_ENTRY, "no package manifest"))?;
-                    check_header_blob(&name, &digest, declared, expected)?;
-                    let bytes = read_small(
-                        &mut entry,
-                        &name,
-                        declared,
-                        limits.max_json_bytes,
-                        Some(&digest),
-                        &meter,
-                    )?;
-                    let parsed = PackageManifest::from_bytes(&name, &bytes)?;
-                    for d in &parsed.blobs {
-                        if listed.insert(d.digest().to_string(), d.clone()).is_some() {
-                            return Err(inconsistent(
-                                &name,
-                                &format!("blob {} is listed twice", d.digest()),
-                            )
-                            .into());
-                        }
-                        if sha256_hex(d.digest().as_ref()).is_none() {
-                            return Err(inconsistent(
-                                &name,
-                                &format!("blob digest {} is not sha256", d.digest()),
-                            )
-                            .into());
-                        }
-                    }
-                    manifest = Some((parsed, bytes));
-                    seen_blobs.insert(digest);
-                    stage = Stage::Empty;
-                }
-                (Stage::Empty, EntryName::Blob(digest)) => {
-                    if digest != EMPTY_DIGEST {
-                        return Err(PackageError::OutOfOrder {
-                            entry: name,
-                            expected: format!("the empty blob {}", blob_entry_name(EMPTY_DIGEST)),
-                        }
-                        .into());
-                    }
-                    read_small(&mut entry, &name, declared, 2, Some(EMPTY_DIGEST), &meter)?;
-                    seen_blobs.insert(digest);
-                    stage = if signature_artifact.is_some() {
-                        Stage::SignatureArtifact
-                    } else {
-                        Stage::Body
-                    };
-                }
-                (Stage::SignatureArtifact, EntryName::Blob(digest)) => {
-                    let expected = signature_artifact
-                        .as_ref()
-                        .ok_or_else(|| inconsistent(INDEX_ENTRY, "no signature"))?;
-                    check_header_blob(&name, &digest, declared, expected)?;
-                    let bytes = read_small(
-                        &mut entry,
-                        &name,
-                        declared,
-                        limits.max_json_bytes,
-                        Some(&digest),
-                        &meter,
-                    )?;
-                    let art: ImageManifest = parse_json(&name, "an OCI artifact manifest", &bytes)?;
-                    let subject_ok = match (art.subject(), package_artifact.as_ref()) {
-                        (Some(s), Some(p)) => s.digest() == p.digest(),
-                        _ => false,
-                    };
-                    if !subject_ok {
-                        return Err(inconsistent(
-                            &name,
-                            "the signature's subject is not this package's manifest",
-                        )
-                        .into());
-                    }
-                    let layer = art.layers().first().cloned().ok_or_else(|| {
-                        inconsistent(&name, "the signature artifact has no layer")
-                    })?;
-                    if art.layers().len() != 1 {
-                        return Err(inconsistent(
-                            &name,
-                            "the signature artifact must have exactly one layer",
-                        )
-                        .into());
-                    }
-                    signature_desc = Some(layer);
-                    seen_blobs.insert(digest);
-                    stage = Stage::Signature;
-                }
-                (Stage::Signature, EntryName::Blob(digest)) => {
-                    let expected = signature_desc
-                        .as_ref()
-                        .ok_or_else(|| inconsistent(INDEX_ENTRY, "no signature"))?;
-                    check_header_blob(&name, &digest, declared, expected)?;
-                    let bytes = read_small(
-                        &mut entry,
-                        &name,
-                        declared,
-                        limits.max_signature_bytes,
-                        Some(&digest),
-                        &meter,
-                    )?;
-                    signature = Some(PackageSignature {
-                        media_type: expected.media_type().to_string(),
-                        bytes,
-                    });
-                    seen_blobs.insert(digest);
-                    stage = Stage::Body;
-                }
-                (Stage::Body, EntryName::Blob(digest)) => {
-                    if header.is_none() {
-                        let h = self.finish_header(
-                            &mut manifest,
-                            &mut signature,
-                            &index_entries,
-                            &listed,
-                            compressed,
-                            &meter,
-                        )?;
-                        sink.header(&h)?;
-                        header = Some(h);
-                    }
-                    let Some(descriptor) = listed.get(&digest) else {
-                        return Err(if seen_blobs.contains(&digest) {
-                            PackageError::DuplicateEntry { entry: name }
-                        } else {
-                            PackageError::UndefinedEntry {
-                                entry: name,
-                                detail: "the package manifest does not list this blob".to_owned(),
-                            }
-                        }
-                        .into());
-                    };
-                    if !seen_blobs.insert(digest.clone()) {
-                        return Err(PackageError::DuplicateEntry { entry: name }.into());
-                    }
-                    if declared != descriptor.size() {
-                        return Err(PackageError::SizeMismatch {
-                            entry: name,
-                            expected: descriptor.size(),
-                            actual: declared,
-                        }
-                        .into());
-                    }
-                    let media_type = descriptor.media_type().to_string();
-                    let metadata = is_metadata_media_type(&media_type);
-                    if metadata && declared > limits.max_json_bytes {
-                        return Err(PackageError::JsonTooLarge {
-                            entry: name,
-                            size: declared,
-                            limit: limits.max_json_bytes,
-                        }
-                        .into());
-                    }
-                    let mut blob = BlobReader {
-                        inner: &mut entry,
-                        meter: &meter,
-                        entry: name.clone(),
-                        expected_digest: digest.clone(),
-                        size: declared,
-                        seen: 0,
-                        hasher: Sha256::new(),
-                        capture: metadata.then(Vec::new),
-                        failure: None,
-                        verified: false,
-                    };
-                    let outcome = sink.blob(descriptor, &mut blob);
-                    blob.drain();
-                    if let Some(failure) = blob.failure.take() {
-                        return Err(failure.into());
-                    }
-                    outcome?;
-                    if !blob.verified {
-                        return Err(PackageError::Truncated {
-                            entry: name,
-                            detail: "the blob could not be read to its end".to_owned(),
-                        }
-                        .into());
-                    }
-                    if let Some(bytes) = blob.capture.take() {
-                        collect_metadata(
-                            &name,
-                            &digest,
-                            &media_type,
-                            &bytes,
-                            header.as_ref(),
-                            &limits,
-                            &mut collected,
-                        )?;
-                    }
-                    blobs_read += 1;
-                }
-            }
+            state.entry(&mut entry, name, kind, declared, sink)?;
         }
+        state.finish(archive.into_inner(), sink)
+    }
+}
 
-        if header.is_none() {
-            if stage != Stage::Body {
-                return Err(PackageError::Truncated {
-                    entry: last_entry,
-                    detail: "the archive ends inside the package header".to_owned(),
+/// Opens the archive: meters the input, tells zstd from plain tar by the
+/// first bytes and, for zstd, builds a bounded decoder that `decode` may
+/// move elsewhere (another thread).
+fn open_archive<'r, R, F>(
+    source: R,
+    meter: &Rc<Meter>,
+    decode: F,
+) -> Result<(Box<dyn Read + 'r>, bool), PackageError>
+where
+    R: Read + 'r,
+    F: FnOnce(ZstdDecoder<R>) -> io::Result<Box<dyn Read + 'r>>,
+{
+    let mut buffered = BufReader::with_capacity(
+        256 << 10,
+        CountIn {
+            inner: source,
+            compressed: Arc::clone(&meter.compressed),
+        },
+    );
+    let first = buffered
+        .fill_buf()
+        .map_err(|e| map_io(&e, "start of archive", meter))?;
+    if first.is_empty() {
+        return Err(PackageError::Truncated {
+            entry: "start of archive".to_owned(),
+            detail: "the input is empty".to_owned(),
+        });
+    }
+    let compressed = first.starts_with(&ZSTD_MAGIC);
+    let stream: Box<dyn Read + 'r> = if compressed {
+        meter.compressed_input.set(true);
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered)
+            .map_err(|e| map_io(&e, "start of archive", meter))?;
+        // Bounds the decoder's window memory whatever the frame asks for.
+        decoder
+            .window_log_max(meter.window_log)
+            .map_err(|e| map_io(&e, "start of archive", meter))?;
+        decode(decoder).map_err(|e| map_io(&e, "start of archive", meter))?
+    } else {
+        Box::new(buffered)
+    };
+    Ok((stream, compressed))
+}
+
+/// The zstd decoder over a metered input.
+type ZstdDecoder<R> = zstd::stream::read::Decoder<'static, BufReader<CountIn<R>>>;
+
+/// The header read so far: what `index.json` and the header blobs named,
+/// in the order the stages fill it in.
+#[derive(Default)]
+struct HeaderParts {
+    /// Top-level entries of `index.json` other than package and signature.
+    index_entries: Vec<Descriptor>,
+    package_artifact: Option<Descriptor>,
+    signature_artifact: Option<Descriptor>,
+    manifest_desc: Option<Descriptor>,
+    signature_desc: Option<Descriptor>,
+    manifest: Option<(PackageManifest, Vec<u8>)>,
+    signature: Option<PackageSignature>,
+    /// Blobs the package manifest lists, by digest.
+    listed: BTreeMap<String, Descriptor>,
+}
+
+/// One read of one package: the stage reached and what was seen. Each
+/// header stage is a method that reads its one entry and moves on.
+struct ReadState<'m> {
+    limits: ReaderLimits,
+    compressed: bool,
+    meter: &'m Meter,
+    stage: Stage,
+    last_entry: String,
+    seen_dirs: BTreeSet<String>,
+    seen_blobs: BTreeSet<String>,
+    parts: HeaderParts,
+    header: Option<PackageHeader>,
+    collected: Collected,
+    blobs_read: usize,
+}
+
+impl<'m> ReadState<'m> {
+    fn new(limits: ReaderLimits, compressed: bool, meter: &'m Meter) -> Self {
+        ReadState {
+            limits,
+            compressed,
+            meter,
+            stage: Stage::Layout,
+            last_entry: "start of archive".to_owned(),
+            seen_dirs: BTreeSet::new(),
+            seen_blobs: BTreeSet::new(),
+            parts: HeaderParts::default(),
+            header: None,
+            collected: Collected::default(),
+            blobs_read: 0,
+        }
+    }
+
+    /// Hands one entry to the stage it belongs to, refusing entries out of
+    /// order or repeated.
+    fn entry<E: Read, S: PackageSink>(
+        &mut self,
+        entry: &mut E,
+        name: String,
+        kind: EntryName,
+        declared: u64,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        match (self.stage, kind) {
+            (Stage::Layout, EntryName::Layout) => self.layout(entry, name, declared)?,
+            (Stage::Layout, _) => {
+                return Err(PackageError::OutOfOrder {
+                    entry: name,
+                    expected: "`oci-layout` as the first entry".to_owned(),
                 }
                 .into());
             }
-            let h = self.finish_header(
-                &mut manifest,
-                &mut signature,
-                &index_entries,
-                &listed,
-                compressed,
-                &meter,
-            )?;
-            sink.header(&h)?;
-            header = Some(h);
+            (Stage::Index, EntryName::Index) => self.index(entry, &name, declared)?,
+            (Stage::Index, _) => {
+                return Err(PackageError::OutOfOrder {
+                    entry: name,
+                    expected: "`index.json` as the second entry".to_owned(),
+                }
+                .into());
+            }
+            (_, EntryName::Dir(dir)) => {
+                if !self.seen_dirs.insert(dir) {
+                    return Err(PackageError::DuplicateEntry { entry: name }.into());
+                }
+            }
+            (_, EntryName::Layout) | (_, EntryName::Index) => {
+                return Err(PackageError::DuplicateEntry { entry: name }.into());
+            }
+            (Stage::PackageArtifact, EntryName::Blob(digest)) => {
+                self.package_artifact(entry, &name, digest, declared)?;
+            }
+            (Stage::PackageManifest, EntryName::Blob(digest)) => {
+                self.package_manifest(entry, &name, digest, declared)?;
+            }
+            (Stage::Empty, EntryName::Blob(digest)) => self.empty(entry, name, digest, declared)?,
+            (Stage::SignatureArtifact, EntryName::Blob(digest)) => {
+                self.signature_artifact(entry, &name, digest, declared)?;
+            }
+            (Stage::Signature, EntryName::Blob(digest)) => {
+                self.signature(entry, &name, digest, declared)?;
+            }
+            (Stage::Body, EntryName::Blob(digest)) => {
+                self.body_blob(entry, name, digest, declared, sink)?;
+            }
         }
-        let header = header.ok_or_else(|| PackageError::Truncated {
-            entry: last_entry.clone(),
+        Ok(())
+    }
+
+    /// `oci-layout`: the layout version.
+    fn layout<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: String,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        let bytes = read_small(
+            entry,
+            &name,
+            declared,
+            self.limits.max_json_bytes,
+            None,
+            self.meter,
+        )?;
+        let layout: OciLayout = parse_json(&name, "an OCI layout marker", &bytes)?;
+        if layout.image_layout_version() != OCI_LAYOUT_VERSION {
+            return Err(PackageError::UnsupportedFormat {
+                entry: name,
+                found: layout.image_layout_version().clone(),
+                supported: OCI_LAYOUT_VERSION.to_owned(),
+            });
+        }
+        self.stage = Stage::Index;
+        Ok(())
+    }
+
+    /// `index.json`: one package manifest, at most one signature, and
+    /// the images and versions a standard tool sees.
+    fn index<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: &str,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        let bytes = read_small(
+            entry,
+            name,
+            declared,
+            self.limits.max_json_bytes,
+            None,
+            self.meter,
+        )?;
+        let index: ImageIndex = parse_json(name, "an OCI image index", &bytes)?;
+        let parts = &mut self.parts;
+        for d in index.manifests() {
+            match artifact_type_of(d).as_deref() {
+                Some(PACKAGE_ARTIFACT_TYPE) => {
+                    if parts.package_artifact.replace(d.clone()).is_some() {
+                        return Err(inconsistent(name, "it lists two package manifests"));
+                    }
+                }
+                Some(SIGNATURE_ARTIFACT_TYPE) => {
+                    if parts.signature_artifact.replace(d.clone()).is_some() {
+                        return Err(inconsistent(name, "it lists two signatures"));
+                    }
+                }
+                _ => parts.index_entries.push(d.clone()),
+            }
+        }
+        if parts.package_artifact.is_none() {
+            return Err(inconsistent(
+                name,
+                "it lists no package manifest (artifactType application/vnd.apptemplate.package.v1+json); this is an OCI layout but not a template package",
+            ));
+        }
+        self.stage = Stage::PackageArtifact;
+        Ok(())
+    }
+
+    /// Reads a header blob that must be `expected`, checking digest and
+    /// size, and records it as seen.
+    fn header_blob<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: &str,
+        digest: String,
+        declared: u64,
+        expected: &Descriptor,
+        limit: u64,
+    ) -> Result<Vec<u8>, PackageError> {
+        check_header_blob(name, &digest, declared, expected)?;
+        let bytes = read_small(entry, name, declared, limit, Some(&digest), self.meter)?;
+        self.seen_blobs.insert(digest);
+        Ok(bytes)
+    }
+
+    /// The package's artifact manifest: one layer, the package manifest.
+    fn package_artifact<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: &str,
+        digest: String,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        let expected = self
+            .parts
+            .package_artifact
+            .clone()
+            .ok_or_else(|| inconsistent(INDEX_ENTRY, "no package manifest"))?;
+        let limit = self.limits.max_json_bytes;
+        let bytes = self.header_blob(entry, name, digest, declared, &expected, limit)?;
+        let art: ImageManifest = parse_json(name, "an OCI artifact manifest", &bytes)?;
+        self.parts.manifest_desc = Some(single_layer(name, &art, PACKAGE_MANIFEST_MEDIA_TYPE)?);
+        self.stage = Stage::PackageManifest;
+        Ok(())
+    }
+
+    /// The package manifest: every blob carried, each listed once.
+    fn package_manifest<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: &str,
+        digest: String,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        let expected = self
+            .parts
+            .manifest_desc
+            .clone()
+            .ok_or_else(|| inconsistent(INDEX_ENTRY, "no package manifest"))?;
+        check_header_blob(name, &digest, declared, &expected)?;
+        let bytes = read_small(
+            entry,
+            name,
+            declared,
+            self.limits.max_json_bytes,
+            Some(&digest),
+            self.meter,
+        )?;
+        let parsed = PackageManifest::from_bytes(name, &bytes)?;
+        for d in &parsed.blobs {
+            if self
+                .parts
+                .listed
+                .insert(d.digest().to_string(), d.clone())
+                .is_some()
+            {
+                return Err(inconsistent(
+                    name,
+                    &format!("blob {} is listed twice", d.digest()),
+                ));
+            }
+            if sha256_hex(d.digest().as_ref()).is_none() {
+                return Err(inconsistent(
+                    name,
+                    &format!("blob digest {} is not sha256", d.digest()),
+                ));
+            }
+        }
+        self.parts.manifest = Some((parsed, bytes));
+        self.seen_blobs.insert(digest);
+        self.stage = Stage::Empty;
+        Ok(())
+    }
+
+    /// The empty blob artifact manifests use as their config.
+    fn empty<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: String,
+        digest: String,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        if digest != EMPTY_DIGEST {
+            return Err(PackageError::OutOfOrder {
+                entry: name,
+                expected: format!("the empty blob {}", blob_entry_name(EMPTY_DIGEST)),
+            });
+        }
+        read_small(entry, &name, declared, 2, Some(EMPTY_DIGEST), self.meter)?;
+        self.seen_blobs.insert(digest);
+        self.stage = if self.parts.signature_artifact.is_some() {
+            Stage::SignatureArtifact
+        } else {
+            Stage::Body
+        };
+        Ok(())
+    }
+
+    /// The signature's artifact manifest: its subject is the package's
+    /// manifest, its one layer the signature.
+    fn signature_artifact<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: &str,
+        digest: String,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        let expected = self
+            .parts
+            .signature_artifact
+            .clone()
+            .ok_or_else(|| inconsistent(INDEX_ENTRY, "no signature"))?;
+        let limit = self.limits.max_json_bytes;
+        let bytes = self.header_blob(entry, name, digest, declared, &expected, limit)?;
+        let art: ImageManifest = parse_json(name, "an OCI artifact manifest", &bytes)?;
+        let subject_ok = match (art.subject(), self.parts.package_artifact.as_ref()) {
+            (Some(s), Some(p)) => s.digest() == p.digest(),
+            _ => false,
+        };
+        if !subject_ok {
+            return Err(inconsistent(
+                name,
+                "the signature's subject is not this package's manifest",
+            ));
+        }
+        let layer = art
+            .layers()
+            .first()
+            .cloned()
+            .ok_or_else(|| inconsistent(name, "the signature artifact has no layer"))?;
+        if art.layers().len() != 1 {
+            return Err(inconsistent(
+                name,
+                "the signature artifact must have exactly one layer",
+            ));
+        }
+        self.parts.signature_desc = Some(layer);
+        self.stage = Stage::Signature;
+        Ok(())
+    }
+
+    /// The detached signature's bytes.
+    fn signature<E: Read>(
+        &mut self,
+        entry: &mut E,
+        name: &str,
+        digest: String,
+        declared: u64,
+    ) -> Result<(), PackageError> {
+        let expected = self
+            .parts
+            .signature_desc
+            .clone()
+            .ok_or_else(|| inconsistent(INDEX_ENTRY, "no signature"))?;
+        let limit = self.limits.max_signature_bytes;
+        let bytes = self.header_blob(entry, name, digest, declared, &expected, limit)?;
+        self.parts.signature = Some(PackageSignature {
+            media_type: expected.media_type().to_string(),
+            bytes,
+        });
+        self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Finishes the header once, handing it to the sink.
+    fn ensure_header<S: PackageSink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+        if self.header.is_none() {
+            let h = self.finish_header()?;
+            sink.header(&h)?;
+            self.header = Some(h);
+        }
+        Ok(())
+    }
+
+    /// A content blob: listed, new, of its declared size; streamed to the
+    /// sink while verified, and its metadata collected for the end checks.
+    fn body_blob<E: Read, S: PackageSink>(
+        &mut self,
+        entry: &mut E,
+        name: String,
+        digest: String,
+        declared: u64,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        self.ensure_header(sink)?;
+        let Some(descriptor) = self.parts.listed.get(&digest) else {
+            return Err(if self.seen_blobs.contains(&digest) {
+                PackageError::DuplicateEntry { entry: name }
+            } else {
+                PackageError::UndefinedEntry {
+                    entry: name,
+                    detail: "the package manifest does not list this blob".to_owned(),
+                }
+            }
+            .into());
+        };
+        if !self.seen_blobs.insert(digest.clone()) {
+            return Err(PackageError::DuplicateEntry { entry: name }.into());
+        }
+        if declared != descriptor.size() {
+            return Err(PackageError::SizeMismatch {
+                entry: name,
+                expected: descriptor.size(),
+                actual: declared,
+            }
+            .into());
+        }
+        let media_type = descriptor.media_type().to_string();
+        let metadata = is_metadata_media_type(&media_type);
+        if metadata && declared > self.limits.max_json_bytes {
+            return Err(PackageError::JsonTooLarge {
+                entry: name,
+                size: declared,
+                limit: self.limits.max_json_bytes,
+            }
+            .into());
+        }
+        let mut blob = BlobReader {
+            inner: VerifyingReader::sized(entry as &mut dyn Read, declared),
+            meter: self.meter,
+            entry: name.clone(),
+            expected_digest: digest.clone(),
+            capture: metadata.then(Vec::new),
+            failure: None,
+            verified: false,
+        };
+        let outcome = sink.blob(descriptor, &mut blob);
+        blob.drain();
+        if let Some(failure) = blob.failure.take() {
+            return Err(failure.into());
+        }
+        outcome?;
+        if !blob.verified {
+            return Err(PackageError::Truncated {
+                entry: name,
+                detail: "the blob could not be read to its end".to_owned(),
+            }
+            .into());
+        }
+        if let Some(bytes) = blob.capture.take() {
+            collect_metadata(
+                &name,
+                &digest,
+                &media_type,
+                &bytes,
+                self.header.as_ref(),
+                &self.limits,
+                &mut self.collected,
+            )?;
+        }
+        self.blobs_read += 1;
+        Ok(())
+    }
+
+    /// After the last entry: the header was complete, every listed blob
+    /// came, nothing but padding follows, and the references close.
+    fn finish<T: Read, S: PackageSink>(
+        mut self,
+        rest: T,
+        sink: &mut S,
+    ) -> Result<PackageSummary, S::Error> {
+        if self.header.is_none() && self.stage != Stage::Body {
+            return Err(PackageError::Truncated {
+                entry: self.last_entry,
+                detail: "the archive ends inside the package header".to_owned(),
+            }
+            .into());
+        }
+        self.ensure_header(sink)?;
+        let header = self.header.ok_or_else(|| PackageError::Truncated {
+            entry: self.last_entry.clone(),
             detail: "no package header".to_owned(),
         })?;
-        let missing: Vec<&String> = listed.keys().filter(|d| !seen_blobs.contains(*d)).collect();
+        let listed = &self.parts.listed;
+        let missing: Vec<&String> = listed
+            .keys()
+            .filter(|d| !self.seen_blobs.contains(*d))
+            .collect();
         if let Some(first) = missing.first() {
             return Err(PackageError::MissingBlobs {
                 count: missing.len(),
@@ -982,33 +1167,34 @@ impl PackageReader {
             }
             .into());
         }
-        drop_trailing_zeros(archive.into_inner(), &last_entry, &meter)?;
-        let versions = check_closure(&header.manifest, &listed, &index_entries, &collected)?;
+        drop_trailing_zeros(rest, &self.last_entry, self.meter)?;
+        let versions = check_closure(
+            &header.manifest,
+            listed,
+            &self.parts.index_entries,
+            &self.collected,
+        )?;
         Ok(PackageSummary {
             header,
             versions,
-            blobs_read,
-            archive_bytes: meter.decompressed.get(),
-            input_bytes: meter.compressed.get(),
+            blobs_read: self.blobs_read,
+            archive_bytes: self.meter.decompressed.get(),
+            input_bytes: self.meter.compressed.load(Ordering::Relaxed),
         })
     }
 
     /// Checks the header against `index.json` and sets the size cap.
-    fn finish_header(
-        &self,
-        manifest: &mut Option<(PackageManifest, Vec<u8>)>,
-        signature: &mut Option<PackageSignature>,
-        index_entries: &[Descriptor],
-        listed: &BTreeMap<String, Descriptor>,
-        compressed: bool,
-        meter: &Meter,
-    ) -> Result<PackageHeader, PackageError> {
+    fn finish_header(&mut self) -> Result<PackageHeader, PackageError> {
         let (manifest, manifest_bytes) =
-            manifest.take().ok_or_else(|| PackageError::Truncated {
-                entry: INDEX_ENTRY.to_owned(),
-                detail: "the package manifest never came".to_owned(),
-            })?;
-        for d in index_entries {
+            self.parts
+                .manifest
+                .take()
+                .ok_or_else(|| PackageError::Truncated {
+                    entry: INDEX_ENTRY.to_owned(),
+                    detail: "the package manifest never came".to_owned(),
+                })?;
+        let listed = &self.parts.listed;
+        for d in &self.parts.index_entries {
             match listed.get(d.digest().as_ref()) {
                 Some(l) if l.size() == d.size() => {}
                 _ => {
@@ -1040,6 +1226,7 @@ impl PackageReader {
         // Past the header, the archive can only hold what the manifest
         // declares plus tar framing; anything more is a bomb.
         let framing = (manifest.blobs.len() as u64 + 16).saturating_mul(1536) + (64 << 10);
+        let meter = self.meter;
         let cap = meter
             .decompressed
             .get()
@@ -1056,8 +1243,8 @@ impl PackageReader {
             manifest,
             manifest_bytes,
             manifest_digest,
-            signature: signature.take(),
-            compressed,
+            signature: self.parts.signature.take(),
+            compressed: self.compressed,
         })
     }
 }

@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, Read, Write};
 
+use super::verify::VerifyingReader;
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
-use sha2::{Digest as _, Sha256};
 
 use super::error::PackageError;
 use super::format::*;
@@ -435,12 +435,14 @@ impl<W: Write> PackageWriter<W> {
                 detail: "the writer failed earlier and cannot continue".to_owned(),
             })?;
         let mut source = CheckedSource {
-            inner: data,
+            inner: if hash {
+                VerifyingReader::sized(data, next.size())
+            } else {
+                VerifyingReader::sized_unhashed(data, next.size())
+            },
             entry: entry.clone(),
             expected_digest: digest.to_owned(),
             expected_size: next.size(),
-            seen: 0,
-            hasher: hash.then(Sha256::new),
             failure: None,
         };
         let header = file_header(&entry, next.size())?;
@@ -496,13 +498,11 @@ impl<W: Write> PackageWriter<W> {
 /// Passes a blob's bytes through, failing when they run past or short of
 /// the declared size or hash to another digest.
 struct CheckedSource<R> {
-    inner: R,
+    /// Unhashed when the caller vouches for the digest.
+    inner: VerifyingReader<R>,
     entry: String,
     expected_digest: String,
     expected_size: u64,
-    seen: u64,
-    /// `None` when the caller vouches for the digest.
-    hasher: Option<Sha256>,
     failure: Option<PackageError>,
 }
 
@@ -516,11 +516,10 @@ impl<R: Read> CheckedSource<R> {
 
 impl<R: Read> Read for CheckedSource<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let remaining = self.expected_size - self.seen;
-        if remaining == 0 {
+        if self.inner.remaining() == 0 {
             let mut probe = [0u8; 1];
             let extra = loop {
-                match self.inner.read(&mut probe) {
+                match self.inner.get_mut().read(&mut probe) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
@@ -534,36 +533,20 @@ impl<R: Read> Read for CheckedSource<R> {
                 };
                 return Err(self.fail(error));
             }
-            let Some(hasher) = &self.hasher else {
-                return Ok(0);
-            };
-            let actual = format!("sha256:{}", hex::encode(hasher.clone().finalize()));
-            if actual != self.expected_digest {
-                let error = PackageError::DigestMismatch {
-                    entry: self.entry.clone(),
-                    expected: self.expected_digest.clone(),
-                    actual,
-                };
+            if let Err(error) = self.inner.check_digest(&self.entry, &self.expected_digest) {
                 return Err(self.fail(error));
             }
             return Ok(0);
         }
-        let want = buf
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
+        let n = self.inner.read(buf)?;
         if n == 0 {
             let error = PackageError::SizeMismatch {
                 entry: self.entry.clone(),
                 expected: self.expected_size,
-                actual: self.seen,
+                actual: self.inner.bytes_read(),
             };
             return Err(self.fail(error));
         }
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&buf[..n]);
-        }
-        self.seen += n as u64;
         Ok(n)
     }
 }
