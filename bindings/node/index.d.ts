@@ -2282,9 +2282,14 @@ export interface ExecutorOptions {
 
 /**
  * How a `Delivery` reaches clusters and registries and how it works:
- * `{kubeconfig, registries, executor, relocate}`.
+ * `{kubeconfig, registries, executor, relocate, environments_at_once}`.
  */
 export interface DeliveryOptions {
+  /**
+   * Environments a `deliver` works on at once (default 4, at least 1;
+   * 1 delivers one after another).
+   */
+  environments_at_once?: number
   /** Readiness waits, concurrency, lock and exposure. */
   executor?: ExecutorOptions
   /**
@@ -2336,11 +2341,11 @@ export interface CaptureOptions {
  * refused.
  *
  * ```
- * let options: template_k8s::PublishFromClusterOptions = serde_json::from_str(
+ * let options: template_delivery::PublishFromClusterOptions = serde_json::from_str(
  *     r#"{"capture": {"template_id": "shop"}, "registries": [{"registry": "127.0.0.1:5000", "insecure": true}]}"#,
  * )?;
  * assert!(options.node_platforms);
- * assert!(serde_json::from_str::<template_k8s::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
+ * assert!(serde_json::from_str::<template_delivery::PublishFromClusterOptions>(r#"{"registry": []}"#).is_err());
  * # Ok::<(), serde_json::Error>(())
  * ```
  */
@@ -2816,7 +2821,7 @@ export interface Problem {
 
 /**
  * Publishes the application running in `environment`'s namespace into
- * `market` in one step (Rust `template_k8s::publish_from_cluster`):
+ * `market` in one step (Rust `template_delivery::publish_from_cluster`):
  * capture, pull of its images from their registries, digests pinned,
  * publish (the next minor version after the market's newest unless
  * `options.capture.version` names one; nothing when the application

@@ -2282,9 +2282,14 @@ export interface ExecutorOptions {
 
 /**
  * How a `Delivery` reaches clusters and registries and how it works:
- * `{kubeconfig, registries, executor, relocate}`.
+ * `{kubeconfig, registries, executor, relocate, environments_at_once}`.
  */
 export interface DeliveryOptions {
+  /**
+   * Environments a `deliver` works on at once (default 4, at least 1;
+   * 1 delivers one after another).
+   */
+  environments_at_once?: number
   /** Readiness waits, concurrency, lock and exposure. */
   executor?: ExecutorOptions
   /**

@@ -2717,7 +2717,11 @@ class ExecutorOptions(TypedDict, total=False):
 
 class DeliveryOptions(TypedDict, total=False):
     """How a `Delivery` reaches clusters and registries and how it works:
-    `{kubeconfig, registries, executor, relocate}`."""
+    `{kubeconfig, registries, executor, relocate, environments_at_once}`."""
+
+    environments_at_once: int
+    """Environments a `deliver` works on at once (default 4, at least 1;
+    1 delivers one after another)."""
 
     executor: ExecutorOptions
     """Readiness waits, concurrency, lock and exposure."""
