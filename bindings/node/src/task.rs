@@ -3,7 +3,7 @@
 //! settles a Promise; progress reaches JavaScript through a threadsafe
 //! function called in non-blocking mode, so neither the work nor the
 //! callback ever waits for the event loop. An `AbortSignal` passed to an
-//! operation raises its [`Abort`] flag, which the work checks at its safe
+//! operation raises its `Abort` flag, which the work checks at its safe
 //! points.
 
 use std::sync::Arc;
