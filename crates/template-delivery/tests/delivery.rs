@@ -484,11 +484,14 @@ async fn deliver_gates_all_environments_then_installs_and_upgrades_each() {
             _ => None,
         })
         .collect();
+    // Environments run at once, so their operations end in any order.
+    let mut done = done;
+    done.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         done,
         vec![
-            ("test".to_owned(), PlanKind::Upgrade, true),
-            ("prod".to_owned(), PlanKind::Upgrade, true)
+            ("prod".to_owned(), PlanKind::Upgrade, true),
+            ("test".to_owned(), PlanKind::Upgrade, true)
         ]
     );
 
