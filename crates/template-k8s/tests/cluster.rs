@@ -1115,6 +1115,7 @@ const SCALE_CONCURRENCY: usize = 32;
 /// their dependency waves. Reports time and requests; fails when a
 /// component is missing or the requests outgrow the budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "loads the cluster for minutes: .ci/test runs it alone, after the other tests"]
 async fn a_thousand_component_template_installs_within_its_request_budget() {
     const COMPONENTS: usize = 1_000;
     let ns = namespace("scale");
