@@ -365,14 +365,9 @@ async fn on_cluster(site: &Market, args: &ClusterArgs) -> Result<(), Box<dyn std
         delivery = delivery.with_registry(access);
     }
     let progress = |event: &DeliveryEvent| match event {
-        DeliveryEvent::Relocated {
-            registry,
-            blobs_uploaded,
-            blobs_skipped,
-            bytes_uploaded,
-            ..
-        } => println!(
-            "  images in {registry}: {blobs_uploaded} blobs pushed ({bytes_uploaded} bytes), {blobs_skipped} there already"
+        DeliveryEvent::Relocated { registry, counts } => println!(
+            "  images in {registry}: {} blobs pushed ({} bytes), {} there already",
+            counts.blobs_uploaded, counts.bytes_uploaded, counts.blobs_skipped
         ),
         DeliveryEvent::StepDone {
             wave,

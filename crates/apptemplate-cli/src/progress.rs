@@ -190,11 +190,7 @@ impl Reporter {
     /// A relocation progress report (`images push`).
     pub(crate) fn relocation(&self, registry: &str, p: &RelocateProgress<'_>) {
         if self.shown == Shown::Json {
-            return self.json(&serde_json::json!({
-                "phase": "relocating",
-                "registry": registry,
-                "progress": p,
-            }));
+            return self.json(&template_delivery::delivery::relocation_event(registry, p));
         }
         self.transfer(
             &format!("push to {registry}"),
@@ -331,17 +327,13 @@ impl Reporter {
                 item,
                 false,
             ),
-            DeliveryEvent::Relocated {
-                registry,
-                blobs_uploaded,
-                blobs_skipped,
-                bytes_uploaded,
-                ..
-            } => {
+            DeliveryEvent::Relocated { registry, counts } => {
                 self.state().transfer = None;
                 self.say(&format!(
-                    "images in {registry}: {blobs_uploaded} blobs pushed ({}), {blobs_skipped} there already",
-                    bytes(*bytes_uploaded)
+                    "images in {registry}: {} blobs pushed ({}), {} there already",
+                    counts.blobs_uploaded,
+                    bytes(counts.bytes_uploaded),
+                    counts.blobs_skipped
                 ));
             }
             DeliveryEvent::StepApplied {

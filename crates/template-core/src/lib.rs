@@ -42,6 +42,7 @@ pub mod plan;
 mod problem;
 pub mod publish;
 pub mod quantity;
+pub mod relocation;
 pub mod schema;
 pub mod secrets;
 /// Small valid documents for tests, doctests and benchmarks; built for
@@ -72,6 +73,7 @@ pub use publish::{
     IncrementalChange, IncrementalSummary, Overwrite, PublishOutcome, build_incremental,
     check_publish,
 };
+pub use relocation::{RelocateEvent, RelocationCounts};
 pub use secrets::{RandomSource, SecretValue, generate_secret, generate_secrets};
 pub use validate::{Problem, ProblemKind, ValidatedVersion, ensure_valid, validate};
 pub use versions::{

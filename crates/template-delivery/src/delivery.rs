@@ -43,11 +43,10 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use serde::{Serialize, Serializer};
 use template_core::{
-    InstallOptions, InstalledState, RollbackOptions, TemplateVersion, UpgradeOptions,
+    InstallOptions, InstalledState, RelocationCounts, RollbackOptions, TemplateVersion,
+    UpgradeOptions,
 };
-use template_market::{
-    Market, RegistryTarget, RelocateEvent, RelocateOptions, RelocateProgress, RelocateReport,
-};
+use template_market::{Market, RegistryTarget, RelocateOptions, RelocateProgress, RelocateReport};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 pub use template_k8s::{DeliveryEvent, ProgressFn};
@@ -116,18 +115,9 @@ pub struct RelocationSummary {
     pub registry: String,
     /// Images of the version.
     pub images: usize,
-    /// Blobs uploaded.
-    pub blobs_uploaded: usize,
-    /// Blobs the registry had already.
-    pub blobs_skipped: usize,
-    /// Blobs mounted from another repository of the registry.
-    pub blobs_mounted: usize,
-    /// Bytes uploaded.
-    pub bytes_uploaded: u64,
-    /// Manifests (and tags) put.
-    pub manifests_pushed: usize,
-    /// Manifests the registry had already.
-    pub manifests_skipped: usize,
+    /// What was checked, skipped, uploaded, mounted and put.
+    #[serde(flatten)]
+    pub counts: RelocationCounts,
 }
 
 impl RelocationSummary {
@@ -135,12 +125,7 @@ impl RelocationSummary {
         RelocationSummary {
             registry: registry.to_owned(),
             images: report.images.len(),
-            blobs_uploaded: report.blobs_uploaded,
-            blobs_skipped: report.blobs_skipped,
-            blobs_mounted: report.blobs_mounted,
-            bytes_uploaded: report.bytes_uploaded,
-            manifests_pushed: report.manifests_pushed,
-            manifests_skipped: report.manifests_skipped,
+            counts: report.counts,
         }
     }
 }
@@ -343,11 +328,7 @@ impl Delivery {
         let summary = RelocationSummary::of(&registry, &report);
         progress(&DeliveryEvent::Relocated {
             registry,
-            blobs_uploaded: summary.blobs_uploaded,
-            blobs_skipped: summary.blobs_skipped,
-            blobs_mounted: summary.blobs_mounted,
-            bytes_uploaded: summary.bytes_uploaded,
-            manifests_pushed: summary.manifests_pushed,
+            counts: summary.counts,
         });
         Ok(Some(summary))
     }
@@ -801,20 +782,12 @@ fn drain(rx: &mut UnboundedReceiver<DeliveryEvent>, progress: &ProgressFn<'_>) {
     }
 }
 
-fn relocation_event(registry: &str, p: &RelocateProgress<'_>) -> DeliveryEvent {
-    let event = match p.event {
-        RelocateEvent::Skipped => "skipped",
-        RelocateEvent::Uploading => "uploading",
-        RelocateEvent::Uploaded => "uploaded",
-        RelocateEvent::Mounted => "mounted",
-        RelocateEvent::ManifestPushed => "manifest_pushed",
-        RelocateEvent::ManifestSkipped => "manifest_skipped",
-        RelocateEvent::Done => "done",
-        _ => "other",
-    };
+/// The delivery event of one relocation progress report, for callers that
+/// relocate on their own (`images push`) and report like a delivery does.
+pub fn relocation_event(registry: &str, p: &RelocateProgress<'_>) -> DeliveryEvent {
     DeliveryEvent::Relocating {
         registry: registry.to_owned(),
-        event: event.to_owned(),
+        event: p.event,
         bytes_done: p.bytes_done,
         bytes_total: p.bytes_total,
         blobs_done: p.blobs_done,

@@ -153,11 +153,9 @@ fn relocations(events: &[DeliveryEvent]) -> Vec<(usize, u64)> {
     events
         .iter()
         .filter_map(|e| match e {
-            DeliveryEvent::Relocated {
-                blobs_uploaded,
-                bytes_uploaded,
-                ..
-            } => Some((*blobs_uploaded, *bytes_uploaded)),
+            DeliveryEvent::Relocated { counts, .. } => {
+                Some((counts.blobs_uploaded, counts.bytes_uploaded))
+            }
             _ => None,
         })
         .collect()
@@ -449,8 +447,11 @@ async fn deliver_gates_all_environments_then_installs_and_upgrades_each() {
         assert_eq!(report.plan.kind, PlanKind::Upgrade);
         assert_eq!(report.state.version, "2.0.0");
         let relocation = outcome.relocation.as_ref().unwrap();
-        assert!(relocation.blobs_uploaded > 0, "{relocation:?}");
-        assert!(relocation.blobs_skipped > 0, "base layers were there");
+        assert!(relocation.counts.blobs_uploaded > 0, "{relocation:?}");
+        assert!(
+            relocation.counts.blobs_skipped > 0,
+            "base layers were there"
+        );
     }
     let components = outcomes[0].report.as_ref().unwrap().state.components.len();
     for ns in [&test_ns, &prod_ns] {

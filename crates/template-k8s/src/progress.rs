@@ -4,7 +4,7 @@
 //! callbacks as dictionaries or objects.
 
 use serde::Serialize;
-use template_core::PlanKind;
+use template_core::{PlanKind, RelocateEvent, RelocationCounts};
 
 /// A progress callback; it may borrow from the caller (`'a`). Delivery
 /// calls it on the caller's task, never from two threads at once; keep it
@@ -20,9 +20,8 @@ pub enum DeliveryEvent {
     Relocating {
         /// Registry (`host[:port][/prefix]`) the images go to.
         registry: String,
-        /// What just happened: `skipped`, `uploading`, `uploaded`,
-        /// `mounted`, `manifest_pushed`, `manifest_skipped` or `done`.
-        event: String,
+        /// What just happened.
+        event: RelocateEvent,
         /// Bytes uploaded so far.
         bytes_done: u64,
         /// Bytes to upload in all (known once the registry was asked).
@@ -38,16 +37,9 @@ pub enum DeliveryEvent {
     Relocated {
         /// Registry the images went to.
         registry: String,
-        /// Blobs uploaded (0 when the registry had everything).
-        blobs_uploaded: usize,
-        /// Blobs the registry had already.
-        blobs_skipped: usize,
-        /// Blobs mounted from another repository of the registry.
-        blobs_mounted: usize,
-        /// Bytes uploaded.
-        bytes_uploaded: u64,
-        /// Manifests (and tags) put.
-        manifests_pushed: usize,
+        /// What was checked, skipped, uploaded, mounted and put.
+        #[serde(flatten)]
+        counts: RelocationCounts,
     },
     /// The objects of one step were applied to the cluster.
     StepApplied {

@@ -78,6 +78,7 @@ pub use registry_market::{
 };
 pub use relocate::{
     RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress, RelocateReport,
+    RelocationCounts,
 };
 pub use signing::{KeyPair, KeyPairText, PublicKey, SecretKey, generate_key_pair};
 pub use template_core::package::{Compression, ReaderLimits};

@@ -281,13 +281,7 @@ impl RegistryMarket {
             ..options.clone()
         };
         let pushed = local.relocate_images(&[artifact_image], &self.target, &tagged, progress)?;
-        transfer.blobs_checked += pushed.blobs_checked;
-        transfer.blobs_skipped += pushed.blobs_skipped;
-        transfer.blobs_uploaded += pushed.blobs_uploaded;
-        transfer.blobs_mounted += pushed.blobs_mounted;
-        transfer.bytes_uploaded += pushed.bytes_uploaded;
-        transfer.manifests_pushed += pushed.manifests_pushed;
-        transfer.manifests_skipped += pushed.manifests_skipped;
+        transfer.counts += pushed.counts;
         let now = client.manifest_digest(&repository, &tag, OCI_MANIFEST_MEDIA_TYPE)?;
         if now.as_deref() != Some(artifact.as_str()) {
             return Err(MarketError::Conflict {

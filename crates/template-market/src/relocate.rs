@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use template_core::package::format::is_manifest_media_type;
 use template_core::package::manifest_references;
+pub use template_core::relocation::{RelocateEvent, RelocationCounts};
 
 use crate::error::{MarketError, Result};
 use crate::registry::{Access, Client, RegistryTarget, Response, auth, run_parallel};
@@ -60,29 +61,6 @@ impl Default for RelocateOptions {
     }
 }
 
-/// What a relocation is doing when it reports. Serializes as its snake_case
-/// name (`skipped`, `uploading`, `uploaded`, `mounted`, `manifest_pushed`,
-/// `manifest_skipped`, `done`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RelocateEvent {
-    /// A blob was found in the registry already.
-    Skipped,
-    /// Bytes of a blob were sent.
-    Uploading,
-    /// A blob was uploaded completely.
-    Uploaded,
-    /// A blob was mounted from another repository of the registry.
-    Mounted,
-    /// A manifest (or tag) was put.
-    ManifestPushed,
-    /// A manifest was found in the registry already.
-    ManifestSkipped,
-    /// The relocation finished.
-    Done,
-}
-
 /// One progress report of a relocation. Totals count what must be
 /// uploaded, known once the registry has been asked what it has.
 /// Serializes with its field names.
@@ -106,25 +84,13 @@ pub struct RelocateProgress<'a> {
 /// then fails with [`MarketError::Cancelled`]; a rerun resumes).
 pub type RelocateCallback<'a> = dyn FnMut(&RelocateProgress<'_>) -> ControlFlow<()> + Send + 'a;
 
-/// What a relocation did. Serializes with its field names; each image as
-/// `{name, digest, relocated}`.
+/// What a relocation did. Serializes with the counts' field names and each
+/// image as `{name, digest, relocated}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct RelocateReport {
-    /// Blobs asked about (per repository).
-    pub blobs_checked: usize,
-    /// Blobs the registry had already.
-    pub blobs_skipped: usize,
-    /// Blobs uploaded.
-    pub blobs_uploaded: usize,
-    /// Blobs mounted from another repository of the registry instead of
-    /// uploaded again (a base layer shared by several images).
-    pub blobs_mounted: usize,
-    /// Bytes uploaded.
-    pub bytes_uploaded: u64,
-    /// Manifests (and tags) put.
-    pub manifests_pushed: usize,
-    /// Manifests the registry had already.
-    pub manifests_skipped: usize,
+    /// What was checked, skipped, uploaded, mounted and put.
+    #[serde(flatten)]
+    pub counts: RelocationCounts,
     /// Each image with its relocated reference.
     #[serde(serialize_with = "crate::ser::relocated_images")]
     #[schemars(with = "Vec<crate::ser::RelocatedImageEntry<'static>>")]
@@ -266,7 +232,7 @@ impl Market {
 
         // Ask the registry which blobs it has.
         let blobs: Vec<BlobJob> = blobs.into_iter().collect();
-        report.blobs_checked = blobs.len();
+        report.counts.blobs_checked = blobs.len();
         let present = run_parallel(
             options.parallelism,
             &blobs,
@@ -278,7 +244,7 @@ impl Market {
         let mut blobs_present = Vec::new();
         for (job, has) in blobs.into_iter().zip(present) {
             if has {
-                report.blobs_skipped += 1;
+                report.counts.blobs_skipped += 1;
                 shared.report(
                     RelocateEvent::Skipped,
                     &format!("{}@{}", job.repository, job.digest),
@@ -347,9 +313,9 @@ impl Market {
             },
         )?;
         for o in outcomes {
-            report.blobs_uploaded += o.uploaded;
-            report.blobs_mounted += o.mounted;
-            report.bytes_uploaded += o.bytes;
+            report.counts.blobs_uploaded += o.uploaded;
+            report.counts.blobs_mounted += o.mounted;
+            report.counts.bytes_uploaded += o.bytes;
         }
 
         // Manifests, children first.
@@ -365,11 +331,11 @@ impl Market {
                 if client.manifest_digest(&m.repository, &m.digest, &m.media_type)?
                     == Some(m.digest.clone())
                 {
-                    report.manifests_skipped += 1;
+                    report.counts.manifests_skipped += 1;
                     shared.report(RelocateEvent::ManifestSkipped, &item, 0, false);
                 } else {
                     client.put_manifest(&m.repository, &m.digest, m)?;
-                    report.manifests_pushed += 1;
+                    report.counts.manifests_pushed += 1;
                     shared.report(RelocateEvent::ManifestPushed, &item, 0, false);
                 }
             }
@@ -380,11 +346,11 @@ impl Market {
                 if client.manifest_digest(&m.repository, tag, &m.media_type)?
                     == Some(m.digest.clone())
                 {
-                    report.manifests_skipped += 1;
+                    report.counts.manifests_skipped += 1;
                     shared.report(RelocateEvent::ManifestSkipped, &item, 0, false);
                 } else {
                     client.put_manifest(&m.repository, tag, m)?;
-                    report.manifests_pushed += 1;
+                    report.counts.manifests_pushed += 1;
                     shared.report(RelocateEvent::ManifestPushed, &item, 0, false);
                 }
             }

@@ -157,10 +157,13 @@ mod tests {
                    "blobs_skipped": 1})
         );
         let relocate = RelocateReport {
-            blobs_checked: 2,
+            counts: template_core::RelocationCounts {
+                blobs_checked: 2,
+                ..template_core::RelocationCounts::default()
+            },
             images: vec![(image, "mirror/pig/gateway@sha256:aa".to_owned())],
-            ..RelocateReport::default()
         };
+        assert_eq!(to_value(&relocate).unwrap()["blobs_checked"], 2);
         assert_eq!(
             to_value(&relocate).unwrap()["images"],
             json!([{"name": "r.example/pig/gateway:1", "digest": "sha256:aa",

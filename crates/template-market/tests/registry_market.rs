@@ -71,7 +71,7 @@ fn vendor_publishes_site_exports_and_imports_with_the_same_digests() {
         matches!(first.outcome, PublishOutcome::Created { .. }),
         "{first:?}"
     );
-    assert!(first.transfer.blobs_uploaded > 3, "{first:?}");
+    assert!(first.transfer.counts.blobs_uploaded > 3, "{first:?}");
     assert_eq!(
         first.reference,
         format!("{}/acme/market/templates/pig:1.0.0", registry.address())
@@ -80,7 +80,7 @@ fn vendor_publishes_site_exports_and_imports_with_the_same_digests() {
     let again = push(&market, &vendor, "1.0.0");
     assert!(matches!(again.outcome, PublishOutcome::Unchanged { .. }));
     assert_eq!(
-        again.transfer.blobs_uploaded + again.transfer.manifests_pushed,
+        again.transfer.counts.blobs_uploaded + again.transfer.counts.manifests_pushed,
         0
     );
 

@@ -121,8 +121,11 @@ fn relocate(
     assert_eq!(event, RelocateEvent::Done);
     assert_eq!(bytes_done, bytes_total);
     assert_eq!(blobs_done, blobs_total);
-    assert!(report.bytes_uploaded <= bytes_total);
-    assert_eq!(blobs_total, report.blobs_uploaded + report.blobs_mounted);
+    assert!(report.counts.bytes_uploaded <= bytes_total);
+    assert_eq!(
+        blobs_total,
+        report.counts.blobs_uploaded + report.counts.blobs_mounted
+    );
     (report, uploaded)
 }
 
@@ -171,21 +174,27 @@ fn relocates_pig_then_a_rerun_pushes_nothing_then_2_0_pushes_only_new_blobs() {
     let (report, uploaded) = relocate(&market, "1.0.0", &target);
     let want = all_blobs(&market, &target, &images_1);
     assert_eq!(uploaded, want);
-    assert_eq!(report.blobs_uploaded + report.blobs_mounted, want.len());
+    assert_eq!(
+        report.counts.blobs_uploaded + report.counts.blobs_mounted,
+        want.len()
+    );
     // The shared base layers are sent once and mounted into the other
     // repositories.
-    assert!(report.blobs_mounted > 0, "{report:?}");
-    assert_eq!(report.blobs_skipped, 0);
-    assert!(report.manifests_pushed >= images_1.len(), "{report:?}");
+    assert!(report.counts.blobs_mounted > 0, "{report:?}");
+    assert_eq!(report.counts.blobs_skipped, 0);
+    assert!(
+        report.counts.manifests_pushed >= images_1.len(),
+        "{report:?}"
+    );
     assert_eq!(report.images.len(), images_1.len());
     check_in_registry(&registry, &target, &images_1);
 
     let (again, uploaded) = relocate(&market, "1.0.0", &target);
     assert!(uploaded.is_empty(), "{uploaded:?}");
-    assert_eq!(again.blobs_uploaded + again.blobs_mounted, 0);
-    assert_eq!(again.bytes_uploaded, 0);
-    assert_eq!(again.manifests_pushed, 0);
-    assert_eq!(again.blobs_skipped, want.len());
+    assert_eq!(again.counts.blobs_uploaded + again.counts.blobs_mounted, 0);
+    assert_eq!(again.counts.bytes_uploaded, 0);
+    assert_eq!(again.counts.manifests_pushed, 0);
+    assert_eq!(again.counts.blobs_skipped, want.len());
 
     let (_, images_2) = testkit::publish_pig(&market, "2.0.0").unwrap();
     let (report, uploaded) = relocate(&market, "2.0.0", &target);
@@ -195,7 +204,10 @@ fn relocates_pig_then_a_rerun_pushes_nothing_then_2_0_pushes_only_new_blobs() {
         .collect();
     assert!(!want_2.is_empty());
     assert_eq!(uploaded, want_2);
-    assert_eq!(report.blobs_uploaded + report.blobs_mounted, want_2.len());
+    assert_eq!(
+        report.counts.blobs_uploaded + report.counts.blobs_mounted,
+        want_2.len()
+    );
     check_in_registry(&registry, &target, &images_2);
 }
 
@@ -230,19 +242,19 @@ fn an_interrupted_relocation_resumes_with_what_is_missing() {
         "re-uploaded {:?}",
         second.intersection(&first)
     );
-    assert!(report.blobs_skipped >= first.len(), "{report:?}");
+    assert!(report.counts.blobs_skipped >= first.len(), "{report:?}");
     assert_eq!(
-        report.blobs_skipped + report.blobs_uploaded + report.blobs_mounted,
+        report.counts.blobs_skipped + report.counts.blobs_uploaded + report.counts.blobs_mounted,
         total.len()
     );
-    assert!(report.blobs_uploaded + report.blobs_mounted < total.len());
+    assert!(report.counts.blobs_uploaded + report.counts.blobs_mounted < total.len());
     let union: BTreeSet<String> = first.union(&second).cloned().collect();
     assert!(union.len() <= total.len());
     check_in_registry(&registry, &target, &images);
 
     let (again, uploaded) = relocate(&market, "1.0.0", &target);
     assert!(uploaded.is_empty());
-    assert_eq!(again.manifests_pushed, 0);
+    assert_eq!(again.counts.manifests_pushed, 0);
 }
 
 #[test]
@@ -298,10 +310,10 @@ fn basic_auth_is_sent_and_its_absence_explained() {
     };
     let (report, _) = relocate(&market, "1.0.0", &target);
     assert_eq!(report.images.len(), images.len());
-    assert!(report.blobs_uploaded > 0);
+    assert!(report.counts.blobs_uploaded > 0);
     let (again, _) = relocate(&market, "1.0.0", &target);
     assert_eq!(
-        again.blobs_uploaded + again.blobs_mounted + again.manifests_pushed,
+        again.counts.blobs_uploaded + again.counts.blobs_mounted + again.counts.manifests_pushed,
         0
     );
 

@@ -245,8 +245,8 @@ fn relocate(
 }
 
 fn pushed_nothing(report: &RelocateReport) -> bool {
-    report.blobs_uploaded + report.blobs_mounted + report.manifests_pushed == 0
-        && report.bytes_uploaded == 0
+    report.counts.blobs_uploaded + report.counts.blobs_mounted + report.counts.manifests_pushed == 0
+        && report.counts.bytes_uploaded == 0
 }
 
 /// Checks with skopeo that every image is in the registry under its
@@ -329,10 +329,10 @@ fn https_with_a_private_ca_and_basic_auth() {
     let report = relocate(&market, "1.0.0", &target).unwrap();
     assert_eq!(report.images.len(), images.len());
     assert!(
-        report.blobs_uploaded > 0 && report.blobs_mounted > 0,
+        report.counts.blobs_uploaded > 0 && report.counts.blobs_mounted > 0,
         "{report:?}"
     );
-    assert!(report.manifests_pushed >= images.len(), "{report:?}");
+    assert!(report.counts.manifests_pushed >= images.len(), "{report:?}");
     let cert_dir = format!("--cert-dir={}", pki.path("certs.d").display());
     skopeo_confirms(&target, &images, &[&cert_dir]);
 
@@ -359,7 +359,7 @@ fn https_with_a_private_ca_and_basic_auth() {
     assert!(!format!("{only_ca:?}").contains(PASSWORD));
     let again = relocate(&market, "1.0.0", &only_ca).unwrap();
     assert!(pushed_nothing(&again), "{again:?}");
-    assert_eq!(again.blobs_skipped, again.blobs_checked);
+    assert_eq!(again.counts.blobs_skipped, again.counts.blobs_checked);
 
     // An auth file without an entry for the registry is an error naming it.
     let elsewhere = tmp.path().join("elsewhere.json");
@@ -673,10 +673,10 @@ fn token_auth_against_a_registry_that_verifies_the_tokens() {
     // With credentials: pushed, each scope set's token fetched once.
     let target = anonymous.clone().with_credentials(USER, PASSWORD);
     let report = relocate(&market, "1.0.0", &target).unwrap();
-    assert!(report.blobs_uploaded > 0, "{report:?}");
+    assert!(report.counts.blobs_uploaded > 0, "{report:?}");
     // Cross-repository mounts: the token also allows pulling the source.
-    assert!(report.blobs_mounted > 0, "{report:?}");
-    assert!(report.manifests_pushed >= images.len(), "{report:?}");
+    assert!(report.counts.blobs_mounted > 0, "{report:?}");
+    assert!(report.counts.manifests_pushed >= images.len(), "{report:?}");
     let log = tokens.take_log();
     assert!(
         log.iter().all(|r| r.user.as_deref() == Some(USER)),
@@ -704,7 +704,7 @@ fn token_auth_against_a_registry_that_verifies_the_tokens() {
     assert!(pushed_nothing(&again), "{again:?}");
     let again = relocate(&market, "1.0.0", &anonymous).unwrap();
     assert!(pushed_nothing(&again), "{again:?}");
-    assert_eq!(again.blobs_skipped, again.blobs_checked);
+    assert_eq!(again.counts.blobs_skipped, again.counts.blobs_checked);
     tokens.take_log();
 
     // Tokens that expire at once (`expires_in: 0`) are fetched again.
@@ -726,7 +726,7 @@ fn token_auth_against_a_registry_that_verifies_the_tokens() {
     tokens.set(300, true);
     let (_, images_2) = testkit::publish_pig(&market, "2.0.0").unwrap();
     let report = relocate(&market, "2.0.0", &target).unwrap();
-    assert!(report.blobs_uploaded > 0, "{report:?}");
+    assert!(report.counts.blobs_uploaded > 0, "{report:?}");
     let log = tokens.take_log();
     let mut per_scope: BTreeMap<&Vec<String>, usize> = BTreeMap::new();
     for r in &log {
@@ -967,7 +967,7 @@ fn a_registry_market_over_https_and_with_token_auth() {
                 &mut |_| ControlFlow::Continue(()),
             )
             .unwrap();
-        assert!(report.transfer.blobs_uploaded > 0);
+        assert!(report.transfer.counts.blobs_uploaded > 0);
         market
             .set_release_state(
                 "pig",

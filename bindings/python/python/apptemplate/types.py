@@ -1701,8 +1701,8 @@ class RelocatedImage(TypedDict):
 
 
 class RelocateReport(TypedDict):
-    """What a relocation did. Serializes with its field names; each image as
-    `{name, digest, relocated}`."""
+    """What a relocation did. Serializes with the counts' field names and each
+    image as `{name, digest, relocated}`."""
 
     blobs_checked: int
     """Blobs asked about (per repository)."""
@@ -1711,7 +1711,7 @@ class RelocateReport(TypedDict):
     """Blobs the registry had already."""
 
     blobs_uploaded: int
-    """Blobs uploaded."""
+    """Blobs uploaded (0 when the registry had everything)."""
 
     blobs_mounted: int
     """Blobs mounted from another repository of the registry instead of
@@ -2016,9 +2016,8 @@ class DeliveryEventRelocating(TypedDict):
     registry: str
     """Registry (`host[:port][/prefix]`) the images go to."""
 
-    event: str
-    """What just happened: `skipped`, `uploading`, `uploaded`,
-    `mounted`, `manifest_pushed`, `manifest_skipped` or `done`."""
+    event: RelocateEvent
+    """What just happened."""
 
     bytes_done: int
     """Bytes uploaded so far."""
@@ -2044,20 +2043,27 @@ class DeliveryEventRelocated(TypedDict):
     registry: str
     """Registry the images went to."""
 
-    blobs_uploaded: int
-    """Blobs uploaded (0 when the registry had everything)."""
+    blobs_checked: int
+    """Blobs asked about (per repository)."""
 
     blobs_skipped: int
     """Blobs the registry had already."""
 
+    blobs_uploaded: int
+    """Blobs uploaded (0 when the registry had everything)."""
+
     blobs_mounted: int
-    """Blobs mounted from another repository of the registry."""
+    """Blobs mounted from another repository of the registry instead of
+    uploaded again (a base layer shared by several images)."""
 
     bytes_uploaded: int
     """Bytes uploaded."""
 
     manifests_pushed: int
     """Manifests (and tags) put."""
+
+    manifests_skipped: int
+    """Manifests the registry had already."""
 
 
 class DeliveryEventStepApplied(TypedDict):
@@ -2200,14 +2206,18 @@ class RelocationSummary(TypedDict):
     images: int
     """Images of the version."""
 
-    blobs_uploaded: int
-    """Blobs uploaded."""
+    blobs_checked: int
+    """Blobs asked about (per repository)."""
 
     blobs_skipped: int
     """Blobs the registry had already."""
 
+    blobs_uploaded: int
+    """Blobs uploaded (0 when the registry had everything)."""
+
     blobs_mounted: int
-    """Blobs mounted from another repository of the registry."""
+    """Blobs mounted from another repository of the registry instead of
+    uploaded again (a base layer shared by several images)."""
 
     bytes_uploaded: int
     """Bytes uploaded."""

@@ -252,10 +252,10 @@ fn push(run: &Run, args: &PushArgs) -> anyhow::Result<Outcome> {
         args.version,
         registry,
         report.images.len(),
-        report.blobs_uploaded,
-        bytes(report.bytes_uploaded),
-        report.blobs_skipped,
-        report.blobs_mounted
+        report.counts.blobs_uploaded,
+        bytes(report.counts.bytes_uploaded),
+        report.counts.blobs_skipped,
+        report.counts.blobs_mounted
     );
     Outcome::new(&report, text)
 }

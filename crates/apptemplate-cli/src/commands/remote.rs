@@ -51,10 +51,10 @@ pub(crate) fn run(run: &Run, command: RemoteCommand) -> anyhow::Result<Outcome> 
                 "{} ({}): {} blobs pushed ({}), {} there already, {} mounted",
                 report.reference,
                 report.artifact,
-                report.transfer.blobs_uploaded,
-                bytes(report.transfer.bytes_uploaded),
-                report.transfer.blobs_skipped,
-                report.transfer.blobs_mounted
+                report.transfer.counts.blobs_uploaded,
+                bytes(report.transfer.counts.bytes_uploaded),
+                report.transfer.counts.blobs_skipped,
+                report.transfer.counts.blobs_mounted
             );
             Outcome::new(&report, text)
         }
