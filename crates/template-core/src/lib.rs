@@ -37,6 +37,7 @@ pub mod image_ref;
 pub mod installed;
 pub mod model;
 mod name_hash;
+pub mod option_fields;
 pub mod package;
 pub mod plan;
 mod problem;

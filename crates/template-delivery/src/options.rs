@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use template_core::option_fields::at_least_one;
 use template_k8s::ExecutorOptions;
-use template_market::{Market, RegistryAccess, RelocateOptions, at_least_one};
+use template_market::{Market, RegistryAccess, RelocateOptions};
 
 use crate::delivery::{DEFAULT_ENVIRONMENTS_AT_ONCE, Delivery};
 

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+use template_core::option_fields::{at_least_one, seconds};
 
 use crate::executor::ExecutorOptions;
 use crate::lock::LockOptions;
@@ -82,52 +83,6 @@ impl Default for ExecutorOptions {
     /// [`ExecutorOptions::new`] for holder `apptemplate`.
     fn default() -> Self {
         ExecutorOptions::new("apptemplate")
-    }
-}
-
-/// A [`Duration`] as a number of seconds (fractions allowed), as the
-/// market's options write durations.
-mod seconds {
-    use super::*;
-
-    pub(super) fn serialize<S: Serializer>(
-        d: &Duration,
-        s: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> std::result::Result<Duration, D::Error> {
-        let value = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(value).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{value} is not a duration in seconds ({e}); give a non-negative number"
-            ))
-        })
-    }
-}
-
-/// A count that must be at least 1.
-mod at_least_one {
-    use super::*;
-
-    pub(super) fn serialize<S: Serializer>(
-        n: &usize,
-        s: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_u64(*n as u64)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> std::result::Result<usize, D::Error> {
-        let value = usize::deserialize(d)?;
-        if value == 0 {
-            return Err(serde::de::Error::custom("must be at least 1, got 0"));
-        }
-        Ok(value)
     }
 }
 

@@ -65,9 +65,7 @@ pub use import::{
 };
 pub use market::{GcReport, Market, MarketOptions, TemplateSummary, VerifyReport, VersionSummary};
 pub(crate) use market::{MAX_DOCUMENT_BYTES, sniff_media_type, sort_summaries};
-pub use options::{
-    CompressionName, ExportOptions, RegistryAccess, at_least_one, optional_seconds, seconds,
-};
+pub use options::{CompressionName, ExportOptions, RegistryAccess};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use pull::{PullCallback, PullEvent, PullOptions, PullProgress, PullReport, PulledImage};

@@ -7,9 +7,8 @@
 
 use std::num::NonZeroU64;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use template_core::package::Compression;
 
 use crate::error::Result;
@@ -18,76 +17,7 @@ use crate::import::{ImportOptions, Trust};
 use crate::registry::RegistryTarget;
 use crate::signing::{PublicKey, SecretKey};
 
-/// A [`Duration`] as a number of seconds (fractions allowed), for
-/// `#[serde(with = "...")]`.
-pub mod seconds {
-    use super::*;
-
-    /// Writes the duration as seconds.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    /// Reads a non-negative number of seconds.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
-        let value = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(value).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{value} is not a duration in seconds ({e}); give a non-negative number"
-            ))
-        })
-    }
-}
-
-/// An optional [`Duration`] as a number of seconds, for
-/// `#[serde(with = "...")]` on `Option<Duration>` fields.
-pub mod optional_seconds {
-    use super::*;
-
-    /// Writes the duration as seconds, or nothing.
-    pub fn serialize<S: Serializer>(
-        d: &Option<Duration>,
-        s: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    /// Reads a non-negative number of seconds, or null.
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> std::result::Result<Option<Duration>, D::Error> {
-        match Option::<f64>::deserialize(d)? {
-            None => Ok(None),
-            Some(value) => Duration::try_from_secs_f64(value).map(Some).map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "{value} is not a duration in seconds ({e}); give a non-negative number"
-                ))
-            }),
-        }
-    }
-}
-
-/// A count that must be at least 1, for `#[serde(with = "...")]`.
-pub mod at_least_one {
-    use super::*;
-
-    /// Writes the count.
-    pub fn serialize<S: Serializer>(n: &usize, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_u64(*n as u64)
-    }
-
-    /// Reads a count of at least 1.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
-        let value = usize::deserialize(d)?;
-        if value == 0 {
-            return Err(serde::de::Error::custom("must be at least 1, got 0"));
-        }
-        Ok(value)
-    }
-}
+pub(crate) use template_core::option_fields::{at_least_one, optional_seconds, seconds};
 
 /// Archive compression as options name it.
 #[derive(
@@ -339,6 +269,8 @@ impl RegistryAccess {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::relocate::RelocateOptions;
     use serde_json::json;
 
