@@ -1,4 +1,7 @@
-//! The error type of `template-core`.
+//! The error types of `template-core`: [`Error`] and the package
+//! reader's and writer's [`PackageError`]. They live in one module because
+//! each can hold the other (a package error wraps the error of a document
+//! inside the package, and [`Error::Package`] wraps a package error).
 
 use crate::model::ReleaseState;
 use crate::problem::Problem;
@@ -207,7 +210,7 @@ pub enum Error {
     Package(
         #[from]
         #[serde(serialize_with = "package_details")]
-        crate::package::PackageError,
+        PackageError,
     ),
 
     /// Writing a document failed (only possible through the caller's writer).
@@ -246,10 +249,7 @@ impl Error {
 
 /// A package error's fields beside `kind: "package"`: its own kind as
 /// `package_kind`, and `entry` (null when it names none).
-fn package_details<S: serde::Serializer>(
-    package: &crate::package::PackageError,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn package_details<S: serde::Serializer>(package: &PackageError, s: S) -> Result<S::Ok, S::Error> {
     use serde::Serialize;
     let mut value = serde_json::to_value(package).map_err(serde::ser::Error::custom)?;
     if let serde_json::Value::Object(map) = &mut value {
@@ -278,3 +278,300 @@ fn format_problems(problems: &[Problem]) -> String {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+// Errors of the package reader and writer. Every variant names the archive
+// entry it is about and says what to do.
+
+/// Why a package could not be read or written. Serializes as its fields
+/// with `kind`, the variant's snake_case name.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PackageError {
+    /// An entry name that could escape the destination directory.
+    #[error(
+        "archive entry `{entry}` is refused: {reason}; the package was not made by this tool or was tampered with, do not extract it"
+    )]
+    UnsafePath {
+        /// The entry name as found in the archive.
+        entry: String,
+        /// Why it is unsafe (absolute, `..`, not UTF-8, ...).
+        reason: &'static str,
+    },
+
+    /// A symlink, hardlink, device, FIFO or extension header.
+    #[error(
+        "archive entry `{entry}` is a {kind}, which packages never contain; refusing the package"
+    )]
+    ForbiddenEntryType {
+        /// The entry name.
+        entry: String,
+        /// What the entry is (`entry_type` in the serialized form).
+        #[serde(rename = "entry_type")]
+        kind: String,
+    },
+
+    /// An entry the format does not define, or a blob the manifest does not list.
+    #[error(
+        "archive entry `{entry}` is not part of the package format ({detail}); refusing the package"
+    )]
+    UndefinedEntry {
+        /// The entry name.
+        entry: String,
+        /// Why it is undefined.
+        detail: String,
+    },
+
+    /// The same entry twice.
+    #[error("archive entry `{entry}` appears twice; refusing the package")]
+    DuplicateEntry {
+        /// The entry name.
+        entry: String,
+    },
+
+    /// An entry where another one must come.
+    #[error(
+        "archive entry `{entry}` is out of place: expected {expected}; the package is damaged or was repacked by another tool, export it again"
+    )]
+    OutOfOrder {
+        /// The entry found.
+        entry: String,
+        /// What the format requires there.
+        expected: String,
+    },
+
+    /// Content whose sha256 differs from its name or descriptor.
+    #[error(
+        "archive entry `{entry}` is corrupt: its sha256 is {actual} but {expected} was expected; the package was damaged in transit or tampered with, copy it again"
+    )]
+    DigestMismatch {
+        /// The entry name.
+        entry: String,
+        /// The digest the package promises.
+        expected: String,
+        /// The digest of the bytes found.
+        actual: String,
+    },
+
+    /// Content whose size differs from its descriptor.
+    #[error(
+        "archive entry `{entry}` has {actual} bytes but {expected} were declared; the package was damaged or tampered with, copy it again"
+    )]
+    SizeMismatch {
+        /// The entry name.
+        entry: String,
+        /// Declared size.
+        expected: u64,
+        /// Size found.
+        actual: u64,
+    },
+
+    /// The archive ends early.
+    #[error(
+        "package is truncated at `{entry}`: {detail}; the copy is incomplete (check free space and media, and for a split package that every part is present) and copy it again"
+    )]
+    Truncated {
+        /// The last entry reached.
+        entry: String,
+        /// What was missing.
+        detail: String,
+    },
+
+    /// A JSON entry larger than the limit.
+    #[error(
+        "archive entry `{entry}` is {size} bytes of JSON, above the limit of {limit} bytes; refusing it (raise ReaderLimits::max_json_bytes only for a package you trust)"
+    )]
+    JsonTooLarge {
+        /// The entry name.
+        entry: String,
+        /// Its (declared or observed) size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// A JSON entry that does not parse or has the wrong shape.
+    #[error(
+        "archive entry `{entry}` is not valid {what}: {message}; the package is damaged or was not made by this tool"
+    )]
+    InvalidJson {
+        /// The entry name.
+        entry: String,
+        /// What the entry should have been.
+        what: &'static str,
+        /// What the parser said.
+        message: String,
+    },
+
+    /// More data comes out of the decompressor than a real package can hold.
+    #[error(
+        "package looks like a decompression bomb at `{entry}`: {decompressed} bytes decompressed from {compressed} compressed bytes exceed {limit}; refusing it"
+    )]
+    DecompressionBomb {
+        /// The entry being read.
+        entry: String,
+        /// Bytes out of the decompressor so far.
+        decompressed: u64,
+        /// Bytes of compressed input read so far.
+        compressed: u64,
+        /// The limit that tripped, in words.
+        limit: String,
+    },
+
+    /// A format or layout version this build does not understand.
+    #[error(
+        "archive entry `{entry}` declares format `{found}`, but this build reads only `{supported}`; upgrade the tool that imports the package"
+    )]
+    UnsupportedFormat {
+        /// The entry name.
+        entry: String,
+        /// The declared format.
+        found: String,
+        /// The supported one.
+        supported: String,
+    },
+
+    /// Entries that contradict each other (manifest, index, documents).
+    #[error("archive entry `{entry}` is inconsistent with the package manifest: {detail}")]
+    Inconsistent {
+        /// The entry name.
+        entry: String,
+        /// What contradicts what.
+        detail: String,
+    },
+
+    /// Blobs listed in the manifest never appeared in the archive.
+    #[error(
+        "package ends before {count} listed blob(s) appeared (first missing: {first}); the copy is incomplete, copy it again"
+    )]
+    MissingBlobs {
+        /// How many blobs are missing.
+        count: usize,
+        /// Entry name of the first missing blob.
+        first: String,
+    },
+
+    /// A template version document in the package is invalid.
+    #[error("archive entry `{entry}` holds an invalid template version: {source}")]
+    Document {
+        /// The entry name.
+        entry: String,
+        /// What is wrong with the document.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The zstd stream asks for a larger decoding window than the reader
+    /// allows: a limit, not damage.
+    #[error(
+        "package at `{entry}` was compressed with a zstd window above this reader's limit of {limit} bytes (2^{window_log_limit}; `zstd --long` makes such packages); recompress it with a smaller window (`zstd -dc pkg.tar.zst | zstd -3 -o pkg2.tar.zst`), or raise ReaderLimits::max_zstd_window_log for a package you trust"
+    )]
+    CompressionWindowTooLarge {
+        /// The last entry reached.
+        entry: String,
+        /// The limit, as a power of two.
+        window_log_limit: u32,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// Bytes follow the end of the tar archive (a second package appended,
+    /// or data hidden after the end).
+    #[error(
+        "package has data after the end of its archive (after `{entry}`, at byte {offset} of the archive): a second package was appended or the file was tampered with; refusing it, copy the package again (one package per file)"
+    )]
+    TrailingData {
+        /// The last entry of the archive.
+        entry: String,
+        /// Offset of the first unexpected byte in the decompressed archive.
+        offset: u64,
+    },
+
+    /// The compressed stream or the tar framing is damaged.
+    #[error("package is damaged near `{entry}`: {message}; copy it again")]
+    Archive {
+        /// The last entry reached.
+        entry: String,
+        /// What the decoder said.
+        message: String,
+    },
+
+    /// The writer was given a manifest or blob it cannot package.
+    #[error("cannot write the package: {detail}")]
+    InvalidInput {
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// The destination of the writer failed.
+    #[error(
+        "cannot write the package at `{entry}`: {message}; check the destination (free space, permissions) and export again"
+    )]
+    Write {
+        /// The entry being written.
+        entry: String,
+        /// What the writer said.
+        message: String,
+    },
+}
+
+impl PackageError {
+    /// The stable code of the error's class: `PACKAGE_INTEGRITY` for a
+    /// damaged, truncated or hostile package; `WRITE_FAILED` when the
+    /// writer's destination failed; `INVALID_ARGUMENT` when the writer was
+    /// given something it cannot write. Every variant is listed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PackageError::UnsafePath { .. }
+            | PackageError::ForbiddenEntryType { .. }
+            | PackageError::UndefinedEntry { .. }
+            | PackageError::DuplicateEntry { .. }
+            | PackageError::OutOfOrder { .. }
+            | PackageError::DigestMismatch { .. }
+            | PackageError::SizeMismatch { .. }
+            | PackageError::Truncated { .. }
+            | PackageError::JsonTooLarge { .. }
+            | PackageError::InvalidJson { .. }
+            | PackageError::DecompressionBomb { .. }
+            | PackageError::UnsupportedFormat { .. }
+            | PackageError::Inconsistent { .. }
+            | PackageError::MissingBlobs { .. }
+            | PackageError::Document { .. }
+            | PackageError::Archive { .. }
+            | PackageError::TrailingData { .. }
+            // Refused for a limit, not damage; `package_kind` tells them
+            // apart and the message says how to raise the limit.
+            | PackageError::CompressionWindowTooLarge { .. } => "PACKAGE_INTEGRITY",
+            // What the writer was given, or where it writes: not the
+            // package's fault.
+            PackageError::InvalidInput { .. } => "INVALID_ARGUMENT",
+            PackageError::Write { .. } => "WRITE_FAILED",
+        }
+    }
+
+    /// The archive entry the error is about, when there is one.
+    pub fn entry(&self) -> Option<&str> {
+        match self {
+            PackageError::UnsafePath { entry, .. }
+            | PackageError::ForbiddenEntryType { entry, .. }
+            | PackageError::UndefinedEntry { entry, .. }
+            | PackageError::DuplicateEntry { entry }
+            | PackageError::OutOfOrder { entry, .. }
+            | PackageError::DigestMismatch { entry, .. }
+            | PackageError::SizeMismatch { entry, .. }
+            | PackageError::Truncated { entry, .. }
+            | PackageError::JsonTooLarge { entry, .. }
+            | PackageError::InvalidJson { entry, .. }
+            | PackageError::DecompressionBomb { entry, .. }
+            | PackageError::UnsupportedFormat { entry, .. }
+            | PackageError::Inconsistent { entry, .. }
+            | PackageError::Document { entry, .. }
+            | PackageError::Archive { entry, .. }
+            | PackageError::CompressionWindowTooLarge { entry, .. }
+            | PackageError::TrailingData { entry, .. }
+            | PackageError::Write { entry, .. } => Some(entry),
+            PackageError::MissingBlobs { first, .. } => Some(first),
+            PackageError::InvalidInput { .. } => None,
+        }
+    }
+}

@@ -35,50 +35,14 @@ use crate::apply::{apply_object, dynamic_api};
 use crate::drift::{DetectedChange, detect_drift};
 use crate::environment::{EnvironmentProfile, check_release_gate};
 use crate::error::{Error, Result};
-use crate::lock::{LockOptions, OperationLock};
+use crate::lock::OperationLock;
+use crate::options::ExecutorOptions;
 use crate::progress::{DeliveryEvent, ProgressFn};
 use crate::render::{
-    Exposure, RenderOptions, RenderedObject, generated_secret_key, generated_secret_name,
-    render_component,
+    RenderOptions, RenderedObject, generated_secret_key, generated_secret_name, render_component,
 };
 use crate::store::Store;
 use crate::wait::{WaitOptions, is_waited_for, wait_ready};
-
-/// How the executor works. Serializes flat as `{identity,
-/// wait_timeout_seconds, poll_interval_seconds, concurrency,
-/// lease_duration_seconds, exposure}`; absent fields keep the defaults of
-/// [`ExecutorOptions::new`] (holder `apptemplate`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(
-    from = "crate::options::ExecutorFields",
-    into = "crate::options::ExecutorFields"
-)]
-pub struct ExecutorOptions {
-    /// Readiness waits.
-    pub wait: WaitOptions,
-    /// Steps of one wave applied at the same time, at most.
-    pub concurrency: usize,
-    /// Lock holder identity and lease duration.
-    pub lock: LockOptions,
-    /// How outer ports are exposed.
-    pub exposure: Exposure,
-}
-
-impl ExecutorOptions {
-    /// Defaults for holder `identity`: 5-minute readiness timeout, four
-    /// steps at a time, a 30-second lease, outer ports as NodePorts.
-    pub fn new(identity: &str) -> ExecutorOptions {
-        ExecutorOptions {
-            wait: WaitOptions::default(),
-            concurrency: 4,
-            lock: LockOptions {
-                identity: identity.to_owned(),
-                lease_duration: std::time::Duration::from_secs(30),
-            },
-            exposure: Exposure::NodePort,
-        }
-    }
-}
 
 /// What an operation did. Serializes as plain data (the bindings hand it
 /// out as a dictionary or object).

@@ -40,10 +40,10 @@ pub use drift::{DetectedChange, DriftKind};
 pub use environment::{EnvironmentProfile, check_release_gate, connect};
 pub use error::{Error, LockHeld, Result};
 pub use executor::{
-    Executor, ExecutorOptions, OperationReport, PlannedOperation, StopSignal, plan_digest,
-    stale_reason,
+    Executor, OperationReport, PlannedOperation, StopSignal, plan_digest, stale_reason,
 };
 pub use lock::{LockOptions, OperationLock};
+pub use options::ExecutorOptions;
 pub use progress::{DeliveryEvent, ProgressFn};
 pub use random::OsRandom;
 pub use render::{

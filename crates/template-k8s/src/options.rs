@@ -1,15 +1,48 @@
-//! The executor's options as plain data (bindings, configuration files):
-//! unknown fields refused, every field defaulted, durations in seconds.
+//! The executor's options, and their plain-data form (bindings,
+//! configuration files): unknown fields refused, every field defaulted,
+//! durations in seconds.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use template_core::option_fields::{at_least_one, seconds};
 
-use crate::executor::ExecutorOptions;
 use crate::lock::LockOptions;
 use crate::render::Exposure;
 use crate::wait::WaitOptions;
+
+/// How the executor works. Serializes flat as `{identity,
+/// wait_timeout_seconds, poll_interval_seconds, concurrency,
+/// lease_duration_seconds, exposure}`; absent fields keep the defaults of
+/// [`ExecutorOptions::new`] (holder `apptemplate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(from = "ExecutorFields", into = "ExecutorFields")]
+pub struct ExecutorOptions {
+    /// Readiness waits.
+    pub wait: WaitOptions,
+    /// Steps of one wave applied at the same time, at most.
+    pub concurrency: usize,
+    /// Lock holder identity and lease duration.
+    pub lock: LockOptions,
+    /// How outer ports are exposed.
+    pub exposure: Exposure,
+}
+
+impl ExecutorOptions {
+    /// Defaults for holder `identity`: 5-minute readiness timeout, four
+    /// steps at a time, a 30-second lease, outer ports as NodePorts.
+    pub fn new(identity: &str) -> ExecutorOptions {
+        ExecutorOptions {
+            wait: WaitOptions::default(),
+            concurrency: 4,
+            lock: LockOptions {
+                identity: identity.to_owned(),
+                lease_duration: std::time::Duration::from_secs(30),
+            },
+            exposure: Exposure::NodePort,
+        }
+    }
+}
 
 /// The plain-data form of [`ExecutorOptions`]: `{identity,
 /// wait_timeout_seconds, poll_interval_seconds, concurrency,

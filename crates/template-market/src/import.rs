@@ -36,63 +36,12 @@ use template_core::package::{
 
 use crate::catalog::{Catalog, VersionRecord, state_name};
 use crate::error::{MarketError, Result, io_err};
+use crate::options::{ImportOptions, Trust};
 use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
 use crate::read_ahead::ReadAhead;
-use crate::signing::{PublicKey, verify};
+use crate::signing::verify;
 use crate::store::{COPY_BUFFER, sync_dir};
 use crate::{MAX_DOCUMENT_BYTES, Market};
-
-/// Which packages an import accepts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Trust {
-    /// Keys whose signatures are accepted.
-    pub keys: Vec<PublicKey>,
-    /// Accept packages without a signature.
-    pub allow_unsigned: bool,
-    /// Accept packages signed by a key not in `keys` (a signature that does
-    /// not verify is never accepted).
-    pub allow_untrusted: bool,
-}
-
-impl Trust {
-    /// Accept packages signed by one of `keys`.
-    pub fn keys(keys: Vec<PublicKey>) -> Self {
-        Trust {
-            keys,
-            ..Trust::default()
-        }
-    }
-
-    /// Accept unsigned packages (and packages from unknown keys): only for
-    /// packages whose origin you trust by other means.
-    pub fn anything() -> Self {
-        Trust {
-            keys: Vec::new(),
-            allow_unsigned: true,
-            allow_untrusted: true,
-        }
-    }
-}
-
-/// Options of an import. Its plain-data form is flat: `{trusted_keys,
-/// allow_unsigned, allow_untrusted, reserve_bytes}`, each key a minisign
-/// `.pub` file text or base64 line (the archive limits keep their
-/// defaults).
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(
-    from = "crate::options::ImportFields",
-    into = "crate::options::ImportFields"
-)]
-pub struct ImportOptions {
-    /// Which signatures to accept.
-    pub trust: Trust,
-    /// Limits on the untrusted archive.
-    pub limits: ReaderLimits,
-    /// Free space to leave untouched on the market's filesystem.
-    pub reserve_bytes: u64,
-}
 
 /// What happened to one version of the package. Serializes as its
 /// snake_case name (`added`, `unchanged`).

@@ -60,12 +60,10 @@ pub mod testkit;
 pub use error::{MarketError, Result};
 pub use export::{ExportBase, ExportReport, ExportRequest};
 pub use images::ImageRef;
-pub use import::{
-    ImportOptions, ImportReport, ImportedVersion, PackageCheck, Trust, check_package,
-};
+pub use import::{ImportReport, ImportedVersion, PackageCheck, check_package};
 pub use market::{GcReport, Market, MarketOptions, TemplateSummary, VerifyReport, VersionSummary};
 pub(crate) use market::{MAX_DOCUMENT_BYTES, sniff_media_type, sort_summaries};
-pub use options::{CompressionName, ExportOptions, RegistryAccess};
+pub use options::{CompressionName, ExportOptions, ImportOptions, RegistryAccess, Trust};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};
 pub use pull::{PullCallback, PullEvent, PullOptions, PullProgress, PullReport, PulledImage};

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::PackageError;
 use super::format::INVENTORY_FORMAT;
 use super::manifest::{canonical_json, sha256_hex, sha256_of};
+use crate::error::PackageError;
 
 /// What a market holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -15,8 +15,8 @@ use oci_spec::image::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::error::PackageError;
 use super::format::*;
+use crate::error::PackageError;
 use crate::model::{ReleaseState, TemplateVersion};
 
 /// Everything a package holds and everything it expects the importing

@@ -14,7 +14,6 @@
 //! decompression bombs (bounded ratio and total) and unknown format
 //! versions.
 
-mod error;
 pub mod format;
 mod inventory;
 mod manifest;
@@ -22,7 +21,7 @@ mod reader;
 mod verify;
 mod writer;
 
-pub use error::PackageError;
+pub use crate::error::PackageError;
 pub use inventory::{Inventory, InventoryVersion};
 pub use manifest::{
     PackageBase, PackageManifest, PackagedImage, PackagedVersion, annotated, artifact_manifest,

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, OciLayout};
 
-use super::error::PackageError;
 use super::format::*;
 use super::manifest::{
     PackageManifest, blob_entry_name, manifest_references, sha256_hex, sha256_of,
@@ -20,6 +19,7 @@ use super::manifest::{
 };
 use super::verify::VerifyingReader;
 use super::writer::PackageSignature;
+use crate::error::PackageError;
 use crate::model::TemplateVersion;
 
 /// Bounds the reader enforces on untrusted packages.

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use super::error::PackageError;
+use crate::error::PackageError;
 
 /// Passes bytes through while counting them and computing their sha256.
 ///

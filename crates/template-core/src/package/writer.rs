@@ -8,11 +8,11 @@ use std::io::{self, Read, Write};
 use super::verify::VerifyingReader;
 use oci_spec::image::{Descriptor, OciLayoutBuilder};
 
-use super::error::PackageError;
 use super::format::*;
 use super::manifest::{
     PackageManifest, artifact_manifest, blob_entry_name, canonical_json, descriptor_of,
 };
+use crate::error::PackageError;
 
 /// How the archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
