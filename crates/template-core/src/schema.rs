@@ -2,9 +2,9 @@
 //! The committed copy in `schema/template-version.schema.json` is checked
 //! against this by a test, so consoles always validate against the truth.
 
-/// The JSON Schema (draft 2020-12) of a [`crate::TemplateVersion`] document.
+/// The JSON Schema (draft 2020-12) of a [`crate::model::TemplateVersion`] document.
 pub fn template_version_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(crate::TemplateVersion))
+    serde_json::to_value(schemars::schema_for!(crate::model::TemplateVersion))
         .unwrap_or(serde_json::Value::Null)
 }
 

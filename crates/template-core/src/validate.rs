@@ -35,12 +35,12 @@ pub fn validate(version: &TemplateVersion) -> Vec<Problem> {
 }
 
 /// [`validate`], as a `Result`: `Err(Error::Validation)` with every problem.
-pub fn ensure_valid(version: &TemplateVersion) -> crate::Result<()> {
+pub fn ensure_valid(version: &TemplateVersion) -> crate::error::Result<()> {
     let problems = validate(version);
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(crate::Error::Validation { problems })
+        Err(crate::error::Error::Validation { problems })
     }
 }
 
@@ -64,7 +64,7 @@ pub struct ValidatedVersion(TemplateVersion);
 
 impl ValidatedVersion {
     /// Validates `version`; `Err(Error::Validation)` lists every problem.
-    pub fn new(version: TemplateVersion) -> crate::Result<Self> {
+    pub fn new(version: TemplateVersion) -> crate::error::Result<Self> {
         ensure_valid(&version)?;
         Ok(ValidatedVersion(version))
     }

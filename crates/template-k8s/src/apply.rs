@@ -20,8 +20,8 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::json;
 use template_core::quantity::parse_quantity;
 
-use crate::FIELD_MANAGER;
 use crate::error::{Error, Result};
+use crate::render::FIELD_MANAGER;
 use crate::render::RenderedObject;
 
 /// The API resource of a kind the renderer produces.

@@ -30,7 +30,6 @@ use template_core::{
 };
 use tokio::task::JoinSet;
 
-use crate::FIELD_MANAGER;
 use crate::apply::{apply_object, dynamic_api};
 use crate::drift::{DetectedChange, detect_drift};
 use crate::environment::{EnvironmentProfile, check_release_gate};
@@ -38,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::lock::OperationLock;
 use crate::options::ExecutorOptions;
 use crate::progress::{DeliveryEvent, ProgressFn};
+use crate::render::FIELD_MANAGER;
 use crate::render::{
     RenderOptions, RenderedObject, generated_secret_key, generated_secret_name, render_component,
 };

@@ -47,11 +47,9 @@ pub use options::ExecutorOptions;
 pub use progress::{DeliveryEvent, ProgressFn};
 pub use random::OsRandom;
 pub use render::{
-    Exposure, INPUTS_CHECKSUM, RenderOptions, RenderedObject, render, render_component,
+    Exposure, FIELD_MANAGER, INPUTS_CHECKSUM, RenderOptions, RenderedObject, render,
+    render_component,
 };
 pub use store::Store;
 pub use template_core::RecordSummary;
 pub use wait::WaitOptions;
-
-/// The field manager name used for every server-side apply of ours.
-pub const FIELD_MANAGER: &str = "apptemplate";

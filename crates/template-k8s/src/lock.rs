@@ -78,7 +78,7 @@ impl OperationLock {
                         labels: Some(
                             [(
                                 "app.kubernetes.io/managed-by".to_owned(),
-                                crate::FIELD_MANAGER.to_owned(),
+                                crate::render::FIELD_MANAGER.to_owned(),
                             )]
                             .into(),
                         ),

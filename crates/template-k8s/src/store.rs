@@ -22,8 +22,8 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use template_core::{InstalledState, RecordSummary, UpgradeRecord};
 
-use crate::FIELD_MANAGER;
 use crate::error::{Error, Result};
+use crate::render::FIELD_MANAGER;
 
 /// Largest number of JSON bytes kept in one Secret.
 pub const PART_SIZE: usize = 256 * 1024;

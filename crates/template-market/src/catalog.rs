@@ -170,3 +170,47 @@ fn strip(d: &Descriptor) -> Descriptor {
     out.set_annotations(None);
     out
 }
+
+/// An image the market names. Serializes as `{name, digest, reference}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[schemars(with = "ImageRefData<'static>")]
+pub struct ImageRef {
+    /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
+    pub name: String,
+    /// Manifest digest.
+    pub digest: String,
+}
+
+impl ImageRef {
+    /// `name@digest`, the form template documents use.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.name, self.digest)
+    }
+}
+
+impl serde::Serialize for ImageRef {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(
+            &ImageRefData {
+                name: &self.name,
+                digest: &self.digest,
+                reference: self.reference(),
+            },
+            serializer,
+        )
+    }
+}
+
+/// The serialized form of an [`ImageRef`].
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct ImageRefData<'a> {
+    /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
+    name: &'a str,
+    /// Manifest digest.
+    digest: &'a str,
+    /// `name@digest`, the form template documents use.
+    reference: String,
+}

@@ -17,10 +17,10 @@ use template_core::package::{
 };
 
 use crate::error::{MarketError, Result, io_err};
+use crate::market::{MAX_DOCUMENT_BYTES, Market};
 use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
 use crate::signing::{SecretKey, sign};
 use crate::store::COPY_BUFFER;
-use crate::{MAX_DOCUMENT_BYTES, Market};
 
 /// What a package leaves out. Serializes as `"full"`, `{"versions":
 /// [..]}` or `{"inventory": {..}}`.

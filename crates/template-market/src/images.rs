@@ -10,53 +10,10 @@ use oci_spec::image::{Descriptor, ImageIndex, ImageManifestBuilder, MediaType};
 use template_core::package::format::*;
 use template_core::package::{canonical_json, descriptor, manifest_references, sha256_hex};
 
+use crate::catalog::ImageRef;
 use crate::error::{MarketError, Result, io_err};
+use crate::market::{MAX_DOCUMENT_BYTES, Market};
 use crate::store::COPY_BUFFER;
-use crate::{MAX_DOCUMENT_BYTES, Market};
-
-/// An image the market names. Serializes as `{name, digest, reference}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
-#[schemars(with = "ImageRefData<'static>")]
-pub struct ImageRef {
-    /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
-    pub name: String,
-    /// Manifest digest.
-    pub digest: String,
-}
-
-impl ImageRef {
-    /// `name@digest`, the form template documents use.
-    pub fn reference(&self) -> String {
-        format!("{}@{}", self.name, self.digest)
-    }
-}
-
-impl serde::Serialize for ImageRef {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(
-            &ImageRefData {
-                name: &self.name,
-                digest: &self.digest,
-                reference: self.reference(),
-            },
-            serializer,
-        )
-    }
-}
-
-/// The serialized form of an [`ImageRef`].
-#[derive(serde::Serialize, schemars::JsonSchema)]
-struct ImageRefData<'a> {
-    /// Name without digest, e.g. `registry.example.com/pig/gateway:3.8.2`.
-    name: &'a str,
-    /// Manifest digest.
-    digest: &'a str,
-    /// `name@digest`, the form template documents use.
-    reference: String,
-}
 
 impl Market {
     /// Adds images from an OCI image layout directory (what `skopeo copy

@@ -36,12 +36,12 @@ use template_core::package::{
 
 use crate::catalog::{Catalog, VersionRecord, state_name};
 use crate::error::{MarketError, Result, io_err};
+use crate::market::{MAX_DOCUMENT_BYTES, Market};
 use crate::options::{ImportOptions, Trust};
 use crate::progress::{Phase, Progress, ProgressCallback, ProgressReader};
 use crate::read_ahead::ReadAhead;
 use crate::signing::verify;
 use crate::store::{COPY_BUFFER, sync_dir};
-use crate::{MAX_DOCUMENT_BYTES, Market};
 
 /// What happened to one version of the package. Serializes as its
 /// snake_case name (`added`, `unchanged`).

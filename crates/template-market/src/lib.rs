@@ -57,12 +57,11 @@ mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+pub use catalog::ImageRef;
 pub use error::{MarketError, Result};
 pub use export::{ExportBase, ExportReport, ExportRequest};
-pub use images::ImageRef;
 pub use import::{ImportReport, ImportedVersion, PackageCheck, check_package};
 pub use market::{GcReport, Market, MarketOptions, TemplateSummary, VerifyReport, VersionSummary};
-pub(crate) use market::{MAX_DOCUMENT_BYTES, sniff_media_type, sort_summaries};
 pub use options::{CompressionName, ExportOptions, ImportOptions, RegistryAccess, Trust};
 pub use parts::{PartWriter, PartsReader, part_paths};
 pub use progress::{Phase, Progress, ProgressCallback};

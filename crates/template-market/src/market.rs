@@ -16,10 +16,9 @@ use template_core::package::{
 };
 use template_core::{Overwrite, PublishOutcome, ReleaseState, TemplateVersion};
 
+use crate::catalog::ImageRef;
 use crate::catalog::{Catalog, VersionRecord};
 use crate::error::{MarketError, Result, io_err};
-use crate::images::ImageRef;
-use crate::options;
 use crate::progress::{Phase, Progress, ProgressCallback};
 use crate::store::{Store, write_atomic};
 
@@ -48,7 +47,7 @@ pub struct MarketOptions {
     /// their progress callback ([`Phase::Wait`]).
     #[serde(
         rename = "lock_timeout_seconds",
-        with = "options::optional_seconds",
+        with = "template_core::option_fields::optional_seconds",
         skip_serializing_if = "Option::is_none"
     )]
     #[schemars(with = "Option<f64>")]

@@ -16,8 +16,6 @@ use crate::export::{ExportBase, ExportRequest};
 use crate::registry::RegistryTarget;
 use crate::signing::{PublicKey, SecretKey};
 
-pub(crate) use template_core::option_fields::{at_least_one, optional_seconds, seconds};
-
 /// Archive compression as options name it.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -254,7 +252,7 @@ impl RegistryAccess {
             }
             (None, None) => {}
             _ => {
-                return Err(crate::MarketError::Core(
+                return Err(crate::error::MarketError::Core(
                     template_core::Error::InvalidOption {
                         option: "password".to_owned(),
                         message: format!(

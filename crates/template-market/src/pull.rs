@@ -36,10 +36,11 @@ use sha2::{Digest as _, Sha256};
 use template_core::package::format::{is_index_media_type, is_manifest_media_type};
 use template_core::package::{descriptor, manifest_references, sha256_hex, sha256_of};
 
+use crate::catalog::ImageRef;
 use crate::error::{MarketError, Result, io_err};
+use crate::market::{MAX_DOCUMENT_BYTES, Market, sniff_media_type};
 use crate::registry::{Access, Client, RegistryTarget, run_parallel};
 use crate::store::{COPY_BUFFER, sync_dir};
-use crate::{ImageRef, MAX_DOCUMENT_BYTES, Market, sniff_media_type};
 
 /// How to pull. Reads from data (JSON, Python dicts, JS objects) with
 /// every field optional and unknown fields refused.
@@ -499,11 +500,11 @@ impl Market {
     /// pulled from. Stops at the first registry that fails; what earlier
     /// registries brought stays in the market and a rerun skips it.
     ///
-    /// [`RegistryAccess::target_for`]: crate::RegistryAccess::target_for
+    /// [`RegistryAccess::target_for`]: crate::options::RegistryAccess::target_for
     pub fn pull_images(
         &self,
         images: &[String],
-        accesses: &[crate::RegistryAccess],
+        accesses: &[crate::options::RegistryAccess],
         options: &PullOptions,
         progress: &mut PullCallback<'_>,
     ) -> Result<PullReport> {
@@ -525,7 +526,7 @@ impl Market {
         }
         let mut total = PullReport::default();
         for (host, list) in &groups {
-            let target = crate::RegistryAccess::target_for(accesses, host)?;
+            let target = crate::options::RegistryAccess::target_for(accesses, host)?;
             let report = self.pull(list, &target, options, progress)?;
             total.manifests_fetched += report.manifests_fetched;
             total.blobs_fetched += report.blobs_fetched;

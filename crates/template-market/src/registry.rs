@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::ImageRef;
+use crate::catalog::ImageRef;
 use crate::error::{MarketError, Result, io_err};
 
 pub(crate) mod auth;

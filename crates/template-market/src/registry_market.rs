@@ -36,13 +36,14 @@ use template_core::package::format::{
 use template_core::package::{canonical_json, descriptor, image_digest, image_name};
 use template_core::{Overwrite, PublishOutcome, ReleaseState, TemplateVersion};
 
+use crate::catalog::ImageRef;
 use crate::error::{MarketError, Result};
+use crate::market::{MAX_DOCUMENT_BYTES, Market, TemplateSummary, VersionSummary, sort_summaries};
+use crate::options::RegistryAccess;
+use crate::pull::{PullCallback, PullOptions, PullReport};
 use crate::registry::{Access, Client, RegistryTarget, run_parallel};
 use crate::relocate::{RelocateCallback, RelocateOptions, RelocateReport};
-use crate::{
-    ImageRef, MAX_DOCUMENT_BYTES, Market, PullCallback, PullOptions, PullReport, RegistryAccess,
-    SecretKey, TemplateSummary, VersionSummary, sort_summaries,
-};
+use crate::signing::SecretKey;
 
 /// The artifact type of a release transition.
 pub const RELEASE_TRANSITION_ARTIFACT_TYPE: &str =

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
-use crate::{ImageRef, ImportedVersion};
+use crate::catalog::ImageRef;
+use crate::import::ImportedVersion;
 
 /// Paths as strings (lossily, should one not be UTF-8).
 pub(crate) fn paths<S: Serializer>(paths: &[PathBuf], serializer: S) -> Result<S::Ok, S::Error> {

@@ -1348,16 +1348,17 @@ fn collect_metadata(
     collected: &mut Collected,
 ) -> Result<(), PackageError> {
     if media_type == VERSION_DOCUMENT_MEDIA_TYPE {
-        let options = crate::LoadOptions {
+        let options = crate::document::LoadOptions {
             max_bytes: usize::try_from(limits.max_json_bytes).unwrap_or(usize::MAX),
         };
-        let document = |source: crate::Error| PackageError::Document {
+        let document = |source: crate::error::Error| PackageError::Document {
             entry: name.to_owned(),
             source: Box::new(source),
         };
-        let version = crate::load(bytes, crate::Format::Json, options).map_err(document)?;
+        let version = crate::document::load(bytes, crate::document::Format::Json, options)
+            .map_err(document)?;
         crate::ensure_valid(&version).map_err(document)?;
-        let content = crate::content_digest(&version).map_err(document)?;
+        let content = crate::document::content_digest(&version).map_err(document)?;
         let Some(header) = header else {
             return Err(inconsistent(name, "a document before the header"));
         };

@@ -90,7 +90,7 @@ pub fn plan_upgrade(
 pub fn plan_upgrade_validated(
     installed: &InstalledState,
     from: &TemplateVersion,
-    to: &crate::ValidatedVersion,
+    to: &crate::validate::ValidatedVersion,
     options: &UpgradeOptions,
 ) -> Result<Plan> {
     check_inputs(installed, from, to)?;

@@ -23,7 +23,7 @@ use super::{
     Evidence, ExternalHost, FlaggedEnv, ImageDecision, InferredDependency, LossyField, Note,
     SecretDecision, SecretHandling, SkippedObject,
 };
-use crate::FIELD_MANAGER;
+use crate::render::FIELD_MANAGER;
 
 const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
 const LABEL_COMPONENT: &str = "app.kubernetes.io/component";

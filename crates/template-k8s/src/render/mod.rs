@@ -40,6 +40,10 @@ use template_core::installed::{InstalledComponent, InstalledState};
 use self::inputs::{ContainerEnv, FileKey};
 use crate::error::{Error, Result};
 
+/// The field manager name of every server-side apply of ours, and the
+/// `app.kubernetes.io/managed-by` label of what we render.
+pub const FIELD_MANAGER: &str = "apptemplate";
+
 /// How outer ports are exposed in an environment.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -240,7 +244,7 @@ fn component_labels(
     labels.insert("app.kubernetes.io/part-of".to_owned(), app.to_owned());
     labels.insert(
         "app.kubernetes.io/managed-by".to_owned(),
-        crate::FIELD_MANAGER.to_owned(),
+        FIELD_MANAGER.to_owned(),
     );
     if valid_label_value(&installed.version) {
         labels.insert(

@@ -246,7 +246,7 @@ pub(super) fn pvc(
         labels = selector_labels(&state.template, component);
         labels.insert(
             "app.kubernetes.io/managed-by".to_owned(),
-            crate::FIELD_MANAGER.to_owned(),
+            super::FIELD_MANAGER.to_owned(),
         );
     }
     let access = match volume.access_mode {

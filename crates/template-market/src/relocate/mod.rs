@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub use template_core::relocation::{RelocateEvent, RelocationCounts};
 
-use crate::ImageRef;
+use crate::catalog::ImageRef;
 #[cfg(doc)]
 use crate::error::MarketError;
 
@@ -37,7 +37,7 @@ use crate::error::MarketError;
 #[serde(default, deny_unknown_fields)]
 pub struct RelocateOptions {
     /// Blobs uploaded at once (at least 1).
-    #[serde(with = "crate::options::at_least_one")]
+    #[serde(with = "template_core::option_fields::at_least_one")]
     #[schemars(with = "u64")]
     pub parallelism: usize,
     /// Blobs larger than this are uploaded in chunks of this size.
@@ -45,7 +45,10 @@ pub struct RelocateOptions {
     /// Also put each manifest by the tag of the image's name, if it has one.
     pub push_tags: bool,
     /// Timeout of one HTTP request.
-    #[serde(rename = "request_timeout_seconds", with = "crate::options::seconds")]
+    #[serde(
+        rename = "request_timeout_seconds",
+        with = "template_core::option_fields::seconds"
+    )]
     #[schemars(with = "f64")]
     pub request_timeout: Duration,
 }

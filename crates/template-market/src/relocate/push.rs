@@ -13,9 +13,10 @@ use super::{
     RelocateCallback, RelocateEvent, RelocateOptions, RelocateProgress, RelocateReport,
     RelocationCounts,
 };
+use crate::catalog::ImageRef;
 use crate::error::{MarketError, Result};
+use crate::market::{MAX_DOCUMENT_BYTES, Market, sniff_media_type};
 use crate::registry::{Access, Client, RegistryTarget, run_parallel};
-use crate::{ImageRef, MAX_DOCUMENT_BYTES, Market, sniff_media_type};
 
 /// A blob of one repository.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
