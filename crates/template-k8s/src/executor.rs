@@ -572,7 +572,10 @@ impl Executor {
         let revision = store.append_record(&record).await?;
         let options = self.render_options();
         let waves: BTreeSet<usize> = plan.steps.iter().map(|s| s.wave).collect();
+        let last_wave = waves.last().copied();
         let mut done: BTreeSet<usize> = BTreeSet::new();
+        // The applied steps the stored state was last written for.
+        let mut saved: Option<BTreeSet<usize>> = None;
         let mut failure: Option<(usize, String, Error)> = None;
         let mut stopped_before: Option<usize> = None;
         for wave in waves {
@@ -633,7 +636,10 @@ impl Executor {
             }
             let state = apply_steps(&before, &plan, &done)?;
             store.save_state(&state).await?;
-            if failure.is_some() {
+            saved = Some(done.clone());
+            // After the last wave the final record is written at once, so
+            // an intermediate one would be overwritten unread.
+            if failure.is_some() || Some(wave) == last_wave {
                 break;
             }
             record.outcome = Outcome::PartlyApplied {
@@ -642,7 +648,9 @@ impl Executor {
             store.write_record(revision, &record).await?;
         }
         let state = apply_steps(&before, &plan, &done)?;
-        store.save_state(&state).await?;
+        if saved.as_ref() != Some(&done) {
+            store.save_state(&state).await?;
+        }
         record.finished_at = Some(now());
         record.outcome = match (&failure, stopped_before) {
             (Some((step, _, cause)), _) => Outcome::FailedAtStep {
