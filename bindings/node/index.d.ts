@@ -1375,15 +1375,15 @@ export interface RelocatedImage {
 }
 
 /**
- * What a relocation did. Serializes with its field names; each image as
- * `{name, digest, relocated}`.
+ * What a relocation did. Serializes with the counts' field names and each
+ * image as `{name, digest, relocated}`.
  */
 export interface RelocateReport {
   /** Blobs asked about (per repository). */
   blobs_checked: number
   /** Blobs the registry had already. */
   blobs_skipped: number
-  /** Blobs uploaded. */
+  /** Blobs uploaded (0 when the registry had everything). */
   blobs_uploaded: number
   /**
    * Blobs mounted from another repository of the registry instead of
@@ -1698,11 +1698,8 @@ export type DeliveryEvent =
       phase: 'relocating'
       /** Registry (`host[:port][/prefix]`) the images go to. */
       registry: string
-      /**
-       * What just happened: `skipped`, `uploading`, `uploaded`,
-       * `mounted`, `manifest_pushed`, `manifest_skipped` or `done`.
-       */
-      event: string
+      /** What just happened. */
+      event: RelocateEvent
       /** Bytes uploaded so far. */
       bytes_done: number
       /** Bytes to upload in all (known once the registry was asked). */
@@ -1719,16 +1716,23 @@ export type DeliveryEvent =
       phase: 'relocated'
       /** Registry the images went to. */
       registry: string
-      /** Blobs uploaded (0 when the registry had everything). */
-      blobs_uploaded: number
+      /** Blobs asked about (per repository). */
+      blobs_checked: number
       /** Blobs the registry had already. */
       blobs_skipped: number
-      /** Blobs mounted from another repository of the registry. */
+      /** Blobs uploaded (0 when the registry had everything). */
+      blobs_uploaded: number
+      /**
+       * Blobs mounted from another repository of the registry instead of
+       * uploaded again (a base layer shared by several images).
+       */
       blobs_mounted: number
       /** Bytes uploaded. */
       bytes_uploaded: number
       /** Manifests (and tags) put. */
       manifests_pushed: number
+      /** Manifests the registry had already. */
+      manifests_skipped: number
     }
   /** The objects of one step were applied to the cluster. */
   | {
@@ -1823,11 +1827,16 @@ export interface RelocationSummary {
   registry: string
   /** Images of the version. */
   images: number
-  /** Blobs uploaded. */
-  blobs_uploaded: number
+  /** Blobs asked about (per repository). */
+  blobs_checked: number
   /** Blobs the registry had already. */
   blobs_skipped: number
-  /** Blobs mounted from another repository of the registry. */
+  /** Blobs uploaded (0 when the registry had everything). */
+  blobs_uploaded: number
+  /**
+   * Blobs mounted from another repository of the registry instead of
+   * uploaded again (a base layer shared by several images).
+   */
   blobs_mounted: number
   /** Bytes uploaded. */
   bytes_uploaded: number
