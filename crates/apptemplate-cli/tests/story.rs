@@ -4,7 +4,8 @@
 //! publishes and releases Pig, exports signed packages, the site imports
 //! them, plans, installs and upgrades with a plan file keeping a
 //! customer's edit, a stale plan and a concurrent upgrade are refused, one
-//! rollback restores 1.0.0 and the history lists it all.
+//! rollback restores 1.0.0 and the history lists it all. Ctrl-C and a
+//! SIGKILL in the middle of an operation leave what a rerun finishes.
 
 #![allow(clippy::unwrap_used)]
 
@@ -642,6 +643,165 @@ environments:
             .as_array()
             .is_some_and(|s| !s.is_empty())
     );
+}
+
+/// A client killed (SIGKILL, no chance to clean up) in the middle of an
+/// upgrade, after its first wave: the state then read is the record's,
+/// with the first wave's components at the new version; the lock is taken
+/// over once its lease expires; and the rerun finishes the upgrade without
+/// taking what the killed client applied for edits of the customer's.
+#[test]
+fn a_client_killed_mid_upgrade_leaves_a_state_the_rerun_trusts() {
+    let kubeconfig = kubeconfig();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_owned();
+    let ns = namespace("cli-kill");
+    let market = tmp.path().join("market");
+    for version in ["1.0.0", "2.0.0"] {
+        let build = vendor_build(tmp.path(), version, LayerSizes::default());
+        publish_and_release(&home, &market, &build, version);
+    }
+    let config = tmp.path().join("site.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "market: market
+kubeconfig: {kubeconfig}
+executor:
+  identity: site-engineer
+  wait_timeout_seconds: 120
+  poll_interval_seconds: 0.25
+  lease_duration_seconds: 3
+environments:
+  - name: site
+    namespace: {ns}
+    storage_class: apptemplate-pool
+"
+        ),
+    )
+    .unwrap();
+    let site = Site {
+        home: home.clone(),
+        config,
+    };
+    expect(
+        site.run()
+            .args(["install", "pig", "1.0.0", "--env", "site"]),
+        0,
+    );
+
+    let mut upgrade = std::process::Command::new(assert_cmd::cargo::cargo_bin("apptemplate"))
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(&site.config)
+        .args([
+            "--progress",
+            "json",
+            "upgrade",
+            "pig",
+            "2.0.0",
+            "--env",
+            "site",
+            "--yes",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut events = BufReader::new(upgrade.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut first_wave: Option<u64> = None;
+    let mut done_in_first_wave = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            events.read_line(&mut line).unwrap() > 0,
+            "the upgrade ended before its second wave: {seen}"
+        );
+        seen.push_str(&line);
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let Some(wave) = event["wave"].as_u64() else {
+            continue;
+        };
+        let first = *first_wave.get_or_insert(wave);
+        if wave > first {
+            // The first wave is over and its record written.
+            break;
+        }
+        if event["phase"] == "step_done" && event["ok"] == true {
+            done_in_first_wave.push(event["component"].as_str().unwrap().to_owned());
+        }
+    }
+    upgrade.kill().unwrap();
+    upgrade.wait().unwrap();
+    assert!(!done_in_first_wave.is_empty(), "{seen}");
+
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "history", "pig", "--env", "site"]),
+        0,
+    );
+    let history = json(&out)["result"].clone();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    assert!(
+        history[1]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("partly applied"),
+        "{history}"
+    );
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "status", "pig", "--env", "site"]),
+        0,
+    );
+    let state = json(&out)["result"]["state"].clone();
+    assert_eq!(
+        state["version"], "1.0.0",
+        "not every component moved: {state}"
+    );
+    for component in &done_in_first_wave {
+        assert_eq!(
+            state["components"][component]["version"], "2.0.0",
+            "`{component}` was upgraded before the kill: {state}"
+        );
+    }
+
+    // The killed client's lease expires after 3 s; until then the rerun
+    // is refused as locked.
+    let started = std::time::Instant::now();
+    let out = loop {
+        let out = site
+            .run()
+            .args(["upgrade", "pig", "2.0.0", "--env", "site", "--yes"])
+            .output()
+            .unwrap();
+        if out.status.code() == Some(0) || started.elapsed().as_secs() > 60 {
+            break out;
+        }
+        assert!(stderr(&out).contains("lock"), "{}", stderr(&out));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = expect(
+        site.run()
+            .args(["-o", "json", "status", "pig", "--env", "site"]),
+        0,
+    );
+    let state = json(&out)["result"]["state"].clone();
+    assert_eq!(state["version"], "2.0.0", "{state}");
+    for (key, component) in state["components"].as_object().unwrap() {
+        assert_eq!(component["version"], "2.0.0", "`{key}`: {state}");
+        assert!(
+            component["customizations"]
+                .as_object()
+                .is_none_or(|c| c.is_empty()),
+            "the killed client's changes were taken for the customer's on `{key}`: {state}"
+        );
+    }
 }
 
 /// The vendor's market on a registry: the vendor pushes and releases Pig

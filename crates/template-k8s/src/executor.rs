@@ -6,7 +6,9 @@
 //! waits for each step's workloads to be ready, and records the operation
 //! as a revision of the history. The record is written when the operation
 //! starts and updated after every wave, so a client killed half-way
-//! leaves a record that says which steps were done.
+//! leaves a record that says which steps were done; the state is written
+//! once, at the end, and read from such a record until then (see
+//! [`Store`]).
 //!
 //! A step whose objects were applied counts as done in the stored state
 //! even if its workload never became ready: the cluster runs its new
@@ -348,7 +350,7 @@ impl Executor {
                 }
             }
             if plan.is_empty() {
-                let revision = store.history().await?.last().map_or(0, |r| r.revision);
+                let revision = store.newest_revision().await?;
                 return Ok(OperationReport {
                     revision,
                     plan,
@@ -574,8 +576,6 @@ impl Executor {
         let waves: BTreeSet<usize> = plan.steps.iter().map(|s| s.wave).collect();
         let last_wave = waves.last().copied();
         let mut done: BTreeSet<usize> = BTreeSet::new();
-        // The applied steps the stored state was last written for.
-        let mut saved: Option<BTreeSet<usize>> = None;
         let mut failure: Option<(usize, String, Error)> = None;
         let mut stopped_before: Option<usize> = None;
         for wave in waves {
@@ -634,23 +634,21 @@ impl Executor {
                     failure = Some((number, component, e));
                 }
             }
-            let state = apply_steps(&before, &plan, &done)?;
-            store.save_state(&state).await?;
-            saved = Some(done.clone());
-            // After the last wave the final record is written at once, so
-            // an intermediate one would be overwritten unread.
+            // After the last wave the state and the final record are
+            // written at once, so an intermediate record would be
+            // overwritten unread.
             if failure.is_some() || Some(wave) == last_wave {
                 break;
             }
+            // The journal: until the state is written, this says what
+            // runs (`Store::load_state`).
             record.outcome = Outcome::PartlyApplied {
                 applied_steps: done.iter().copied().collect(),
             };
             store.write_record(revision, &record).await?;
         }
         let state = apply_steps(&before, &plan, &done)?;
-        if saved.as_ref() != Some(&done) {
-            store.save_state(&state).await?;
-        }
+        store.save_state_after(&state, revision).await?;
         record.finished_at = Some(now());
         record.outcome = match (&failure, stopped_before) {
             (Some((step, _, cause)), _) => Outcome::FailedAtStep {

@@ -10,9 +10,19 @@
 //!
 //! Part 0 is written last and names the number of parts and a write id
 //! that every part carries, so a reader never mixes parts of two writes.
+//!
+//! The record is the journal and the state a checkpoint. An operation
+//! writes its record when it starts and after every wave (which steps are
+//! applied), and the state once, when it ends, marked with the revision
+//! it is the outcome of. A state marked older than the newest record (the
+//! client was killed, or lost the API server, mid-operation) is read as
+//! that record's state after its applied steps, so readers, the next
+//! operation and a rollback see what the cluster runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use std::collections::BTreeSet;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -20,6 +30,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use template_core::{InstalledState, RecordSummary, UpgradeRecord};
 
 use crate::error::{Error, Result};
@@ -35,23 +46,37 @@ const LABEL_REVISION: &str = "apptemplate.io/revision";
 const ANNOTATION_PARTS: &str = "apptemplate.io/parts";
 const ANNOTATION_WRITE: &str = "apptemplate.io/write";
 const ANNOTATION_SUMMARY: &str = "apptemplate.io/summary";
+/// On the state: the revision whose operation wrote it. A state without
+/// it (written by hand or before this was kept) counts as current.
+const ANNOTATION_AFTER: &str = "apptemplate.io/after-revision";
 const SECRET_TYPE: &str = "apptemplate.io/document";
 const DATA_KEY: &str = "json";
 
 /// Reads and writes one installation's state and history.
 ///
 /// A store serves one operation, under the installation's lock: it
-/// remembers how many parts each document it wrote has, so writing the
-/// same document again (the state after every wave) needs no listing of
-/// parts. Clones share that memory.
+/// remembers the parts of every document it listed or wrote, so writing
+/// a document again (the record after every wave) needs no listing of
+/// parts, and the listing that found the state also gives the history.
+/// Clones share that memory.
 #[derive(Debug, Clone)]
 pub struct Store {
     api: Api<Secret>,
     namespace: String,
     template: String,
-    /// Documents this store wrote, with their part count: exactly parts
-    /// `0..count` of them exist.
-    written: Arc<Mutex<HashMap<String, usize>>>,
+    known: Arc<Mutex<Known>>,
+}
+
+/// What a store knows of the installation's Secrets.
+#[derive(Debug, Default)]
+struct Known {
+    /// Whether `parts` and `revisions` came from a listing of all of them
+    /// (kept up to date with this store's writes since).
+    listed: bool,
+    /// Documents listed or written, with the parts of each that exist.
+    parts: HashMap<String, BTreeSet<usize>>,
+    /// Revisions whose record exists.
+    revisions: BTreeSet<u32>,
 }
 
 impl Store {
@@ -61,13 +86,43 @@ impl Store {
             api: Api::namespaced(client.clone(), namespace),
             namespace: namespace.to_owned(),
             template: template.to_owned(),
-            written: Arc::default(),
+            known: Arc::default(),
         }
     }
 
-    /// The installed state; none before the first install.
+    /// The installed state; none before the first install. When the
+    /// newest record is of an operation that ended without writing the
+    /// state (its client was killed), the state is that record's state
+    /// after the steps it says were applied.
     pub async fn load_state(&self) -> Result<Option<InstalledState>> {
+        let listing = self.list().await?;
         let name = self.state_name();
+        let head = listing
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name.as_str()));
+        let after: Option<Option<u32>> = head.map(|head| {
+            head.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ANNOTATION_AFTER))
+                .and_then(|r| r.parse().ok())
+        });
+        let newest = self.lock_known().revisions.last().copied();
+        let unfinished = match (after, newest) {
+            (Some(None), _) | (_, None) => None,
+            (None, Some(newest)) => Some(newest),
+            (Some(Some(after)), Some(newest)) => (newest > after).then_some(newest),
+        };
+        if let Some(revision) = unfinished {
+            let record = self.record(revision).await?;
+            return record
+                .state_after()
+                .map(Some)
+                .map_err(|e| self.corrupt(&self.record_name(revision), &e.to_string()));
+        }
+        if head.is_none() {
+            return Ok(None);
+        }
         let Some(bytes) = self.read_document(&name).await? else {
             return Ok(None);
         };
@@ -76,21 +131,32 @@ impl Store {
             .map_err(|e| self.corrupt(&name, &e.to_string()))
     }
 
-    /// Replaces the installed state.
+    /// Replaces the installed state (read as current whatever the history
+    /// holds).
     pub async fn save_state(&self, state: &InstalledState) -> Result<()> {
+        self.save_state_of(state, None).await
+    }
+
+    /// Replaces the installed state with the outcome of revision
+    /// `revision`: until a newer revision's operation writes it again, a
+    /// newer record says what the cluster runs.
+    pub async fn save_state_after(&self, state: &InstalledState, revision: u32) -> Result<()> {
+        self.save_state_of(state, Some(revision)).await
+    }
+
+    async fn save_state_of(&self, state: &InstalledState, revision: Option<u32>) -> Result<()> {
         let bytes = serde_json::to_vec(state).map_err(|e| self.corrupt("state", &e.to_string()))?;
         let name = self.state_name();
-        self.write_document(&name, &bytes, BTreeMap::new(), BTreeMap::new())
+        let annotations = revision
+            .map(|r| BTreeMap::from([(ANNOTATION_AFTER.to_owned(), r.to_string())]))
+            .unwrap_or_default();
+        self.write_document(&name, &bytes, BTreeMap::new(), annotations)
             .await
     }
 
     /// Stores `record` as the next revision and returns its number.
     pub async fn append_record(&self, record: &UpgradeRecord) -> Result<u32> {
-        let revision = self
-            .history()
-            .await?
-            .last()
-            .map_or(1, |s| s.revision.saturating_add(1));
+        let revision = self.newest_revision().await?.saturating_add(1);
         self.write_record(revision, record).await?;
         Ok(revision)
     }
@@ -115,22 +181,31 @@ impl Store {
         let labels = BTreeMap::from([(LABEL_REVISION.to_owned(), revision.to_string())]);
         let annotations = BTreeMap::from([(ANNOTATION_SUMMARY.to_owned(), summary)]);
         self.write_document(&name, &bytes, labels, annotations)
-            .await
+            .await?;
+        self.lock_known().revisions.insert(revision);
+        Ok(())
+    }
+
+    /// The newest revision's number; 0 before the first.
+    pub async fn newest_revision(&self) -> Result<u32> {
+        if !self.lock_known().listed {
+            self.list().await?;
+        }
+        Ok(self.lock_known().revisions.last().copied().unwrap_or(0))
     }
 
     /// Every revision, oldest first.
     pub async fn history(&self) -> Result<Vec<RecordSummary>> {
-        let selector = format!(
-            "{LABEL_TEMPLATE}={},{LABEL_REVISION},{LABEL_PART}=0",
-            self.template
-        );
-        let list = self
-            .api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| self.kube("listing history records", e))?;
+        let listing = self.list().await?;
         let mut out = Vec::new();
-        for secret in list.items {
+        for secret in listing {
+            let labels = secret.metadata.labels.as_ref();
+            let is_head = labels.is_some_and(|l| {
+                l.contains_key(LABEL_REVISION) && l.get(LABEL_PART).is_some_and(|p| p == "0")
+            });
+            if !is_head {
+                continue;
+            }
             let name = secret.metadata.name.clone().unwrap_or_default();
             let summary = secret
                 .metadata
@@ -161,6 +236,47 @@ impl Store {
                 ),
             })?;
         serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&name, &e.to_string()))
+    }
+
+    /// The metadata of every Secret of the installation (all parts of all
+    /// documents, no data), remembered for later writes.
+    async fn list(&self) -> Result<Vec<PartialObjectMeta<Secret>>> {
+        let selector = format!("{LABEL_TEMPLATE}={}", self.template);
+        let list = self
+            .api
+            .list_metadata(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| self.kube("listing the state and history", e))?;
+        let mut known = self.lock_known();
+        *known = Known {
+            listed: true,
+            ..Known::default()
+        };
+        for secret in &list.items {
+            let labels = secret.metadata.labels.as_ref();
+            let label = |key: &str| labels.and_then(|l| l.get(key));
+            let (Some(document), Some(part)) = (
+                label(LABEL_DOCUMENT),
+                label(LABEL_PART).and_then(|p| p.parse::<usize>().ok()),
+            ) else {
+                continue;
+            };
+            known
+                .parts
+                .entry(document.clone())
+                .or_default()
+                .insert(part);
+            if part == 0
+                && let Some(revision) = label(LABEL_REVISION).and_then(|r| r.parse().ok())
+            {
+                known.revisions.insert(revision);
+            }
+        }
+        Ok(list.items)
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn state_name(&self) -> String {
@@ -270,16 +386,19 @@ impl Store {
                 .await
                 .map_err(|e| self.kube(&format!("writing {part_name}"), e))?;
         }
-        // Parts of an earlier, longer write: known when this store wrote
-        // the document before, listed otherwise.
-        let known = self
-            .written
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .copied();
+        // Parts of an earlier, longer write: known when this store listed
+        // or wrote the document before, listed otherwise.
+        let known = {
+            let known = self.lock_known();
+            match known.parts.get(name) {
+                Some(parts) => Some(parts.clone()),
+                None if known.listed => Some(BTreeSet::new()),
+                None => None,
+            }
+        };
         let stale: Vec<String> = match known {
-            Some(before) => (chunks.len()..before)
+            Some(parts) => parts
+                .range(chunks.len()..)
                 .map(|part| format!("{name}-{part}"))
                 .collect(),
             None => {
@@ -312,10 +431,9 @@ impl Store {
                 Err(e) => return Err(self.kube(&format!("deleting stale part {old}"), e)),
             }
         }
-        self.written
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), chunks.len());
+        self.lock_known()
+            .parts
+            .insert(name.to_owned(), (0..chunks.len()).collect());
         Ok(())
     }
 
