@@ -14,6 +14,7 @@
 //! reference, never by value.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +56,9 @@ pub struct InstalledComponent {
     /// Template version the definition comes from.
     pub version: String,
     /// The template definition the component runs.
-    pub spec: Component,
+    // Shared with a validated version it came from: cloning a component
+    // of a plan or a state does not copy its definition.
+    pub spec: Arc<Component>,
     /// Variables injected by the version's config groups, in group order,
     /// leaving out names the component defines itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -370,6 +373,13 @@ impl InstalledComponent {
     /// The component as version `version` defines it, before any
     /// customization.
     pub fn from_version(version: &TemplateVersion, spec: &Component) -> InstalledComponent {
+        InstalledComponent::from_shared(version, Arc::new(spec.clone()))
+    }
+
+    /// [`InstalledComponent::from_version`] with a definition already
+    /// shared (a validated version's), which it keeps without a copy.
+    pub fn from_shared(version: &TemplateVersion, shared: Arc<Component>) -> InstalledComponent {
+        let spec = &*shared;
         let mut groups = version
             .config_groups
             .iter()
@@ -399,11 +409,11 @@ impl InstalledComponent {
             .collect();
         InstalledComponent {
             version: version.version.clone(),
-            spec: spec.clone(),
             shared_env,
             plugin_definitions,
             customizations: Customizations::default(),
             orphaned: false,
+            spec: shared,
         }
     }
 
@@ -582,7 +592,7 @@ impl InstalledComponent {
     /// Shared variables are appended to `env`; replicas show as
     /// `scaling.min_replicas`.
     pub fn effective(&self) -> Component {
-        let mut c = self.spec.clone();
+        let mut c = Component::clone(&self.spec);
         c.env.extend(self.shared_env.iter().cloned());
         for var in &mut c.env {
             if let Some(v) = self.customizations.env.get(&var.name) {

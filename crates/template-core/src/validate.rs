@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::model::{
     AccessMode, Component, ConfigFile, DOCUMENT_FORMAT, EnvVar, Probe, SecretRule, TemplateVersion,
@@ -59,19 +60,30 @@ pub fn ensure_valid(version: &TemplateVersion) -> crate::error::Result<()> {
 /// assert!(ValidatedVersion::new(broken).is_err());
 /// # Ok::<(), template_core::Error>(())
 /// ```
+///
+/// It also holds each component's definition once more, shared: plans to
+/// it (and the states they lead to) point at these instead of copying
+/// them, so planning an upgrade copies no definition, and a plan or state
+/// clones and drops in time independent of the definitions' size.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValidatedVersion(TemplateVersion);
+pub struct ValidatedVersion(TemplateVersion, Vec<Arc<Component>>);
 
 impl ValidatedVersion {
     /// Validates `version`; `Err(Error::Validation)` lists every problem.
     pub fn new(version: TemplateVersion) -> crate::error::Result<Self> {
         ensure_valid(&version)?;
-        Ok(ValidatedVersion(version))
+        let shared = version.components.iter().cloned().map(Arc::new).collect();
+        Ok(ValidatedVersion(version, shared))
     }
 
     /// The version, given back.
     pub fn into_inner(self) -> TemplateVersion {
         self.0
+    }
+
+    /// The shared definitions, in the order of `components`.
+    pub(crate) fn shared_components(&self) -> &[Arc<Component>] {
+        &self.1
     }
 }
 
@@ -969,18 +981,28 @@ fn optional_dependency(doc: &TemplateVersion, c: &Component, dep: &Component) ->
 /// Every elementary cycle found by depth-first search, each reported once,
 /// starting from its smallest key.
 fn find_cycles(doc: &TemplateVersion) -> Vec<Vec<&str>> {
-    let graph: BTreeMap<&str, Vec<&str>> = doc
+    // Nodes are the distinct keys in order, each with the edges of the
+    // last component of that key (as a map collected from the list
+    // keeps); edges to unknown keys and to the node itself are dropped.
+    let mut nodes: Vec<(&str, usize)> = doc
         .components
         .iter()
-        .map(|c| {
-            (
-                c.key.as_str(),
-                c.depends_on
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|d| *d != c.key)
-                    .collect(),
-            )
+        .enumerate()
+        .map(|(i, c)| (c.key.as_str(), i))
+        .collect();
+    nodes.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
+    nodes.dedup_by(|later, kept| later.0 == kept.0);
+    let node = |key: &str| nodes.binary_search_by(|(k, _)| (*k).cmp(key)).ok();
+    let edges: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|&(key, c)| {
+            doc.components[c]
+                .depends_on
+                .iter()
+                .map(String::as_str)
+                .filter(|d| *d != key)
+                .filter_map(node)
+                .collect()
         })
         .collect();
     #[derive(Clone, Copy, PartialEq)]
@@ -989,28 +1011,27 @@ fn find_cycles(doc: &TemplateVersion) -> Vec<Vec<&str>> {
         Active,
         Done,
     }
-    let mut marks: BTreeMap<&str, Mark> = graph.keys().map(|k| (*k, Mark::New)).collect();
+    let mut marks = vec![Mark::New; nodes.len()];
     let mut cycles: BTreeSet<Vec<&str>> = BTreeSet::new();
-    for &start in graph.keys() {
-        if marks.get(start) != Some(&Mark::New) {
+    for start in 0..nodes.len() {
+        if marks[start] != Mark::New {
             continue;
         }
         // Iterative DFS: (node, index of next edge) frames.
-        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
-        marks.insert(start, Mark::Active);
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            let edges = graph.get(node).map(Vec::as_slice).unwrap_or(&[]);
-            if let Some(&target) = edges.get(*next) {
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        marks[start] = Mark::Active;
+        while let Some(&mut (at, ref mut next)) = stack.last_mut() {
+            if let Some(&target) = edges[at].get(*next) {
                 *next += 1;
-                match marks.get(target).copied() {
-                    Some(Mark::New) => {
-                        marks.insert(target, Mark::Active);
+                match marks[target] {
+                    Mark::New => {
+                        marks[target] = Mark::Active;
                         stack.push((target, 0));
                     }
-                    Some(Mark::Active) => {
+                    Mark::Active => {
                         if let Some(pos) = stack.iter().position(|(n, _)| *n == target) {
                             let mut cycle: Vec<&str> =
-                                stack[pos..].iter().map(|(n, _)| *n).collect();
+                                stack[pos..].iter().map(|(n, _)| nodes[*n].0).collect();
                             let min = cycle
                                 .iter()
                                 .enumerate()
@@ -1021,10 +1042,10 @@ fn find_cycles(doc: &TemplateVersion) -> Vec<Vec<&str>> {
                             cycles.insert(cycle);
                         }
                     }
-                    _ => {}
+                    Mark::Done => {}
                 }
             } else {
-                marks.insert(node, Mark::Done);
+                marks[at] = Mark::Done;
                 stack.pop();
             }
         }

@@ -15,6 +15,7 @@
 //! - steps run dependencies first.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,7 @@ pub fn plan_upgrade(
 ) -> Result<Plan> {
     check_inputs(installed, from, to)?;
     crate::validate::ensure_valid(to)?;
-    plan_checked_upgrade(installed, from, to, options)
+    plan_checked_upgrade(installed, from, to, None, options)
 }
 
 /// [`plan_upgrade`] to a version validated beforehand: the same plan,
@@ -94,13 +95,16 @@ pub fn plan_upgrade_validated(
     options: &UpgradeOptions,
 ) -> Result<Plan> {
     check_inputs(installed, from, to)?;
-    plan_checked_upgrade(installed, from, to, options)
+    plan_checked_upgrade(installed, from, to, Some(to.shared_components()), options)
 }
 
+/// `shared`: the definitions of `to.components`, in order, to point at
+/// instead of copying.
 fn plan_checked_upgrade(
     installed: &InstalledState,
     from: &TemplateVersion,
     to: &TemplateVersion,
+    shared: Option<&[Arc<Component>]>,
     options: &UpgradeOptions,
 ) -> Result<Plan> {
     // The plan is merged from the state with the options' values set, and
@@ -128,13 +132,13 @@ fn plan_checked_upgrade(
     let mut labels = BTreeMap::new();
     let mut notes = Vec::new();
     let mut seen = BTreeSet::new();
-    for spec in &to.components {
+    for (index, spec) in to.components.iter().enumerate() {
         if !seen.insert(spec.key.as_str()) || !in_scope(&spec.key) || !is_selected(spec, &modules) {
             continue;
         }
         let current = installed.components.get(&spec.key);
         // Compared once: a merged copy keeps the definition as it is.
-        let spec_same = current.is_some_and(|c| c.spec == *spec);
+        let spec_same = current.is_some_and(|c| *c.spec == *spec);
         // Most components of a large template do not change between two
         // versions: recognise them without building a merged copy.
         if spec_same
@@ -147,7 +151,10 @@ fn plan_checked_upgrade(
             }
             continue;
         }
-        let fresh = InstalledComponent::from_version(to, spec);
+        let fresh = match shared.and_then(|s| s.get(index)) {
+            Some(shared) => InstalledComponent::from_shared(to, shared.clone()),
+            None => InstalledComponent::from_version(to, spec),
+        };
         match current {
             None => {
                 let why = match &spec.module {
