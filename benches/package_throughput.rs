@@ -5,8 +5,10 @@
 //! - export vs `tar -cf - <the same blobs> | zstd -T0 -3`, then `sync` of
 //!   the output (ours syncs its output too);
 //! - import vs `zstd -dc | tar -xf -`, then `openssl dgst -sha256` of the
-//!   blobs and `sync` of them (ours hashes and syncs every blob), and vs
-//!   `zstd -dc` alone (the floor);
+//!   blobs and `sync` of them (ours hashes and syncs every blob), vs
+//!   `zstd -dc` alone (the floor of decompression), and vs `zstd -dc` into
+//!   one file then `sync` of it (the floor of any durable import: the same
+//!   bytes decompressed and on disk, not split, not hashed);
 //! - our import of a plain-tar package of the same version against our
 //!   import of the zstd one;
 //! - peak RSS of export and import (each in a child process, VmHWM);
@@ -333,6 +335,7 @@ struct Results {
     export: [Series; 3],
     import: [Series; 3],
     zstd_only: Series,
+    zstd_written: Series,
     /// Our import of a plain-tar package of the same version.
     import_plain: Series,
     import_peak_disk: u64,
@@ -421,6 +424,15 @@ fn round(set: &DataSet, order: &[Who], other: Option<&Path>, results: &mut Resul
             results.import[2].secs.push(secs);
             let secs = shell(&format!("zstd -dc '{}' > /dev/null", pkg(who).display()));
             results.zstd_only.secs.push(secs);
+            let _ = fs::remove_dir_all(&target);
+            fs::create_dir_all(&target).unwrap();
+            shell("sync");
+            let secs = shell(&format!(
+                "zstd -dc '{}' > '{t}/all' && sync '{t}/all'",
+                pkg(who).display(),
+                t = target.display()
+            ));
+            results.zstd_written.secs.push(secs);
         } else {
             Market::open(&target).unwrap();
             let free_before = fs4::available_space(dir).unwrap();
@@ -492,6 +504,11 @@ fn report(set: &DataSet, results: &Results, other: bool) {
     println!(
         "| {label}: `zstd -dc` alone (floor) | {floor:.2} s | | ours is {:.1}x the floor | |",
         results.import[0].median() / floor
+    );
+    let written = results.zstd_written.median();
+    println!(
+        "| {label}: `zstd -dc` into one file, `sync` (floor of a durable import) | {written:.2} s | | ours is {:.1}x this floor | |",
+        results.import[0].median() / written
     );
     let plain = results.import_plain.median();
     println!(
