@@ -569,12 +569,7 @@ impl Validator {
     }
 
     fn dependencies(&mut self, doc: &TemplateVersion, paths: &[String]) {
-        let keys: BTreeMap<&str, usize> = doc
-            .components
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.key.as_str(), i))
-            .collect();
+        let keys = KeyIndex::new(doc);
         for (ci, c) in doc.components.iter().enumerate() {
             for (i, d) in c.depends_on.iter().enumerate() {
                 let dpath = ItemPath::new(&paths[ci], ".depends_on", i, "");
@@ -586,7 +581,7 @@ impl Validator {
                             "no component has key `{d}`; use the key of a component in this version"
                         ),
                     ),
-                    Some(&target) => {
+                    Some(target) => {
                         let dep = &doc.components[target];
                         if let Some(reason) = optional_dependency(doc, c, dep) {
                             self.report(dpath, ProblemKind::OptionalDependency, reason);
@@ -595,9 +590,9 @@ impl Validator {
                 }
             }
         }
-        for cycle in find_cycles(doc) {
+        for cycle in find_cycles(doc, &keys) {
             let first = cycle.first().copied().unwrap_or_default();
-            let idx = keys.get(first).copied().unwrap_or(0);
+            let idx = keys.get(first).unwrap_or(0);
             let mut names: Vec<&str> = cycle.clone();
             names.push(first);
             self.report(
@@ -980,19 +975,39 @@ fn optional_dependency(doc: &TemplateVersion, c: &Component, dep: &Component) ->
 
 /// Every elementary cycle found by depth-first search, each reported once,
 /// starting from its smallest key.
-fn find_cycles(doc: &TemplateVersion) -> Vec<Vec<&str>> {
-    // Nodes are the distinct keys in order, each with the edges of the
-    // last component of that key (as a map collected from the list
-    // keeps); edges to unknown keys and to the node itself are dropped.
-    let mut nodes: Vec<(&str, usize)> = doc
-        .components
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.key.as_str(), i))
-        .collect();
-    nodes.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
-    nodes.dedup_by(|later, kept| later.0 == kept.0);
-    let node = |key: &str| nodes.binary_search_by(|(k, _)| (*k).cmp(key)).ok();
+/// The distinct component keys in order, each with the index of the last
+/// component of that key (as a map collected from the list would keep).
+struct KeyIndex<'a>(Vec<(&'a str, usize)>);
+
+impl<'a> KeyIndex<'a> {
+    fn new(doc: &'a TemplateVersion) -> Self {
+        let mut keys: Vec<(&str, usize)> = doc
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.key.as_str(), i))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
+        keys.dedup_by(|later, kept| later.0 == kept.0);
+        KeyIndex(keys)
+    }
+
+    /// The position of `key` among the distinct keys.
+    fn node(&self, key: &str) -> Option<usize> {
+        self.0.binary_search_by(|(k, _)| (*k).cmp(key)).ok()
+    }
+
+    /// The index of the (last) component of key `key`.
+    fn get(&self, key: &str) -> Option<usize> {
+        self.node(key).map(|n| self.0[n].1)
+    }
+}
+
+fn find_cycles<'a>(doc: &'a TemplateVersion, keys: &KeyIndex<'a>) -> Vec<Vec<&'a str>> {
+    // Nodes are the distinct keys, each with the edges of its component;
+    // edges to unknown keys and to the node itself are dropped.
+    let nodes = &keys.0;
+    let node = |key: &str| keys.node(key);
     let edges: Vec<Vec<usize>> = nodes
         .iter()
         .map(|&(key, c)| {
