@@ -8,8 +8,11 @@
 //! variables. Generated secret values are never in them: those live only
 //! in the `<template>-generated` Secret.
 //!
-//! Part 0 is written last and names the number of parts and a write id
-//! that every part carries, so a reader never mixes parts of two writes.
+//! Part 0, the head, is written last and names the number of parts and a
+//! write id that every part carries. The other parts are named after their
+//! write (`<document>-<write>-<n>`), so a writer interrupted before its head
+//! leaves the previous write whole, and readers never mix two writes; the
+//! next write deletes the parts no head names.
 //!
 //! The record is the journal and the state a checkpoint. An operation
 //! writes its record when it starts and after every wave (which steps are
@@ -46,6 +49,10 @@ const LABEL_REVISION: &str = "apptemplate.io/revision";
 const ANNOTATION_PARTS: &str = "apptemplate.io/parts";
 const ANNOTATION_WRITE: &str = "apptemplate.io/write";
 const ANNOTATION_SUMMARY: &str = "apptemplate.io/summary";
+/// On a head: `write` when its parts are named after the write. Heads
+/// written before this (parts named `<document>-<n>`) lack it.
+const ANNOTATION_PART_NAMES: &str = "apptemplate.io/part-names";
+const PART_NAMES_BY_WRITE: &str = "write";
 /// On the state: the revision whose operation wrote it. A state without
 /// it (written by hand or before this was kept) counts as current.
 const ANNOTATION_AFTER: &str = "apptemplate.io/after-revision";
@@ -73,8 +80,9 @@ struct Known {
     /// Whether `parts` and `revisions` came from a listing of all of them
     /// (kept up to date with this store's writes since).
     listed: bool,
-    /// Documents listed or written, with the parts of each that exist.
-    parts: HashMap<String, BTreeSet<usize>>,
+    /// Documents listed or written, with the names of their parts other
+    /// than the head.
+    parts: HashMap<String, BTreeSet<String>>,
     /// Revisions whose record exists.
     revisions: BTreeSet<u32>,
 }
@@ -261,11 +269,12 @@ impl Store {
             ) else {
                 continue;
             };
-            known
-                .parts
-                .entry(document.clone())
-                .or_default()
-                .insert(part);
+            let parts = known.parts.entry(document.clone()).or_default();
+            if part != 0
+                && let Some(name) = &secret.metadata.name
+            {
+                parts.insert(name.clone());
+            }
             if part == 0
                 && let Some(revision) = label(LABEL_REVISION).and_then(|r| r.parse().ok())
             {
@@ -305,9 +314,16 @@ impl Store {
             .get(ANNOTATION_WRITE)
             .cloned()
             .unwrap_or_default();
+        let by_write = annotations
+            .get(ANNOTATION_PART_NAMES)
+            .is_some_and(|n| n == PART_NAMES_BY_WRITE);
         let mut bytes = chunk_of(&head);
         for part in 1..parts {
-            let part_name = format!("{name}-{part}");
+            let part_name = if by_write {
+                part_name(name, &write, part)
+            } else {
+                format!("{name}-{part}")
+            };
             let secret = self
                 .api
                 .get_opt(&part_name)
@@ -339,12 +355,15 @@ impl Store {
     ) -> Result<()> {
         let chunks = split(bytes, PART_SIZE);
         let write = Timestamp::now().as_nanosecond().to_string();
+        let written: BTreeSet<String> = (1..chunks.len())
+            .map(|index| part_name(name, &write, index))
+            .collect();
         // Parts after the first go first; the head, naming them, last.
         for (index, chunk) in chunks.iter().enumerate().rev() {
             let part_name = if index == 0 {
                 name.to_owned()
             } else {
-                format!("{name}-{index}")
+                part_name(name, &write, index)
             };
             let mut labels = extra_labels.clone();
             labels.insert(LABEL_TEMPLATE.to_owned(), self.template.clone());
@@ -357,6 +376,10 @@ impl Store {
             let mut annotations = BTreeMap::from([(ANNOTATION_WRITE.to_owned(), write.clone())]);
             if index == 0 {
                 annotations.insert(ANNOTATION_PARTS.to_owned(), chunks.len().to_string());
+                annotations.insert(
+                    ANNOTATION_PART_NAMES.to_owned(),
+                    PART_NAMES_BY_WRITE.to_owned(),
+                );
                 annotations.extend(extra_annotations.clone());
             } else {
                 // Only part 0 is a history entry.
@@ -386,8 +409,8 @@ impl Store {
                 .await
                 .map_err(|e| self.kube(&format!("writing {part_name}"), e))?;
         }
-        // Parts of an earlier, longer write: known when this store listed
-        // or wrote the document before, listed otherwise.
+        // Parts of earlier writes (and of interrupted ones): known when
+        // this store listed or wrote the document before, listed otherwise.
         let known = {
             let known = self.lock_known();
             match known.parts.get(name) {
@@ -397,10 +420,7 @@ impl Store {
             }
         };
         let stale: Vec<String> = match known {
-            Some(parts) => parts
-                .range(chunks.len()..)
-                .map(|part| format!("{name}-{part}"))
-                .collect(),
+            Some(parts) => parts.difference(&written).cloned().collect(),
             None => {
                 let selector =
                     format!("{LABEL_TEMPLATE}={},{LABEL_DOCUMENT}={name}", self.template);
@@ -417,10 +437,10 @@ impl Store {
                             .labels
                             .as_ref()
                             .and_then(|l| l.get(LABEL_PART))
-                            .and_then(|p| p.parse::<usize>().ok())
-                            .is_some_and(|part| part >= chunks.len())
+                            .is_some_and(|part| part != "0")
                     })
                     .filter_map(|secret| secret.metadata.name)
+                    .filter(|part| !written.contains(part))
                     .collect()
             }
         };
@@ -431,9 +451,7 @@ impl Store {
                 Err(e) => return Err(self.kube(&format!("deleting stale part {old}"), e)),
             }
         }
-        self.lock_known()
-            .parts
-            .insert(name.to_owned(), (0..chunks.len()).collect());
+        self.lock_known().parts.insert(name.to_owned(), written);
         Ok(())
     }
 
@@ -448,6 +466,11 @@ impl Store {
     fn kube(&self, action: &str, source: kube::Error) -> Error {
         Error::kube(format!("{action} in namespace {}", self.namespace), source)
     }
+}
+
+/// The name of part `index` (not the head) of write `write` of `document`.
+fn part_name(document: &str, write: &str, index: usize) -> String {
+    format!("{document}-{write}-{index}")
 }
 
 fn chunk_of(secret: &Secret) -> Vec<u8> {

@@ -763,6 +763,127 @@ async fn store_splits_big_state_across_secrets_and_drops_stale_parts() {
     );
 }
 
+/// A writer killed after some parts of a new write, before its head,
+/// leaves the previous write readable; the next write deletes the stray
+/// parts. A document in the layout of earlier versions (parts named
+/// `<document>-<n>`) is read, and replaced by the next write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_survives_an_interrupted_writer_and_reads_the_earlier_layout() {
+    let ns = namespace("store-torn");
+    let client = cluster(&ns).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    create_or_keep(
+        &namespaces,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let parts_of_state = || async {
+        let mut names: Vec<String> = secrets
+            .list(&kube::api::ListParams::default().labels("apptemplate.io/document=pig-state"))
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .collect();
+        names.sort();
+        names
+    };
+    let small = template_core::install_state(
+        &template_core::plan_install(&pig("1.0.0"), &InstallOptions::default()).expect("plan"),
+    )
+    .expect("state");
+    let mut big = small.clone();
+    let content = "# filler line of a very large generated routes file\n".repeat(14_000);
+    big.set_config_file("gateway", "/app/config/routes.yml", &content)
+        .expect("customize");
+    let part = |name: &str, index: usize, annotations: Value, bytes: &[u8]| {
+        let mut secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "apptemplate.io/document",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "apptemplate.io/template": "pig",
+                    "apptemplate.io/document": "pig-state",
+                    "apptemplate.io/part": index.to_string(),
+                },
+                "annotations": annotations,
+            },
+        }))
+        .expect("secret");
+        secret.data = Some(BTreeMap::from([(
+            "json".to_owned(),
+            k8s_openapi::ByteString(bytes.to_vec()),
+        )]));
+        serde_json::to_value(secret).expect("secret")
+    };
+
+    // The layout of earlier versions: head and `pig-state-1`.
+    let json_bytes = serde_json::to_vec(&big).expect("json");
+    let (first, second) = json_bytes.split_at(json_bytes.len() / 2);
+    create_or_keep(
+        &secrets,
+        part(
+            "pig-state",
+            0,
+            json!({"apptemplate.io/parts": "2", "apptemplate.io/write": "5"}),
+            first,
+        ),
+    )
+    .await;
+    create_or_keep(
+        &secrets,
+        part(
+            "pig-state-1",
+            1,
+            json!({"apptemplate.io/write": "5"}),
+            second,
+        ),
+    )
+    .await;
+    let store = template_k8s::Store::new(&client, &ns, "pig");
+    assert_eq!(store.load_state().await.expect("load").as_ref(), Some(&big));
+
+    // Rewritten: the earlier layout's part is gone.
+    let store = template_k8s::Store::new(&client, &ns, "pig");
+    store.save_state(&big).await.expect("save big");
+    let written = parts_of_state().await;
+    assert_eq!(written.len(), 3, "{written:?}");
+    assert!(!written.contains(&"pig-state-1".to_owned()), "{written:?}");
+
+    // A rewrite never overwrites a part the current head names: only the
+    // head is shared, so until it is replaced the old write stays whole.
+    store.save_state(&big).await.expect("save big again");
+    let rewritten = parts_of_state().await;
+    let shared: Vec<&String> = rewritten.iter().filter(|n| written.contains(n)).collect();
+    assert_eq!(shared, vec!["pig-state"], "{written:?} then {rewritten:?}");
+
+    // A writer killed after one part of a new write: the parts it wrote
+    // are named after its write, so the old ones stay whole.
+    create_or_keep(
+        &secrets,
+        part(
+            "pig-state-99-1",
+            1,
+            json!({"apptemplate.io/write": "99"}),
+            b"{ half a document",
+        ),
+    )
+    .await;
+    let store = template_k8s::Store::new(&client, &ns, "pig");
+    assert_eq!(store.load_state().await.expect("load").as_ref(), Some(&big));
+
+    // The next write deletes every part no head names.
+    let store = template_k8s::Store::new(&client, &ns, "pig");
+    store.save_state(&small).await.expect("save small");
+    assert_eq!(parts_of_state().await, vec!["pig-state".to_owned()]);
+    assert_eq!(
+        store.load_state().await.expect("load").as_ref(),
+        Some(&small)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_is_renewed_while_held_and_free_after_release() {
     let ns = namespace("lock-renew");
