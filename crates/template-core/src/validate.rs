@@ -236,7 +236,7 @@ impl Validator {
                 );
             }
             self.image(format_args!("{path}.image"), &p.image);
-            self.env_list(&path, ".env", &p.env, &mut NameMap::with_len(p.env.len()));
+            self.env_list(&path, &p.env, &mut NameMap::with_len(p.env.len()));
             self.config_files(
                 &path,
                 &p.config_files,
@@ -308,10 +308,10 @@ impl Validator {
 
         // Variable names are unique across env and connection info.
         let mut names = NameMap::with_len(c.env.len() + c.connection_info.len());
-        self.env_list(path, ".env", &c.env, &mut names);
+        self.env_list(path, &c.env, &mut names);
         for (i, var) in c.connection_info.iter().enumerate() {
-            let at = ItemPath::new(path, ".connection_info", i, ".name");
-            self.env_name(at, &var.name, &mut names);
+            let site = Site::new(SiteList::ConnectionInfo, i);
+            self.env_name(path, site, &var.name, &mut names);
             let vpath = || format!("{path}.connection_info[{i}]");
             match (&var.value, &var.generate) {
                 (Some(_), Some(_)) => self.report(
@@ -344,7 +344,8 @@ impl Validator {
                 );
             }
             self.mount_path(
-                ItemPath::new(path, ".volumes", i, ".mount_path"),
+                path,
+                Site::new(SiteList::Volume, i),
                 &vol.mount_path,
                 &mut mounts,
             );
@@ -410,7 +411,7 @@ impl Validator {
                     format!("plugin `{}` is attached twice; attach it once", a.plugin),
                 );
             }
-            self.env_list(&apath, ".env", &a.env, &mut NameMap::with_len(a.env.len()));
+            self.env_list(&apath, &a.env, &mut NameMap::with_len(a.env.len()));
         }
     }
 
@@ -722,29 +723,26 @@ impl Validator {
                     );
                 }
             }
-            self.env_list(&path, ".env", &g.env, &mut NameMap::with_len(g.env.len()));
+            self.env_list(&path, &g.env, &mut NameMap::with_len(g.env.len()));
         }
     }
 
     /// Checks the names of `env`, found at `{base}{list}`.
-    fn env_list<'a, 'p>(
-        &mut self,
-        base: &'p str,
-        list: &'static str,
-        env: &'a [EnvVar],
-        names: &mut NameMap<'a, ItemPath<'p>>,
-    ) {
+    fn env_list<'a>(&mut self, base: &str, env: &'a [EnvVar], names: &mut NameMap<'a, Site>) {
         for (i, var) in env.iter().enumerate() {
-            self.env_name(ItemPath::new(base, list, i, ".name"), &var.name, names);
+            self.env_name(base, Site::new(SiteList::Env, i), &var.name, names);
         }
     }
 
-    fn env_name<'a, 'p>(
+    /// Checks the variable name `name` at `site` of the owner at `base`.
+    fn env_name<'a>(
         &mut self,
-        path: ItemPath<'p>,
+        base: &str,
+        site: Site,
         name: &'a str,
-        names: &mut NameMap<'a, ItemPath<'p>>,
+        names: &mut NameMap<'a, Site>,
     ) {
+        let path = site.at(base);
         // By bytes: every byte of a non-ASCII character fails both tests,
         // as the character itself would.
         let valid = name
@@ -761,22 +759,27 @@ impl Validator {
                 format!("`{name}` is not a valid variable name; use letters, digits and `_`, starting with a letter or `_`"),
             );
         }
-        if let Some(first) = names.insert_first(name, path) {
-            let message = format!("variable `{name}` is already defined at {first}");
+        if let Some(first) = names.insert_first(name, site) {
+            let message = format!("variable `{name}` is already defined at {}", first.at(base));
             self.report(path, ProblemKind::DuplicateKey, message);
         }
     }
 
     /// Checks `files`, found at `{base}.config_files`.
-    fn config_files<'a, 'p>(
+    fn config_files<'a>(
         &mut self,
-        base: &'p str,
+        base: &str,
         files: &'a [ConfigFile],
-        mounts: &mut NameMap<'a, ItemPath<'p>>,
+        mounts: &mut NameMap<'a, Site>,
     ) {
         for (i, f) in files.iter().enumerate() {
             let fpath = ItemPath::new(base, ".config_files", i, "");
-            self.mount_path(fpath.with_field(".mount_path"), &f.mount_path, mounts);
+            self.mount_path(
+                base,
+                Site::new(SiteList::ConfigFile, i),
+                &f.mount_path,
+                mounts,
+            );
             let mode_ok = f.mode.len() <= 4
                 && !f.mode.is_empty()
                 && u32::from_str_radix(&f.mode, 8).is_ok_and(|m| m <= 0o777);
@@ -793,12 +796,15 @@ impl Validator {
         }
     }
 
-    fn mount_path<'a, 'p>(
+    /// Checks the mount path `mount` at `site` of the owner at `base`.
+    fn mount_path<'a>(
         &mut self,
-        path: ItemPath<'p>,
+        base: &str,
+        site: Site,
         mount: &'a str,
-        mounts: &mut NameMap<'a, ItemPath<'p>>,
+        mounts: &mut NameMap<'a, Site>,
     ) {
+        let path = site.at(base);
         let clean = mount.starts_with('/')
             && mount.len() > 1
             && !mount.ends_with('/')
@@ -814,9 +820,11 @@ impl Validator {
             );
             return;
         }
-        if let Some(first) = mounts.insert_first(mount, path) {
-            let message =
-                format!("`{mount}` is already mounted by {first}; give each mount its own path");
+        if let Some(first) = mounts.insert_first(mount, site) {
+            let message = format!(
+                "`{mount}` is already mounted by {}; give each mount its own path",
+                first.at(base)
+            );
             self.report(path, ProblemKind::MountPathConflict, message);
         }
     }
@@ -1115,14 +1123,53 @@ impl<'p> ItemPath<'p> {
             field,
         }
     }
-
-    fn with_field(self, field: &'static str) -> Self {
-        ItemPath { field, ..self }
-    }
 }
 
 impl fmt::Display for ItemPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}[{}]{}", self.base, self.list, self.item, self.field)
+    }
+}
+
+/// Where a name in one owner's table of names came from: eight bytes
+/// instead of an [`ItemPath`]'s fifty-six, since every entry of the table
+/// shares the owner's path. The tables are filled for every component of
+/// every document validated, and read back only to report a duplicate.
+#[derive(Clone, Copy)]
+struct Site {
+    list: SiteList,
+    item: u32,
+}
+
+/// The lists whose names share a table.
+#[derive(Clone, Copy)]
+enum SiteList {
+    /// `.env[i].name`
+    Env,
+    /// `.connection_info[i].name`
+    ConnectionInfo,
+    /// `.config_files[i].mount_path`
+    ConfigFile,
+    /// `.volumes[i].mount_path`
+    Volume,
+}
+
+impl Site {
+    fn new(list: SiteList, item: usize) -> Self {
+        // A list longer than `u32::MAX` items cannot come from a document
+        // within the load limits; saturate rather than wrap.
+        let item = u32::try_from(item).unwrap_or(u32::MAX);
+        Site { list, item }
+    }
+
+    /// The item's path under the owner at `base`.
+    fn at(self, base: &str) -> ItemPath<'_> {
+        let (list, field) = match self.list {
+            SiteList::Env => (".env", ".name"),
+            SiteList::ConnectionInfo => (".connection_info", ".name"),
+            SiteList::ConfigFile => (".config_files", ".mount_path"),
+            SiteList::Volume => (".volumes", ".mount_path"),
+        };
+        ItemPath::new(base, list, self.item as usize, field)
     }
 }

@@ -246,6 +246,7 @@ fn volume_and_config_file_claim_one_path() {
             ProblemKind::MountPathConflict,
         )],
     );
+    assert_first_named(&v, "components[upms].config_files[0].mount_path");
 }
 
 #[test]
@@ -471,6 +472,19 @@ fn duplicate_variable_across_env_and_connection_info() {
             "components[mysql].connection_info[0].name",
             ProblemKind::DuplicateKey,
         )],
+    );
+    assert_first_named(&v, "components[mysql].env[0].name");
+}
+
+/// Asserts that the one problem's message names where the name was
+/// first declared, so the user can find both places.
+#[track_caller]
+fn assert_first_named(v: &TemplateVersion, first: &str) {
+    let problems = validate(v);
+    assert!(
+        problems[0].message.contains(first),
+        "`{first}` not named in {:?}",
+        problems[0].message
     );
 }
 
