@@ -26,7 +26,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use template_core::{Format, InstallOptions, LoadOptions, generate_secrets, install_state, load};
+use template_core::{
+    Format, InstallOptions, LoadOptions, ValidatedVersion, generate_secrets, install_state, load,
+};
 use template_k8s::render::{generated_secret_key, generated_secret_name};
 use template_k8s::{
     EnvironmentProfile, Executor, ExecutorOptions, Exposure, OsRandom, RenderOptions, render,
@@ -94,7 +96,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let pig = load(PIG, Format::Yaml, LoadOptions::default()).unwrap();
+    let pig = ValidatedVersion::new(load(PIG, Format::Yaml, LoadOptions::default()).unwrap())
+        .expect("valid");
     let plan = template_core::plan_install(&pig, &InstallOptions::default()).unwrap();
     let state = install_state(&plan).unwrap();
     let waves: BTreeMap<&str, usize> = plan

@@ -271,7 +271,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let available: Vec<_> = site
         .versions("pig")?
         .iter()
-        .map(|s| site.version("pig", &s.version))
+        .map(|s| site.document("pig", &s.version))
         .collect::<Result<_, _>>()?;
     let candidates = upgrade_candidates(
         &installed_version,

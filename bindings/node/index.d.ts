@@ -2626,7 +2626,9 @@ export declare class Template {
   validate(): Array<Problem>
   /**
    * Throws a `VALIDATION_FAILED` error (with `problems`) unless the
-   * document is valid.
+   * document is valid. A document found valid (here, by a plan, or by
+   * the market that returned it) is not validated again until it is
+   * changed.
    */
   ensureValid(): void
   /**

@@ -17,9 +17,11 @@
 pub mod binding_types;
 pub mod data;
 pub mod error_report;
+pub mod held;
 
 pub use data::{
     ErrorData, from_data, options_from_data, outcome_data, parse_release_state, release_state_name,
     to_data,
 };
 pub use error_report::{Classify, ErrorClass, ErrorReport, error_report};
+pub use held::HeldVersion;

@@ -1,10 +1,10 @@
 //! `Template`: one template version document, loaded from JSON, YAML or a
 //! plain object, with validation, content digest and writing.
 
-use apptemplate_interop::{from_data, parse_release_state, release_state_name};
+use apptemplate_interop::{HeldVersion, from_data, parse_release_state, release_state_name};
 use napi::bindgen_prelude::{Buffer, Either, Env, Result};
 use napi_derive::napi;
-use template_core::{Format, LoadOptions, TemplateVersion};
+use template_core::{Format, LoadOptions, TemplateVersion, ValidatedVersion};
 
 use crate::data::{Problem, convert};
 use crate::errors::core_error;
@@ -23,12 +23,22 @@ pub struct TextLoadOptions {
 #[napi]
 #[derive(Debug, Clone)]
 pub struct Template {
-    pub(crate) inner: TemplateVersion,
+    pub(crate) inner: HeldVersion,
 }
 
 impl From<TemplateVersion> for Template {
     fn from(inner: TemplateVersion) -> Self {
-        Template { inner }
+        Template {
+            inner: inner.into(),
+        }
+    }
+}
+
+impl From<ValidatedVersion> for Template {
+    fn from(validated: ValidatedVersion) -> Self {
+        Template {
+            inner: validated.into(),
+        }
     }
 }
 
@@ -90,10 +100,15 @@ impl Template {
     }
 
     /// Throws a `VALIDATION_FAILED` error (with `problems`) unless the
-    /// document is valid.
+    /// document is valid. A document found valid (here, by a plan, or by
+    /// the market that returned it) is not validated again until it is
+    /// changed.
     #[napi]
     pub fn ensure_valid(&self, env: &Env) -> Result<()> {
-        template_core::ensure_valid(&self.inner).map_err(|e| core_error(env, e))
+        self.inner
+            .validated()
+            .map(drop)
+            .map_err(|e| core_error(env, e))
     }
 
     /// `sha256:<hex>` of the content, equal for equal content whatever the
@@ -118,7 +133,7 @@ impl Template {
     /// The document as a plain object, with the content of its JSON.
     #[napi(ts_return_type = "Record<string, unknown>")]
     pub fn to_object(&self) -> Result<serde_json::Value> {
-        convert(&self.inner)
+        convert(self.inner.version())
     }
 
     /// Template id.
@@ -144,7 +159,7 @@ impl Template {
     #[napi(ts_args_type = "state: ReleaseState")]
     pub fn set_release_state(&mut self, env: &Env, state: String) -> Result<()> {
         let to = parse_release_state(&state).map_err(|e| core_error(env, e))?;
-        template_core::set_release_state(&mut self.inner, to).map_err(|e| core_error(env, e))
+        template_core::set_release_state(self.inner.make_mut(), to).map_err(|e| core_error(env, e))
     }
 
     /// Whether both hold the same document (release state and creation time

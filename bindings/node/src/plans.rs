@@ -65,8 +65,9 @@ pub fn plan_json(env: &Env, plan: Value) -> Result<String> {
 )]
 pub fn plan_install(env: &Env, version: &Template, options: Option<Value>) -> Result<Value> {
     let options: InstallOptions = read_options(options).map_err(|e| core_error(env, e))?;
+    let version = version.inner.validated().map_err(|e| core_error(env, e))?;
     let plan =
-        template_core::plan_install(&version.inner, &options).map_err(|e| core_error(env, e))?;
+        template_core::plan_install_validated(version, &options).map_err(|e| core_error(env, e))?;
     convert(&plan)
 }
 
@@ -85,7 +86,8 @@ pub fn plan_upgrade(
 ) -> Result<Value> {
     let installed: InstalledState = read(env, installed)?;
     let options: UpgradeOptions = read_options(options).map_err(|e| core_error(env, e))?;
-    let plan = template_core::plan_upgrade(&installed, &from.inner, &to.inner, &options)
+    let to = to.inner.validated().map_err(|e| core_error(env, e))?;
+    let plan = template_core::plan_upgrade_validated(&installed, &from.inner, to, &options)
         .map_err(|e| core_error(env, e))?;
     convert(&plan)
 }

@@ -32,7 +32,7 @@ pub fn check_publish(
         _ => Overwrite::Refuse,
     };
     let outcome = template_core::check_publish(
-        existing.as_ref().map(|t| &t.inner),
+        existing.as_ref().map(|t| t.inner.version()),
         &candidate.inner,
         overwrite,
     )

@@ -11,7 +11,7 @@ use apptemplate_interop::{Classify, parse_release_state};
 use napi::bindgen_prelude::{AsyncTask, Env, Object, Result};
 use napi_derive::napi;
 use serde_json::Value;
-use template_core::{Overwrite, TemplateVersion};
+use template_core::{Overwrite, ValidatedVersion};
 use template_market::{PullOptions, RelocateOptions, SecretKey};
 
 use crate::document::Template;
@@ -161,7 +161,7 @@ impl RegistryMarket {
         template: String,
         version: String,
         signal: Option<Object<'_>>,
-    ) -> Result<AsyncTask<Blocking<TemplateVersion, Template>>> {
+    ) -> Result<AsyncTask<Blocking<ValidatedVersion, Template>>> {
         let remote = self.inner.clone();
         let abort = Abort::watch(env, signal)?;
         Ok(AsyncTask::new(Blocking::new(

@@ -29,7 +29,7 @@ pub fn upgrade_candidates(
     };
     let candidates = template_core::upgrade_candidates(
         &installed.inner,
-        available.iter().map(|t| &t.inner),
+        available.iter().map(|t| t.inner.version()),
         filter,
     )
     .map_err(|e| core_error(env, e))?;

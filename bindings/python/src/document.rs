@@ -1,26 +1,36 @@
 //! `Template`: one template version document, loaded from JSON, YAML or a
 //! dict, with validation, content digest and writing.
 
-use apptemplate_interop::{from_data, parse_release_state, release_state_name};
+use apptemplate_interop::{HeldVersion, from_data, parse_release_state, release_state_name};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyDict;
-use template_core::{Format, LoadOptions, TemplateVersion};
+use template_core::{Format, LoadOptions, TemplateVersion, ValidatedVersion};
 
 use crate::convert::{data_to_py, value_from_py};
 use crate::errors::core_error;
 
 /// One version of an application template (`template-core`'s
-/// `TemplateVersion`).
+/// `TemplateVersion`), validated at most once.
 #[pyclass(name = "Template", module = "apptemplate", eq)]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
-    pub(crate) inner: TemplateVersion,
+    pub(crate) inner: HeldVersion,
 }
 
 impl From<TemplateVersion> for Template {
     fn from(inner: TemplateVersion) -> Self {
-        Template { inner }
+        Template {
+            inner: inner.into(),
+        }
+    }
+}
+
+impl From<ValidatedVersion> for Template {
+    fn from(validated: ValidatedVersion) -> Self {
+        Template {
+            inner: validated.into(),
+        }
     }
 }
 
@@ -84,9 +94,10 @@ impl Template {
     }
 
     /// Raises `ValidationError` (with `problems`) unless the document is
-    /// valid.
+    /// valid. A document found valid (here, by a plan, or by the market
+    /// that returned it) is not validated again until it is changed.
     fn ensure_valid(&self) -> PyResult<()> {
-        template_core::ensure_valid(&self.inner).map_err(core_error)
+        self.inner.validated().map(drop).map_err(core_error)
     }
 
     /// `sha256:<hex>` of the content, equal for equal content whatever the
@@ -107,7 +118,7 @@ impl Template {
 
     /// The document as a dict, with the content of its JSON.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        data_to_py(py, &self.inner)
+        data_to_py(py, self.inner.version())
     }
 
     /// Template id.
@@ -132,7 +143,7 @@ impl Template {
     /// (`ReleaseStateError` otherwise).
     fn set_release_state(&mut self, state: &str) -> PyResult<()> {
         let to = parse_release_state(state).map_err(core_error)?;
-        template_core::set_release_state(&mut self.inner, to).map_err(core_error)
+        template_core::set_release_state(self.inner.make_mut(), to).map_err(core_error)
     }
 
     fn __copy__(&self) -> Self {

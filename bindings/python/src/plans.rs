@@ -57,7 +57,8 @@ fn plan_install<'py>(
     options: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options: InstallOptions = options_from_py(options, "options")?;
-    let plan = template_core::plan_install(&version.inner, &options).map_err(core_error)?;
+    let version = version.inner.validated().map_err(core_error)?;
+    let plan = template_core::plan_install_validated(version, &options).map_err(core_error)?;
     data_to_py(py, &plan)
 }
 
@@ -75,7 +76,8 @@ fn plan_upgrade<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let installed: InstalledState = read(installed)?;
     let options: UpgradeOptions = options_from_py(options, "options")?;
-    let plan = template_core::plan_upgrade(&installed, &old.inner, &new.inner, &options)
+    let new = new.inner.validated().map_err(core_error)?;
+    let plan = template_core::plan_upgrade_validated(&installed, &old.inner, new, &options)
         .map_err(core_error)?;
     data_to_py(py, &plan)
 }

@@ -25,7 +25,7 @@ fn check_publish<'py>(
         Overwrite::Refuse
     };
     let outcome = template_core::check_publish(
-        existing.as_deref().map(|t| &t.inner),
+        existing.as_deref().map(|t| t.inner.version()),
         &candidate.inner,
         overwrite,
     )

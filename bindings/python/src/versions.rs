@@ -17,7 +17,7 @@ fn upgrade_candidates(
 ) -> PyResult<Vec<Template>> {
     let candidates = template_core::upgrade_candidates(
         &installed.inner,
-        available.iter().map(|t| &t.inner),
+        available.iter().map(|t| t.inner.version()),
         CandidateFilter { released_only },
     )
     .map_err(core_error)?;

@@ -68,7 +68,8 @@ pub use model::*;
 pub use plan::{
     Action, InstallOptions, KeepReason, KeptCustomization, Outcome, Overrides, Plan, PlanKind,
     RecordSummary, RollbackOptions, Rule, Step, UpgradeOptions, UpgradeRecord, apply, apply_steps,
-    install_state, plan_install, plan_rollback, plan_upgrade, plan_upgrade_validated,
+    install_state, plan_install, plan_install_validated, plan_rollback, plan_upgrade,
+    plan_upgrade_validated,
 };
 pub use publish::{
     IncrementalChange, IncrementalSummary, Overwrite, PublishOutcome, build_incremental,

@@ -65,20 +65,33 @@ pub fn ensure_valid(version: &TemplateVersion) -> crate::error::Result<()> {
 /// it (and the states they lead to) point at these instead of copying
 /// them, so planning an upgrade copies no definition, and a plan or state
 /// clones and drops in time independent of the definitions' size.
+///
+/// Cloning one is cheap (it shares the version and the definitions).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValidatedVersion(TemplateVersion, Vec<Arc<Component>>);
+pub struct ValidatedVersion(Arc<TemplateVersion>, Arc<[Arc<Component>]>);
 
 impl ValidatedVersion {
     /// Validates `version`; `Err(Error::Validation)` lists every problem.
     pub fn new(version: TemplateVersion) -> crate::error::Result<Self> {
+        ValidatedVersion::from_shared(Arc::new(version))
+    }
+
+    /// [`ValidatedVersion::new`] of a version held shared, which it keeps
+    /// without a copy.
+    pub fn from_shared(version: Arc<TemplateVersion>) -> crate::error::Result<Self> {
         ensure_valid(&version)?;
         let shared = version.components.iter().cloned().map(Arc::new).collect();
         Ok(ValidatedVersion(version, shared))
     }
 
-    /// The version, given back.
+    /// The version, given back (copied only if it is shared elsewhere).
     pub fn into_inner(self) -> TemplateVersion {
-        self.0
+        Arc::unwrap_or_clone(self.0)
+    }
+
+    /// The version, shared.
+    pub fn shared(&self) -> &Arc<TemplateVersion> {
+        &self.0
     }
 
     /// The shared definitions, in the order of `components`.

@@ -20,7 +20,8 @@ use template_core::{
     Action, Component, ConfigFile, ConnectionVar, ContainerVar, EnvVar, InstallOptions,
     InstalledState, KeepReason, Outcome, Plan, Plugin, Port, RollbackOptions, SecretRule,
     TemplateVersion, UpgradeOptions, UpgradeRecord, ValidatedVersion, Volume, apply, diff,
-    install_state, plan_install, plan_rollback, plan_upgrade, plan_upgrade_validated,
+    install_state, plan_install, plan_install_validated, plan_rollback, plan_upgrade,
+    plan_upgrade_validated,
 };
 
 /// One generated component: picks from small value sets so that two
@@ -356,6 +357,8 @@ proptest! {
         let checked = ValidatedVersion::new(b.clone()).unwrap();
         let validated = plan_upgrade_validated(&state, &a, &checked, &UpgradeOptions::default()).unwrap();
         prop_assert_eq!(&validated, &plan);
+        let install = plan_install(&b, &InstallOptions::default()).unwrap();
+        prop_assert_eq!(plan_install_validated(&checked, &InstallOptions::default()).unwrap(), install);
         let stored = serde_json::to_string(&plan).unwrap();
         prop_assert_eq!(&stored, &serde_json::to_string(&again).unwrap());
         let back: Plan = serde_json::from_str(&stored).unwrap();

@@ -44,7 +44,7 @@ use futures::stream::{self, StreamExt};
 use serde::{Serialize, Serializer};
 use template_core::{
     InstallOptions, InstalledState, RelocationCounts, RollbackOptions, TemplateVersion,
-    UpgradeOptions,
+    UpgradeOptions, ValidatedVersion,
 };
 use template_market::{Market, RegistryTarget, RelocateOptions, RelocateProgress, RelocateReport};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -379,9 +379,9 @@ impl Delivery {
             )));
         };
         let current = if from == to {
-            target.clone()
+            TemplateVersion::clone(&target)
         } else {
-            self.version_document(template, &from).await?
+            self.installed_document(template, &from).await?
         };
         self.relocate(env, template, to, progress).await?;
         run_upgrade(executor, &current, &target, options, progress).await
@@ -468,7 +468,7 @@ impl Delivery {
         env: &EnvironmentProfile,
         template: &str,
         to: &str,
-    ) -> Result<(Executor, TemplateVersion, TemplateVersion)> {
+    ) -> Result<(Executor, TemplateVersion, ValidatedVersion)> {
         let target = self.version_document(template, to).await?;
         check_release_gate(env, &target)?;
         let executor = self.executor(env).await?;
@@ -478,7 +478,7 @@ impl Delivery {
                 env.namespace, env.name
             )));
         };
-        let current = self.version_document(template, &from).await?;
+        let current = self.installed_document(template, &from).await?;
         Ok((executor, current, target))
     }
 
@@ -606,7 +606,7 @@ impl Delivery {
             if documents.contains_key(&from) {
                 continue;
             }
-            match self.version_document(template, &from).await {
+            match self.installed_document(template, &from).await {
                 Ok(current) => {
                     documents.insert(from, current);
                 }
@@ -637,7 +637,7 @@ impl Delivery {
         &self,
         p: Prepared,
         outcome: &mut EnvironmentOutcome,
-        doc: &TemplateVersion,
+        doc: &ValidatedVersion,
         documents: &BTreeMap<String, TemplateVersion>,
         progress: &ProgressFn<'_>,
     ) {
@@ -702,11 +702,24 @@ impl Delivery {
         })
     }
 
-    /// A version document, read on a blocking thread.
-    async fn version_document(&self, template: &str, version: &str) -> Result<TemplateVersion> {
+    /// A version to install or upgrade to, read and validated on a
+    /// blocking thread.
+    async fn version_document(&self, template: &str, version: &str) -> Result<ValidatedVersion> {
         let market = self.market.clone();
         let (template, version) = (template.to_owned(), version.to_owned());
         tokio::task::spawn_blocking(move || market.version(&template, &version))
+            .await
+            .map_err(|e| stopped("market read", &e))?
+            .map_err(Error::from)
+    }
+
+    /// The installed version's document as stored, read on a blocking
+    /// thread: an upgrade starts from it whether or not it passes this
+    /// release's rules.
+    async fn installed_document(&self, template: &str, version: &str) -> Result<TemplateVersion> {
+        let market = self.market.clone();
+        let (template, version) = (template.to_owned(), version.to_owned());
+        tokio::task::spawn_blocking(move || market.document(&template, &version))
             .await
             .map_err(|e| stopped("market read", &e))?
             .map_err(Error::from)
@@ -724,7 +737,7 @@ async fn installed_version(executor: &Executor, template: &str) -> Result<Option
 
 async fn run_install(
     executor: Executor,
-    doc: &TemplateVersion,
+    doc: &ValidatedVersion,
     options: &InstallOptions,
     progress: &ProgressFn<'_>,
 ) -> Result<OperationReport> {
@@ -739,7 +752,7 @@ async fn run_install(
 async fn run_upgrade(
     executor: Executor,
     from: &TemplateVersion,
-    to: &TemplateVersion,
+    to: &ValidatedVersion,
     options: &UpgradeOptions,
     progress: &ProgressFn<'_>,
 ) -> Result<OperationReport> {

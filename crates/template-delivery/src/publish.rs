@@ -286,7 +286,7 @@ pub async fn publish_from_cluster(
 fn newest_version(market: &Market, template: &str) -> Result<Option<TemplateVersion>> {
     let versions = market.versions(template)?;
     match versions.last() {
-        Some(v) => Ok(Some(market.version(template, &v.version)?)),
+        Some(v) => Ok(Some(market.version(template, &v.version)?.into_inner())),
         None => Ok(None),
     }
 }

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use template_core::{
     Action, InstallOptions, InstalledState, Outcome, Plan, RandomSource, RecordSummary,
-    RollbackOptions, TemplateVersion, UpgradeOptions, UpgradeRecord, apply_steps, generate_secrets,
-    plan_install, plan_rollback, plan_upgrade,
+    RollbackOptions, TemplateVersion, UpgradeOptions, UpgradeRecord, ValidatedVersion, apply_steps,
+    generate_secrets, plan_install_validated, plan_rollback, plan_upgrade_validated,
 };
 use tokio::task::JoinSet;
 
@@ -224,9 +224,11 @@ impl Executor {
     /// Installs `version`. Refused by the release gate for unreleased
     /// versions in production profiles, and if the template is installed.
     /// The profile's env overrides apply where `options` sets none.
+    /// `version` was validated once when it was loaded (a market returns
+    /// its versions so), and is not validated again here.
     pub async fn install(
         &self,
-        version: &TemplateVersion,
+        version: &ValidatedVersion,
         options: &InstallOptions,
         random: &mut (dyn RandomSource + Send),
     ) -> Result<OperationReport> {
@@ -253,7 +255,7 @@ impl Executor {
                     entry.entry(name.clone()).or_insert_with(|| value.clone());
                 }
             }
-            let plan = plan_install(version, &options)?;
+            let plan = plan_install_validated(version, &options)?;
             self.ensure_generated_secrets(&plan, random).await?;
             self.run(&lock, &store, InstalledState::empty(template), plan, Vec::new())
                 .await
@@ -268,11 +270,12 @@ impl Executor {
     /// With `to` the installed version, this reconfigures in place: the
     /// options' module choices, pruning and overrides apply, recorded as a
     /// revision like any upgrade. A plan with nothing to do applies and
-    /// records nothing and reports [`OperationReport::unchanged`].
+    /// records nothing and reports [`OperationReport::unchanged`]. As
+    /// with [`Executor::install`], `to` is not validated again.
     pub async fn upgrade(
         &self,
         from: &TemplateVersion,
-        to: &TemplateVersion,
+        to: &ValidatedVersion,
         options: &UpgradeOptions,
         random: &mut (dyn RandomSource + Send),
     ) -> Result<OperationReport> {
@@ -286,7 +289,7 @@ impl Executor {
     pub async fn plan_upgrade(
         &self,
         from: &TemplateVersion,
-        to: &TemplateVersion,
+        to: &ValidatedVersion,
         options: &UpgradeOptions,
     ) -> Result<PlannedOperation> {
         check_release_gate(&self.profile, to)?;
@@ -295,7 +298,7 @@ impl Executor {
         let state = self.installed(&store, template).await?;
         self.check_from(&state, template, from)?;
         let (state, drift) = detect_drift(&self.client, &state, &self.render_options()).await?;
-        let plan = plan_upgrade(&state, from, to, options)?;
+        let plan = plan_upgrade_validated(&state, from, to, options)?;
         let digest = plan_digest(&plan)?;
         Ok(PlannedOperation {
             plan,
@@ -313,7 +316,7 @@ impl Executor {
     pub async fn upgrade_as_planned(
         &self,
         from: &TemplateVersion,
-        to: &TemplateVersion,
+        to: &ValidatedVersion,
         options: &UpgradeOptions,
         planned: &str,
         random: &mut (dyn RandomSource + Send),
@@ -325,7 +328,7 @@ impl Executor {
     async fn upgrade_checked(
         &self,
         from: &TemplateVersion,
-        to: &TemplateVersion,
+        to: &ValidatedVersion,
         options: &UpgradeOptions,
         planned: Option<&str>,
         random: &mut (dyn RandomSource + Send),
@@ -338,7 +341,7 @@ impl Executor {
             let state = self.installed(&store, template).await?;
             self.check_from(&state, template, from)?;
             let (state, drift) = detect_drift(&self.client, &state, &self.render_options()).await?;
-            let plan = plan_upgrade(&state, from, to, options)?;
+            let plan = plan_upgrade_validated(&state, from, to, options)?;
             if let Some(planned) = planned {
                 let now = plan_digest(&plan)?;
                 if now != planned {

@@ -438,7 +438,11 @@ async fn c2_capturing_installed_pig_gives_back_the_version() {
     .await;
     let version = pig();
     executor(&admin, &ns)
-        .install(&version, &InstallOptions::default(), &mut random())
+        .install(
+            &checked(&version),
+            &InstallOptions::default(),
+            &mut random(),
+        )
         .await
         .unwrap_or_else(|e| panic!("installing Pig: {e}"));
 
@@ -540,7 +544,7 @@ async fn c3_an_application_apptemplate_did_not_write_installs_elsewhere_equivale
             .insert(var.into(), "installer-chosen".into());
     }
     executor(&admin, &target)
-        .install(&draft, &options, &mut random())
+        .install(&checked(&draft), &options, &mut random())
         .await
         .unwrap_or_else(|e| panic!("installing the captured draft: {e}"));
 
@@ -806,4 +810,9 @@ async fn c4_kinds_outside_the_model_are_found_by_discovery() {
             "{readable} reported: {unreadable:?}"
         );
     }
+}
+
+/// `version`, validated as a market returns it.
+fn checked(version: &TemplateVersion) -> template_core::ValidatedVersion {
+    template_core::ValidatedVersion::new(version.clone()).expect("a valid version")
 }

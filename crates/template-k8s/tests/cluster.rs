@@ -238,9 +238,13 @@ fn fixture_image(version: &TemplateVersion, component: &str) -> String {
 
 async fn install_pig(client: &Client, ns: &str) -> Executor {
     let exec = executor(client, ns, "installer", Duration::from_secs(120));
-    exec.install(&pig("1.0.0"), &InstallOptions::default(), &mut random())
-        .await
-        .unwrap_or_else(|e| panic!("installing Pig 1.0 into {ns}: {e}"));
+    exec.install(
+        &checked(&pig("1.0.0")),
+        &InstallOptions::default(),
+        &mut random(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("installing Pig 1.0 into {ns}: {e}"));
     exec
 }
 
@@ -394,7 +398,7 @@ async fn s2_upgrade_keeps_user_edits_made_in_the_cluster() {
         ..Default::default()
     };
     let report = exec
-        .upgrade(&v1, &v2, &options, &mut random())
+        .upgrade(&v1, &checked(&v2), &options, &mut random())
         .await
         .unwrap_or_else(|e| panic!("upgrade: {e}"));
 
@@ -491,7 +495,7 @@ async fn s3_failed_wave_is_recorded_and_rollback_restores_1_0() {
         ..Default::default()
     };
     let err = exec
-        .upgrade(&v1, &v2, &options, &mut random())
+        .upgrade(&v1, &checked(&v2), &options, &mut random())
         .await
         .expect_err("the UI never becomes ready");
     let message = err.to_string();
@@ -619,7 +623,12 @@ async fn s4_concurrent_operation_refused_and_dead_lock_taken_over() {
     .expect("alice takes the lock");
     let bob = executor(&client, &ns, "operator-bob", Duration::from_secs(120));
     let err = bob
-        .upgrade(&v1, &v2, &UpgradeOptions::default(), &mut random())
+        .upgrade(
+            &v1,
+            &checked(&v2),
+            &UpgradeOptions::default(),
+            &mut random(),
+        )
         .await
         .expect_err("locked");
     let message = err.to_string();
@@ -635,9 +644,10 @@ async fn s4_concurrent_operation_refused_and_dead_lock_taken_over() {
     let carol = executor(&client, &ns, "operator-carol", Duration::from_secs(120));
     let no_options = UpgradeOptions::default();
     let (mut random_b, mut random_c) = (random(), random());
+    let to = checked(&v2);
     let (a, b) = tokio::join!(
-        bob.upgrade(&v1, &v2, &no_options, &mut random_b),
-        carol.upgrade(&v1, &v2, &no_options, &mut random_c),
+        bob.upgrade(&v1, &to, &no_options, &mut random_b),
+        carol.upgrade(&v1, &to, &no_options, &mut random_c),
     );
     let refused = [&a, &b]
         .iter()
@@ -702,7 +712,7 @@ async fn s5_production_refuses_unreleased_versions() {
     let mut v1 = pig("1.0.0");
     assert_eq!(v1.release_state, ReleaseState::Draft);
     let err = production
-        .install(&v1, &InstallOptions::default(), &mut random())
+        .install(&checked(&v1), &InstallOptions::default(), &mut random())
         .await
         .expect_err("draft refused in production");
     let message = err.to_string();
@@ -933,15 +943,20 @@ async fn a_component_that_becomes_autoscaled_keeps_its_replicas() {
         c.scaling.max_replicas = 5;
     }
     let exec = executor(&client, &ns, "scaler", Duration::from_secs(120));
-    exec.install(&fixed, &InstallOptions::default(), &mut random())
+    exec.install(&checked(&fixed), &InstallOptions::default(), &mut random())
         .await
         .unwrap_or_else(|e| panic!("install: {e}"));
     let before: Deployment = get(&client, &ns, "pig-monitor").await;
     assert_eq!(before.spec.and_then(|s| s.replicas), Some(2));
 
-    exec.upgrade(&fixed, &scaled, &UpgradeOptions::default(), &mut random())
-        .await
-        .unwrap_or_else(|e| panic!("upgrade: {e}"));
+    exec.upgrade(
+        &fixed,
+        &checked(&scaled),
+        &UpgradeOptions::default(),
+        &mut random(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("upgrade: {e}"));
     let after: Deployment = get(&client, &ns, "pig-monitor").await;
     let _hpa: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler =
         get(&client, &ns, "pig-monitor").await;
@@ -1025,7 +1040,7 @@ async fn dependants_receive_the_new_connection_info_of_their_dependencies() {
         }
     }
     let exec = executor(&client, &ns, "hotfixer", Duration::from_secs(120));
-    exec.install(&v1, &InstallOptions::default(), &mut random())
+    exec.install(&checked(&v1), &InstallOptions::default(), &mut random())
         .await
         .unwrap_or_else(|e| panic!("install: {e}"));
     assert_eq!(
@@ -1037,7 +1052,12 @@ async fn dependants_receive_the_new_connection_info_of_their_dependencies() {
     );
 
     let report = exec
-        .upgrade(&v1, &v2, &UpgradeOptions::default(), &mut random())
+        .upgrade(
+            &v1,
+            &checked(&v2),
+            &UpgradeOptions::default(),
+            &mut random(),
+        )
         .await
         .unwrap_or_else(|e| panic!("upgrade: {e}"));
     let stepped: Vec<&str> = report
@@ -1262,7 +1282,7 @@ async fn a_thousand_component_template_installs_within_its_request_budget() {
     );
     let started = Instant::now();
     let report = exec
-        .install(&doc, &InstallOptions::default(), &mut random())
+        .install(&checked(&doc), &InstallOptions::default(), &mut random())
         .await
         .unwrap_or_else(|e| panic!("installing {COMPONENTS} components into {ns}: {e}"));
     let elapsed = started.elapsed().as_secs_f64();
@@ -1307,4 +1327,9 @@ async fn a_thousand_component_template_installs_within_its_request_budget() {
         requests <= budget,
         "installing {COMPONENTS} components sent {requests} requests, more than the budget of {budget}"
     );
+}
+
+/// `version`, validated as a market returns it.
+fn checked(version: &TemplateVersion) -> template_core::ValidatedVersion {
+    template_core::ValidatedVersion::new(version.clone()).expect("a valid version")
 }

@@ -14,7 +14,7 @@ use template_core::package::{
     Inventory, InventoryVersion, canonical_json, descriptor, image_digest, image_name,
     manifest_references, version_artifact, version_document, version_references,
 };
-use template_core::{Overwrite, PublishOutcome, ReleaseState, TemplateVersion};
+use template_core::{Overwrite, PublishOutcome, ReleaseState, TemplateVersion, ValidatedVersion};
 
 use crate::catalog::ImageRef;
 use crate::catalog::{Catalog, VersionRecord};
@@ -489,8 +489,10 @@ impl Market {
         )?)
     }
 
-    /// The version document of `template` `version`.
-    pub fn version(&self, template: &str, version: &str) -> Result<TemplateVersion> {
+    /// The version document of `template` `version` as stored, not
+    /// validated: for showing and comparing it, and as the `from` of an
+    /// upgrade, which need not pass the rules of this release.
+    pub fn document(&self, template: &str, version: &str) -> Result<TemplateVersion> {
         let _lock = self.lock(false)?;
         let catalog = self.catalog()?;
         let record = catalog
@@ -498,6 +500,15 @@ impl Market {
             .get(&(template.to_owned(), version.to_owned()))
             .ok_or_else(|| self.not_found(format!("template {template} version {version}")))?;
         self.load_version(record)
+    }
+
+    /// The version document of `template` `version`, validated once here
+    /// so that the plans made from it need not validate it again. A
+    /// document this market holds but that no longer passes validation
+    /// (stored by an earlier release with looser rules) is refused with
+    /// [`template_core::Error::Validation`], listing every problem.
+    pub fn version(&self, template: &str, version: &str) -> Result<ValidatedVersion> {
+        Ok(ValidatedVersion::new(self.document(template, version)?)?)
     }
 
     /// The versions of a template, oldest first.

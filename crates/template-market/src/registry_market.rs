@@ -34,7 +34,7 @@ use template_core::package::format::{
     VERSION_DOCUMENT_MEDIA_TYPE,
 };
 use template_core::package::{canonical_json, descriptor, image_digest, image_name};
-use template_core::{Overwrite, PublishOutcome, ReleaseState, TemplateVersion};
+use template_core::{Overwrite, PublishOutcome, ReleaseState, TemplateVersion, ValidatedVersion};
 
 use crate::catalog::ImageRef;
 use crate::error::{MarketError, Result};
@@ -248,7 +248,7 @@ impl RegistryMarket {
                 there.release_state = self
                     .effective_state(&client, &repository, version, d, &there, None)?
                     .0;
-                let mut candidate = doc.clone();
+                let mut candidate = TemplateVersion::clone(&doc);
                 // The registry takes versions in any state the vendor's
                 // market holds them in; the life cycle applies to the one
                 // already there.
@@ -303,8 +303,9 @@ impl RegistryMarket {
     }
 
     /// The version document in the registry, with its current release
-    /// state (the transitions applied).
-    pub fn version(&self, template: &str, version: &str) -> Result<TemplateVersion> {
+    /// state (the transitions applied), validated once here as
+    /// [`Market::version`](crate::Market::version) does.
+    pub fn version(&self, template: &str, version: &str) -> Result<ValidatedVersion> {
         let client = self.client(Access::Pull)?;
         let repository = self.template_repository(template);
         let digest = self.artifact_digest(&client, &repository, template, version)?;
@@ -312,7 +313,7 @@ impl RegistryMarket {
         doc.release_state = self
             .effective_state(&client, &repository, version, &digest, &doc, None)?
             .0;
-        Ok(doc)
+        Ok(ValidatedVersion::new(doc)?)
     }
 
     /// The versions of a template, oldest first, with their current

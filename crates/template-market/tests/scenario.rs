@@ -407,7 +407,7 @@ fn same_number_with_other_content_is_refused() {
         ),
         "{err}"
     );
-    assert_eq!(office.version("pig", "1.0.0").unwrap(), v1);
+    assert_eq!(office.document("pig", "1.0.0").unwrap(), v1);
 }
 
 #[test]

@@ -181,8 +181,8 @@ impl Run {
 
 pub(crate) fn diff(run: &Run, args: &DiffArgs) -> anyhow::Result<Outcome> {
     let market = run.settings.market()?;
-    let from = market.version(&args.template, &args.from)?;
-    let to = market.version(&args.template, &args.to)?;
+    let from = market.document(&args.template, &args.from)?;
+    let to = market.document(&args.template, &args.to)?;
     let diff = template_core::diff(&from, &to)?;
     let json: Value = serde_json::from_str(&diff.to_json()?)?;
     let changed = !diff.is_empty();
@@ -217,7 +217,7 @@ pub(crate) fn plan(run: &Run, args: &PlanArgs) -> anyhow::Result<Outcome> {
         None => {
             let doc = market.version(&args.template, &args.version)?;
             template_k8s::check_release_gate(&env, &doc)?;
-            let plan = template_core::plan_install(
+            let plan = template_core::plan_install_validated(
                 &doc,
                 &InstallOptions {
                     modules: modules.clone(),
@@ -398,7 +398,7 @@ pub(crate) fn install(run: &Run, args: &InstallArgs) -> anyhow::Result<Outcome> 
             let doc = delivery
                 .market()
                 .version(&file.template, &file.to_version)?;
-            let plan = template_core::plan_install(
+            let plan = template_core::plan_install_validated(
                 &doc,
                 &InstallOptions {
                     modules: file.modules.clone(),

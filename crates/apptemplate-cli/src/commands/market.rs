@@ -53,7 +53,7 @@ pub(crate) fn run(run: &Run, command: MarketCommand) -> anyhow::Result<Outcome> 
             template,
             version: Some(version),
         } => {
-            let doc = market.version(&template, &version)?;
+            let doc = market.document(&template, &version)?;
             let mut text = format!(
                 "{} {} ({}), {} components\n",
                 doc.template.name,

@@ -3,13 +3,14 @@
 //! upgrades keep them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Draft, Plan, PlanKind, is_selected, new_secrets, order, select_modules};
 use crate::error::{Error, Result};
 use crate::installed::{InstalledComponent, InstalledState};
-use crate::model::TemplateVersion;
+use crate::model::{Component, TemplateVersion};
 
 /// Choices made when installing a version into one environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -72,15 +73,37 @@ impl Overrides {
 /// ```
 pub fn plan_install(version: &TemplateVersion, options: &InstallOptions) -> Result<Plan> {
     crate::validate::ensure_valid(version)?;
+    plan_checked_install(version, None, options)
+}
+
+/// [`plan_install`] of a version validated beforehand: the same plan,
+/// without validating it again, its steps pointing at the version's
+/// shared definitions instead of copies.
+pub fn plan_install_validated(
+    version: &crate::validate::ValidatedVersion,
+    options: &InstallOptions,
+) -> Result<Plan> {
+    plan_checked_install(version, Some(version.shared_components()), options)
+}
+
+/// `shared`: the definitions of `version.components`, in order, to point
+/// at instead of copying.
+fn plan_checked_install(
+    version: &TemplateVersion,
+    shared: Option<&[Arc<Component>]>,
+    options: &InstallOptions,
+) -> Result<Plan> {
     let modules = select_modules(version, &options.modules, None)?;
     check_override_targets(version, &modules, &options.overrides)?;
     let mut drafts = Vec::new();
-    for spec in version
-        .components
-        .iter()
-        .filter(|c| is_selected(c, &modules))
-    {
-        let mut target = InstalledComponent::from_version(version, spec);
+    for (index, spec) in version.components.iter().enumerate() {
+        if !is_selected(spec, &modules) {
+            continue;
+        }
+        let mut target = match shared.and_then(|s| s.get(index)) {
+            Some(shared) => InstalledComponent::from_shared(version, shared.clone()),
+            None => InstalledComponent::from_version(version, spec),
+        };
         apply_overrides(&mut target, &options.overrides)?;
         let why = match &spec.module {
             Some(m) => format!("part of module `{m}` of version {}", version.version),

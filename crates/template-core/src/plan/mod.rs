@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use apply::{apply, apply_steps, install_state};
-pub use install::{InstallOptions, Overrides, plan_install};
+pub use install::{InstallOptions, Overrides, plan_install, plan_install_validated};
 pub use record::RecordSummary;
 pub use rollback::{Outcome, RollbackOptions, UpgradeRecord, plan_rollback};
 pub use upgrade::{UpgradeOptions, plan_upgrade, plan_upgrade_validated};
