@@ -705,21 +705,28 @@ impl Delivery {
     /// A version to install or upgrade to, read and validated on a
     /// blocking thread.
     async fn version_document(&self, template: &str, version: &str) -> Result<ValidatedVersion> {
-        let market = self.market.clone();
         let (template, version) = (template.to_owned(), version.to_owned());
-        tokio::task::spawn_blocking(move || market.version(&template, &version))
+        self.read_market(move |market| market.version(&template, &version))
             .await
-            .map_err(|e| stopped("market read", &e))?
-            .map_err(Error::from)
     }
 
     /// The installed version's document as stored, read on a blocking
     /// thread: an upgrade starts from it whether or not it passes this
     /// release's rules.
     async fn installed_document(&self, template: &str, version: &str) -> Result<TemplateVersion> {
-        let market = self.market.clone();
         let (template, version) = (template.to_owned(), version.to_owned());
-        tokio::task::spawn_blocking(move || market.document(&template, &version))
+        self.read_market(move |market| market.document(&template, &version))
+            .await
+    }
+
+    /// Runs `read` on the market on a blocking thread.
+    async fn read_market<T, F>(&self, read: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Market) -> template_market::Result<T> + Send + 'static,
+    {
+        let market = self.market.clone();
+        tokio::task::spawn_blocking(move || read(&market))
             .await
             .map_err(|e| stopped("market read", &e))?
             .map_err(Error::from)
