@@ -371,7 +371,7 @@ pub(crate) fn same_text(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 
-/// Field by field, texts compared with [`same_text`]. The destructuring
+/// Field by field, texts compared with `same_text`. The destructuring
 /// makes a field added later a compile error here until it is compared.
 impl PartialEq for EnvVar {
     fn eq(&self, other: &Self) -> bool {
