@@ -2499,8 +2499,17 @@ export declare class Market {
   templates(): Array<TemplateSummary>
   /** The versions of `template`, oldest first. */
   versions(template: string): Array<VersionSummary>
-  /** One version's document (`NOT_FOUND` when the market lacks it). */
+  /**
+   * One version's document (`NOT_FOUND` when the market lacks it),
+   * validated as it is read: plans to it do not validate it again.
+   */
   version(template: string, version: string): Template
+  /**
+   * One version's document as stored (`NOT_FOUND` when the market
+   * lacks it), not validated: it can be shown and compared even if it
+   * fails this release's rules.
+   */
+  document(template: string, version: string): Template
   /** Every image the market names. */
   images(): Array<ImageRef>
   /**

@@ -189,11 +189,23 @@ impl Market {
         convert(&all)
     }
 
-    /// One version's document (`NOT_FOUND` when the market lacks it).
+    /// One version's document (`NOT_FOUND` when the market lacks it),
+    /// validated as it is read: plans to it do not validate it again.
     #[napi]
     pub fn version(&self, env: &Env, template: String, version: String) -> Result<Template> {
         self.inner
             .version(&template, &version)
+            .map(Template::from)
+            .map_err(|e| thrown(env, &e))
+    }
+
+    /// One version's document as stored (`NOT_FOUND` when the market
+    /// lacks it), not validated: it can be shown and compared even if it
+    /// fails this release's rules.
+    #[napi]
+    pub fn document(&self, env: &Env, template: String, version: String) -> Result<Template> {
+        self.inner
+            .document(&template, &version)
             .map(Template::from)
             .map_err(|e| thrown(env, &e))
     }

@@ -50,6 +50,7 @@ test('publish Pig 1.0.0 and 2.0.0 with synthetic images', async () => {
   assert.deepEqual(summary.versions.map((v) => [v.version, v.state]), [['1.0.0', 'draft'], ['2.0.0', 'draft']])
   assert.equal(source.versions('pig')[1].content_digest, pig2.contentDigest())
   assert.ok(source.version('pig', '2.0.0').equals(pig2))
+  assert.ok(source.document('pig', '2.0.0').equals(pig2))
   assert.equal(source.publish(pig2).outcome, 'unchanged')
   const inventory = source.inventory()
   assert.deepEqual(inventory.versions.map((v) => v.version), ['1.0.0', '2.0.0'])
@@ -70,6 +71,7 @@ test('market errors carry codes', async () => {
   })()
   assert.equal(err.code, 'NOT_FOUND')
   assert.equal(err.details.kind, 'not_found')
+  assert.throws(() => source.document('pig', '9.9.9'), { code: 'NOT_FOUND' })
   assert.throws(() => source.setReleaseState('pig', '1.0.0', 'released'), (e) => {
     assert.equal(e.code, 'RELEASE_STATE')
     assert.deepEqual(e.details.allowed, ['testing'])

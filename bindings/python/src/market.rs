@@ -158,9 +158,18 @@ impl Market {
         data_to_py(py, &versions)
     }
 
-    /// One version's document.
+    /// One version's document, validated as it is read: plans to it do
+    /// not validate it again.
     fn version(&self, py: Python<'_>, template: &str, version: &str) -> PyResult<Template> {
         py.detach(|| self.inner.version(template, version))
+            .map(Template::from)
+            .map_err(raise)
+    }
+
+    /// One version's document as stored, not validated: it can be shown
+    /// and compared even if it fails this release's rules.
+    fn document(&self, py: Python<'_>, template: &str, version: &str) -> PyResult<Template> {
+        py.detach(|| self.inner.document(template, version))
             .map(Template::from)
             .map_err(raise)
     }

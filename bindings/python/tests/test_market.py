@@ -57,6 +57,7 @@ def test_published_versions_are_listed_with_their_images(pig_market: Market) -> 
     assert summary["id"] == "pig" and len(summary["versions"]) == 2
     v2 = pig_market.version("pig", "2.0.0")
     assert v2.content_digest() == versions[1]["content_digest"]
+    assert pig_market.document("pig", "2.0.0") == v2
     refs = {i["reference"] for i in pig_market.images()}
     assert {c["image"] for c in v2.to_dict()["components"]} <= refs
     assert pig_market.verify()["problems"] == []
@@ -73,6 +74,8 @@ def test_publish_rules_hold(pig_market: Market, load_fixture: Loader) -> None:
         pig_market.publish(Template.from_dict(changed))
     with pytest.raises(NotFoundError):
         pig_market.version("pig", "9.9.9")
+    with pytest.raises(NotFoundError):
+        pig_market.document("pig", "9.9.9")
     # The fixture's own digests name images this market does not hold.
     with pytest.raises(NotFoundError) as info:
         pig_market.publish(load_fixture("pig/1.0.0.yaml"), overwrite=True)

@@ -246,7 +246,9 @@ class Market:
     def versions(self, template: str) -> List[VersionInfo]:
         """The versions of `template`, oldest first."""
     def version(self, template: str, version: str) -> Template:
-        """One version's document."""
+        """One version's document, validated as it is read."""
+    def document(self, template: str, version: str) -> Template:
+        """One version's document as stored, not validated."""
     def set_release_state(self, template: str, version: str, state: ReleaseState) -> None:
         """Moves a version to another release state, as the life cycle allows."""
     def inventory(self) -> Inventory:
