@@ -209,14 +209,17 @@ pub async fn publish_from_cluster(
             }),
         }
     }
-    let pull = pull(
+    let Some(pull) = pull(
         market,
         &images,
         &options.registries,
         &pull_options,
         progress,
     )
-    .await?;
+    .await?
+    else {
+        return Err(cancelled("during the pull"));
+    };
 
     pin_images(&mut report, &pull.images);
     if let Some(base) = &base {
@@ -324,13 +327,19 @@ async fn node_platforms(client: &Client) -> std::result::Result<Vec<String>, kub
 }
 
 /// Runs the blocking pull on a worker thread, forwarding its progress.
+///
+/// `None` when `progress` broke. The worker sees the break only at its
+/// next event, so it may have finished by then (a pull with little left to
+/// fetch sends its last events before the first is read); the break still
+/// stops the publish, and what was pulled stays in the market for the next
+/// run.
 async fn pull(
     market: &Market,
     images: &[String],
     registries: &[RegistryAccess],
     options: &PullOptions,
     progress: &mut PublishFromClusterCallback<'_>,
-) -> Result<PullReport> {
+) -> Result<Option<PullReport>> {
     let (tx, mut rx) = unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let task = {
@@ -361,9 +370,12 @@ async fn pull(
             market.pull_images(&images, &registries, &options, &mut callback)
         })
     };
-    // The sender is dropped when the pull returns.
+    // The sender is dropped when the pull returns. Once `progress` has
+    // broken it is not called again; the events still queued are dropped.
+    let mut broke = false;
     while let Some(event) = rx.recv().await {
-        if progress(&event).is_break() {
+        if !broke && progress(&event).is_break() {
+            broke = true;
             stop.store(true, Ordering::Relaxed);
         }
     }
@@ -372,7 +384,7 @@ async fn pull(
             "the pull task stopped unexpectedly ({e}); run the publish again"
         ))
     })??;
-    Ok(report)
+    Ok((!broke).then_some(report))
 }
 
 /// Points every image of the draft at the digest the market holds for it

@@ -317,7 +317,9 @@ async fn a_running_application_is_published_pinned_and_again_only_when_it_change
     assert_eq!(log_level.value, "debug");
 
     // 4. Stopped by its progress callback during the pull: nothing is
-    //    published and the market stays sound.
+    //    published and the market stays sound. The callback answers late,
+    //    so the pull (its images are all in the market) has finished by
+    //    then: the break must still stop the publish.
     apply(
         &admin,
         &ns,
@@ -330,6 +332,7 @@ async fn a_running_application_is_published_pinned_and_again_only_when_it_change
     .await;
     let stopped = publish_from_cluster(&admin, &ns, None, &market, &options(&registry), &mut |p| {
         if matches!(p, PublishFromClusterProgress::Pull { .. }) {
+            std::thread::sleep(std::time::Duration::from_millis(300));
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
